@@ -1,0 +1,5 @@
+# Warnings are errors in our own code; third-party headers are included as
+# system headers so their warnings do not stop the build.
+add_library(awf_warnings INTERFACE)
+target_compile_options(awf_warnings INTERFACE
+  -Wall -Wextra -Werror -Wshadow=local -Wnon-virtual-dtor -Wimplicit-fallthrough)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The README's test command: installs what a fresh Debian 12 machine lacks,
+# builds, and runs every test twice: the normal build, then the tests under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
+#   scripts/test.sh            everything
+#   scripts/test.sh --no-asan  skip the sanitizer build (quicker local loop)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+asan=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-asan) asan=0 ;;
+    *) echo "test.sh: unknown argument '$arg' (allowed: --no-asan)" >&2; exit 2 ;;
+  esac
+done
+
+./scripts/install-deps.sh
+
+run_suite() {
+  local preset=$1
+  echo "=== build ($preset)"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+  echo "=== test ($preset)"
+  ctest --preset "$preset" --timeout 600
+}
+
+run_suite default
+if [[ $asan -eq 1 ]]; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 run_suite asan
+fi
