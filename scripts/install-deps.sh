@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake pkg-config ninja-build
+  build-essential cmake pkg-config ninja-build clang libclang-rt-14-dev  # clang: libFuzzer targets
   # libraries
   libboost1.81-dev libboost-url1.81-dev libssl-dev libre2-dev libyaml-cpp-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
