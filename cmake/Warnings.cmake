@@ -2,4 +2,6 @@
 # system headers so their warnings do not stop the build.
 add_library(awf_warnings INTERFACE)
 target_compile_options(awf_warnings INTERFACE
-  -Wall -Wextra -Werror -Wshadow=local -Wnon-virtual-dtor -Wimplicit-fallthrough)
+  -Wall -Wextra -Werror -Wnon-virtual-dtor -Wimplicit-fallthrough
+  $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local>
+  $<$<CXX_COMPILER_ID:Clang>:-Wshadow-uncaptured-local>)

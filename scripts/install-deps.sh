@@ -13,7 +13,7 @@ packages=(
   libcap-dev libseccomp-dev libnftables-dev libc-ares-dev libldns-dev
   # programs the tests and benchmarks run for real
   nftables iproute2 curl openssl dnsutils squid nginx-light wrk dnsmasq-base
-  python3 procps util-linux
+  python3 procps util-linux gawk git
 )
 
 missing=()

@@ -4,14 +4,17 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer.
 #   scripts/test.sh            everything
 #   scripts/test.sh --no-asan  skip the sanitizer build (quicker local loop)
+#   scripts/test.sh --no-fuzz  skip the bounded libFuzzer runs (scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 asan=1
+fuzz=1
 for arg in "$@"; do
   case "$arg" in
     --no-asan) asan=0 ;;
-    *) echo "test.sh: unknown argument '$arg' (allowed: --no-asan)" >&2; exit 2 ;;
+    --no-fuzz) fuzz=0 ;;
+    *) echo "test.sh: unknown argument '$arg' (allowed: --no-asan, --no-fuzz)" >&2; exit 2 ;;
   esac
 done
 
@@ -29,4 +32,8 @@ run_suite() {
 run_suite default
 if [[ $asan -eq 1 ]]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 run_suite asan
+fi
+if [[ $fuzz -eq 1 ]]; then
+  echo "=== fuzz (bounded)"
+  ./scripts/fuzz.sh -t "${AWF_FUZZ_SECONDS:-30}"
 fi

@@ -1,0 +1,86 @@
+// Builds and loads the seccomp filter with libseccomp.
+#include "awf/entrypoint/seccomp.h"
+
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <fmt/format.h>
+#include <memory>
+
+#include "awf/entrypoint/log.h"
+
+namespace awf::entrypoint {
+namespace {
+
+// Namespace creation through clone(2) would bypass the unshare(2) denial.
+constexpr uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+                                     CLONE_NEWNET | CLONE_NEWCGROUP | 0x00000080 /* CLONE_NEWTIME */;
+
+using FilterPtr = std::unique_ptr<void, void (*)(scmp_filter_ctx)>;
+
+Status add_rule(scmp_filter_ctx ctx, uint32_t action, const char* name, unsigned argc = 0,
+                const scmp_arg_cmp* args = nullptr) {
+  int nr = seccomp_syscall_resolve_name(name);
+  if (nr == __NR_SCMP_ERROR) return ok_status();  // not on this architecture
+  int rc = seccomp_rule_add_array(ctx, action, nr, argc, args);
+  if (rc != 0) return Error{fmt::format("seccomp rule for {} failed: {}", name, errno_text(-rc))};
+  return ok_status();
+}
+
+}  // namespace
+
+const std::vector<std::string>& denied_syscalls() {
+  // awf containers/agent/seccomp-profile.json's explicit denials, plus the
+  // mount and namespace calls awf left to the capability drop: the command
+  // gets EPERM even if a capability were somehow left.
+  static const std::vector<std::string> names = {
+      "ptrace", "process_vm_readv", "process_vm_writev", "kexec_load", "kexec_file_load", "reboot",
+      "init_module", "finit_module", "delete_module", "create_module", "acct", "swapon", "swapoff",
+      "syslog", "add_key", "request_key", "keyctl", "uselib", "name_to_handle_at", "open_by_handle_at",
+      "mount", "umount", "umount2", "pivot_root", "chroot", "unshare", "setns", "fsopen", "fsconfig",
+      "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr", "bpf", "perf_event_open",
+      "userfaultfd", "lookup_dcookie", "quotactl", "nfsservctl", "iopl", "ioperm", "vm86", "vm86old",
+      "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "stime", "vhangup", "sysfs", "_sysctl",
+      "get_kernel_syms", "query_module", "kcmp", "pidfd_getfd",
+  };
+  return names;
+}
+
+Status load_seccomp_filter() {
+  FilterPtr filter(seccomp_init(SCMP_ACT_ALLOW), seccomp_release);
+  if (!filter) return Error{"seccomp_init failed"};
+  scmp_filter_ctx ctx = filter.get();
+  // A 64-bit kernel also runs 32-bit code (int 0x80, x32): without those
+  // architectures in the filter such calls hit the bad-architecture action
+  // and the program is killed; with them, the same denials apply to them.
+  if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
+    for (uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
+      int rc = seccomp_arch_add(ctx, arch);
+      if (rc != 0 && rc != -EEXIST) return Error{fmt::format("seccomp_arch_add failed: {}", errno_text(-rc))};
+    }
+  }
+  const uint32_t deny = SCMP_ACT_ERRNO(EPERM);
+  for (const auto& name : denied_syscalls()) {
+    if (auto s = add_rule(ctx, deny, name.c_str()); !s) return s;
+  }
+  // clone: deny any namespace flag. clone3 passes its flags in memory the
+  // filter cannot read: ENOSYS makes libc fall back to clone (Docker does this).
+  for (uint64_t flag = 1; flag <= kNamespaceFlags; flag <<= 1) {
+    if (!(kNamespaceFlags & flag)) continue;
+    scmp_arg_cmp has_flag = SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag);
+    if (auto s = add_rule(ctx, deny, "clone", 1, &has_flag); !s) return s;
+  }
+  if (auto s = add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3"); !s) return s;
+  // TIOCSTI/TIOCLINUX push input into a terminal shared with the outside.
+  for (unsigned long request : {static_cast<unsigned long>(TIOCSTI), static_cast<unsigned long>(TIOCLINUX)}) {
+    scmp_arg_cmp a = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, request);
+    if (auto s = add_rule(ctx, deny, "ioctl", 1, &a); !s) return s;
+  }
+  int rc = seccomp_load(ctx);
+  if (rc != 0) return Error{fmt::format("Loading the seccomp filter failed: {}", errno_text(-rc))};
+  return ok_status();
+}
+
+}  // namespace awf::entrypoint

@@ -1,0 +1,25 @@
+// Names of the listener kinds, as they appear in LISTEN_FDNAMES and logs.
+#include "awf/intercept/listener_kind.h"
+
+namespace awf::intercept {
+
+const char* to_string(ListenerKind kind) {
+  switch (kind) {
+    case ListenerKind::forward: return "forward";
+    case ListenerKind::http_intercept: return "http-intercept";
+    case ListenerKind::tls_intercept: return "tls-intercept";
+    case ListenerKind::dns_udp: return "dns-udp";
+    case ListenerKind::dns_tcp: return "dns-tcp";
+  }
+  return "unknown";
+}
+
+std::optional<ListenerKind> listener_kind_from_name(std::string_view name) {
+  for (auto kind : {ListenerKind::forward, ListenerKind::http_intercept, ListenerKind::tls_intercept,
+                    ListenerKind::dns_udp, ListenerKind::dns_tcp}) {
+    if (name == to_string(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
+}  // namespace awf::intercept
