@@ -1,0 +1,45 @@
+// The agent namespace's one nftables ruleset: generated as text from the
+// listener ports and --allow-host-ports, applied atomically with libnftables.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "awf/result.h"
+#include "awf/runtime/runtime.h"
+
+namespace awf::runtime {
+
+struct PortRange {
+  std::uint16_t first = 0;
+  std::uint16_t last = 0;  // inclusive; == first for a single port
+  bool operator==(const PortRange&) const = default;
+};
+
+// "3000,8080-8090, 9000" -> ranges, sorted and merged. Empty input: none.
+// The CLI has validated the spec already; this only refuses what it cannot
+// turn into nft syntax, naming the offending item.
+Result<std::vector<PortRange>> parse_port_specs(std::string_view specs);
+
+struct RulesetSpec {
+  ListenerPorts ports;
+  std::vector<PortRange> host_ports;  // redirected to the http-intercept listener
+};
+
+inline constexpr const char* kRulesetTable = "awf";
+
+// The ruleset text, table "inet awf" (one table for IPv4 and IPv6). Starts by
+// deleting any table of that name so applying it twice is harmless.
+std::string render_ruleset(const RulesetSpec& spec);
+
+// Applies `ruleset` in the calling thread's network namespace in one
+// transaction (nft_run_cmd_from_buffer): all of it or none of it. The error
+// carries libnftables' own message with the line it refers to.
+Status apply_ruleset(const std::string& ruleset);
+
+// `nft list ruleset` equivalent of the calling thread's namespace (tests, debug).
+Result<std::string> list_ruleset();
+
+}  // namespace awf::runtime

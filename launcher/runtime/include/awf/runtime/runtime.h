@@ -1,0 +1,105 @@
+// The native runtime's public face: what the awf launcher fills in from its
+// parsed options, and the one call that runs the command in the sandbox.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "awf/result.h"
+
+namespace awf::runtime {
+
+// Ports the proxy listens on inside the agent's network namespace (on
+// 127.0.0.1 and ::1). The namespace is private, so fixed numbers are fine;
+// forward is awf's Squid port, so HTTP_PROXY looks the same as with awf.
+struct ListenerPorts {
+  std::uint16_t forward = 3128;
+  std::uint16_t http_intercept = 3129;
+  std::uint16_t tls_intercept = 3130;
+  std::uint16_t dns = 53;
+};
+
+// Whether the agent gets a user namespace of its own.
+enum class UserNamespaceMode {
+  automatic,  // only when awf is not root (rootless)
+  always,
+  never,
+};
+
+struct RuntimeConfig {
+  // --- programs (default: next to the running awf binary) ---
+  std::string proxy_path;                   // awf-proxy
+  std::string entrypoint_path;              // awf-entrypoint
+  std::vector<std::string> entrypoint_args;  // flags placed before "--" (e.g. --mount, --quiet)
+
+  // --- policy, passed through to awf-proxy unchanged (validated by the CLI) ---
+  std::vector<std::string> allow_domains;  // each one --allow-domains value (comma list)
+  std::vector<std::string> block_domains;
+  std::string allow_host_ports;            // "3000,8080-8090"; also redirected by nft
+  bool enable_host_access = false;
+  std::vector<std::string> dns_servers;    // upstream resolvers of the proxy
+  std::string hosts_file;
+  std::string allow_private_ranges;        // CIDR list
+  std::string dns_policy;                  // "allowlist" | "open"; empty: proxy default
+  std::string log_level = "info";          // debug also forwards the proxy's stderr
+  std::vector<std::string> extra_proxy_args;
+
+  // --- the command ---
+  std::vector<std::string> command;    // argv after "--" (one element = shell string)
+  // KEY=VALUE: the agent's environment as built by the CLI. The runtime adds
+  // only what is missing: HTTP_PROXY, HTTPS_PROXY, http_proxy, https_proxy
+  // (the forward listener), NO_PROXY/no_proxy, AWF_USER_UID/GID (from uid/gid
+  // below; rootless always the caller's own IDs), AWF_WORKDIR, and
+  // AWF_DNS_SERVERS=127.0.0.1 (the DNS listener).
+  std::vector<std::string> agent_env;
+  uid_t uid = 1000;  // host user the command runs as (AWF_USER_UID)
+  gid_t gid = 1000;
+  std::string workdir;  // AWF_WORKDIR; empty: unset
+
+  // --- lifecycle ---
+  std::optional<std::chrono::milliseconds> agent_timeout;  // --agent-timeout -> 124
+  std::chrono::milliseconds proxy_ready_timeout{10'000};   // wait for "awf-proxy: ready"
+  std::chrono::milliseconds stop_grace{3'000};             // SIGTERM -> SIGKILL for the agent
+  std::chrono::milliseconds proxy_stop_grace{3'000};       // SIGTERM -> SIGKILL for the proxy
+  std::string tmp_dir;         // empty: $TMPDIR, else /tmp
+  std::string work_dir;        // --work-dir; empty: <tmp>/awf-<ms>
+  bool keep_work_dir = false;  // --keep-containers
+  std::string proxy_logs_dir;  // --proxy-logs-dir; empty: preserved to <tmp>/squid-logs-<ts>
+
+  // Called once the command has ended and the proxy has stopped (its logs
+  // complete), before the logs are moved and before the exit line: the place
+  // for awf's "Firewall blocked domains" report. Arguments: the exit code
+  // awf will return, the directory holding access.log and audit.jsonl.
+  std::function<void(int exit_code, const std::string& log_dir)> on_finished;
+
+  ListenerPorts ports;
+  UserNamespaceMode user_namespace = UserNamespaceMode::automatic;
+};
+
+// Exit codes of run_native besides the command's own status.
+inline constexpr int kExitTimeout = 124;
+inline constexpr int kExitInterrupted = 130;  // SIGINT
+inline constexpr int kExitTerminated = 143;   // SIGTERM
+inline constexpr int kExitFailure = 1;        // start-up failure, proxy crash
+
+// Runs config.command in new namespaces behind awf-proxy and returns the exit
+// code awf must exit with (the command's status, 124, 130, 143, or 1 when the
+// proxy died under it); it has then printed "Process exiting with code: N" as
+// its last stderr line. An error means the sandbox could not be started
+// (namespaces, ruleset, proxy start-up, the entrypoint's exec): everything it
+// created is already gone, and the caller prints the message, then
+// print_exit_line(1).
+// Call from a single-threaded process: the agent is created with a fork-like
+// clone(2), so no other thread may hold a lock at that moment.
+Result<int> run_native(const RuntimeConfig& config);
+
+// Writes "Process exiting with code: N" to stderr: awf's last line, always.
+void print_exit_line(int code);
+
+}  // namespace awf::runtime

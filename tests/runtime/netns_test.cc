@@ -1,0 +1,224 @@
+// The agent ruleset's effect, inside a network namespace the test creates and
+// set up by the runtime's own code: what is redirected where, and that
+// everything else fails at once (reset or ICMP), IPv4 and IPv6.
+#include <netinet/ip_icmp.h>
+
+#include <optional>
+#include <vector>
+
+#include "awf/intercept/original_dst.h"
+#include "awf/runtime/netns_setup.h"
+#include "test_support.h"
+
+namespace awf::runtime {
+namespace {
+
+using intercept::ListenerKind;
+using intercept::OpenedListener;
+using namespace test;
+
+class AgentNetns : public ::testing::Test {
+ protected:
+  void SetUp() override { AWF_REQUIRE_NAMESPACES(); }
+
+  // Sets up the agent network with `spec` and the proxy's listeners, then runs `body`.
+  void run(const RulesetSpec& spec, const std::function<void(std::vector<OpenedListener>&)>& body) {
+    in_new_netns([&] {
+      auto status = setup_agent_network(spec);
+      ASSERT_TRUE(status) << status.message();
+      auto listeners = open_agent_listeners(spec.ports);
+      ASSERT_TRUE(listeners) << listeners.message();
+      body(*listeners);
+    });
+  }
+  void run(const std::function<void(std::vector<OpenedListener>&)>& body) { run(RulesetSpec{}, body); }
+
+  static int listener(std::vector<OpenedListener>& all, ListenerKind kind, int family) {
+    for (auto& l : all) {
+      if (l.kind == kind && l.local.family == family) return l.fd.get();
+    }
+    ADD_FAILURE() << "no listener " << intercept::to_string(kind) << " for family " << family;
+    return -1;
+  }
+
+  // Connects to `to` and expects the listener to accept it with `to` as the
+  // original destination.
+  static void expect_redirected(const SocketAddress& to, int listen_fd) {
+    auto c = connect_to(to);
+    ASSERT_EQ(c.error, 0) << to.to_string() << ": " << std::strerror(c.error);
+    ASSERT_TRUE(readable_within(listen_fd, 1000)) << to.to_string() << " did not reach the listener";
+    UniqueFd accepted(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+    ASSERT_TRUE(accepted.valid());
+    auto original = intercept::original_destination(accepted.get());
+    ASSERT_TRUE(original) << original.message();
+    EXPECT_EQ(original->to_string(), to.to_string());
+    // Data flows back: the client's source address must be one the replies
+    // can reach (a default route over lo without a source picks 0.0.0.0).
+    ASSERT_EQ(::write(accepted.get(), "hi", 2), 2);
+    ASSERT_TRUE(readable_within(c.fd.get(), 1000)) << "no reply data from the listener for " << to.to_string();
+    char buf[2];
+    EXPECT_EQ(::recv(c.fd.get(), buf, sizeof buf, 0), 2);
+  }
+
+  // Expects `to` to be refused at once, and a listener there never to see it.
+  static void expect_reset(const SocketAddress& to) {
+    UniqueFd bait = bound_socket(to, SOCK_STREAM);
+    auto c = connect_to(to);
+    EXPECT_EQ(c.error, ECONNREFUSED) << to.to_string() << ": " << std::strerror(c.error);
+    EXPECT_LT(c.took.count(), 500) << "a reset is immediate, a drop would time out";
+    EXPECT_FALSE(readable_within(bait.get(), 100)) << "the connection reached " << to.to_string();
+  }
+};
+
+TEST_F(AgentNetns, TcpToAnotherLoopbackPortIsResetAtOnce) {
+  run([](auto&) { expect_reset(address("127.0.0.1", 9999)); });
+}
+
+TEST_F(AgentNetns, Ipv6TcpToAnotherLoopbackPortIsResetAtOnce) {
+  run([](auto&) {
+    if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 in this kernel";
+    expect_reset(address("::1", 9999));
+  });
+}
+
+TEST_F(AgentNetns, TcpToOutsideAddressOnOtherPortIsResetAtOnce) {
+  run([](auto&) {
+    for (const char* to : {"192.0.2.1", "169.254.169.254", "10.0.0.1"}) {
+      auto c = connect_to(address(to, 22));
+      EXPECT_EQ(c.error, ECONNREFUSED) << to << ": " << std::strerror(c.error);
+      EXPECT_LT(c.took.count(), 500);
+    }
+  });
+}
+
+TEST_F(AgentNetns, UdpToAnotherPortIsRejected) {
+  run([](auto&) {
+    for (const char* host : {"127.0.0.1", "::1"}) {
+      if (std::string(host) == "::1" && !has_ipv6_loopback()) continue;
+      const SocketAddress to = address(host, 9998);
+      UniqueFd bait = bound_socket(to, SOCK_DGRAM);
+      auto c = connect_to(to, SOCK_DGRAM);
+      ASSERT_EQ(c.error, 0);
+      // The filter verdict surfaces on send (EPERM) or, via the ICMP error,
+      // on the next receive; either way without waiting.
+      const ssize_t sent = ::send(c.fd.get(), "x", 1, 0);
+      if (sent == 1) {
+        ASSERT_TRUE(readable_within(c.fd.get(), 500));
+        char b;
+        EXPECT_EQ(::recv(c.fd.get(), &b, 1, 0), -1);
+      } else {
+        EXPECT_EQ(errno, EPERM);
+      }
+      EXPECT_FALSE(readable_within(bait.get(), 100)) << "the datagram reached " << host;
+    }
+  });
+}
+
+TEST_F(AgentNetns, IcmpEchoIsRejected) {
+  run([](auto&) {
+    UniqueFd raw(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP));
+    ASSERT_TRUE(raw.valid()) << std::strerror(errno);
+    icmphdr echo{};
+    echo.type = ICMP_ECHO;
+    echo.checksum = htons(static_cast<std::uint16_t>(~(ICMP_ECHO << 8)));
+    sockaddr_storage ss{};
+    const socklen_t len = address("127.0.0.1", 0).to_sockaddr(ss);
+    EXPECT_EQ(::sendto(raw.get(), &echo, sizeof echo, 0, reinterpret_cast<sockaddr*>(&ss), len), -1);
+    EXPECT_EQ(errno, EPERM);
+  });
+}
+
+TEST_F(AgentNetns, DnsToAnyServerReachesTheDnsListener) {
+  run([](std::vector<OpenedListener>& all) {
+    const int dns_udp = listener(all, ListenerKind::dns_udp, AF_INET);
+    auto c = connect_to(address("127.0.0.2", 53), SOCK_DGRAM);
+    ASSERT_EQ(c.error, 0);
+    ASSERT_EQ(::send(c.fd.get(), "query", 5, 0), 5);
+    ASSERT_TRUE(readable_within(dns_udp, 1000)) << "the query did not reach the DNS listener";
+    char buf[16];
+    sockaddr_storage peer{};
+    socklen_t plen = sizeof peer;
+    ASSERT_EQ(::recvfrom(dns_udp, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&peer), &plen), 5);
+    ASSERT_EQ(::sendto(dns_udp, "answer", 6, 0, reinterpret_cast<sockaddr*>(&peer), plen), 6);
+    // The reply appears to come from the server the client asked.
+    ASSERT_TRUE(readable_within(c.fd.get(), 1000));
+    EXPECT_EQ(::recv(c.fd.get(), buf, sizeof buf, 0), 6);
+
+    expect_redirected(address("192.0.2.53", 53), listener(all, ListenerKind::dns_tcp, AF_INET));
+  });
+}
+
+TEST_F(AgentNetns, WebPortsToAnyAddressReachTheInterceptListeners) {
+  run([](std::vector<OpenedListener>& all) {
+    expect_redirected(address("127.0.0.5", 80), listener(all, ListenerKind::http_intercept, AF_INET));
+    expect_redirected(address("203.0.113.9", 443), listener(all, ListenerKind::tls_intercept, AF_INET));
+    expect_redirected(address("140.82.112.3", 80), listener(all, ListenerKind::http_intercept, AF_INET));
+    if (!has_ipv6_loopback()) return;
+    expect_redirected(address("2001:db8::7", 443), listener(all, ListenerKind::tls_intercept, AF_INET6));
+    expect_redirected(address("::1", 80), listener(all, ListenerKind::http_intercept, AF_INET6));
+  });
+}
+
+TEST_F(AgentNetns, ForwardPortIsReachableOnLoopbackOnly) {
+  run([](std::vector<OpenedListener>& all) {
+    for (const char* host : {"127.0.0.1", "::1"}) {
+      if (std::string(host) == "::1" && !has_ipv6_loopback()) continue;
+      auto c = connect_to(address(host, 3128));
+      EXPECT_EQ(c.error, 0) << host << ": " << std::strerror(c.error);
+    }
+    (void)all;
+    auto elsewhere = connect_to(address("192.0.2.1", 3128));
+    EXPECT_EQ(elsewhere.error, ECONNREFUSED);
+  });
+}
+
+TEST_F(AgentNetns, InterceptListenersAreNotReachableDirectly) {
+  run([](auto&) {
+    for (std::uint16_t port : {3129, 3130}) {
+      auto c = connect_to(address("127.0.0.1", port));
+      EXPECT_EQ(c.error, ECONNREFUSED) << port;
+    }
+  });
+}
+
+TEST_F(AgentNetns, AllowedHostPortsGoToTheHttpInterceptListener) {
+  RulesetSpec spec;
+  spec.host_ports = *parse_port_specs("3000-3010,3128");
+  run(spec, [](std::vector<OpenedListener>& all) {
+    expect_redirected(address("127.0.0.1", 3005), listener(all, ListenerKind::http_intercept, AF_INET));
+    expect_redirected(address("192.0.2.10", 3000), listener(all, ListenerKind::http_intercept, AF_INET));
+    // A range over the forward port does not capture the forward proxy.
+    ASSERT_EQ(connect_to(address("127.0.0.1", 3128)).error, 0);
+    const int forward = listener(all, ListenerKind::forward, AF_INET);
+    EXPECT_TRUE(readable_within(forward, 1000));
+    expect_reset(address("127.0.0.1", 3011));
+  });
+}
+
+TEST_F(AgentNetns, ABrokenRulesetChangesNothingAndSaysWhy) {
+  run([](auto&) {
+    auto status = apply_ruleset("table inet awf {\n\tchain agent_nat {\n\t\tnonsense here\n\t}\n}\n");
+    ASSERT_FALSE(status);
+    EXPECT_NE(status.message().find("nftables"), std::string::npos) << status.message();
+    auto listed = list_ruleset();
+    ASSERT_TRUE(listed) << listed.message();
+    EXPECT_NE(listed->find("redirect to :3129"), std::string::npos) << *listed;
+    expect_reset(address("127.0.0.1", 9999));
+  });
+}
+
+TEST_F(AgentNetns, ApplyingTheRulesetAgainReplacesIt) {
+  run([](auto&) {
+    RulesetSpec other;
+    other.ports.http_intercept = 4000;
+    auto status = apply_ruleset(render_ruleset(other));
+    ASSERT_TRUE(status) << status.message();
+    auto listed = list_ruleset();
+    ASSERT_TRUE(listed);
+    EXPECT_NE(listed->find("redirect to :4000"), std::string::npos);
+    EXPECT_EQ(listed->find("redirect to :3129"), std::string::npos) << "one table, replaced";
+  });
+}
+
+}  // namespace
+}  // namespace awf::runtime
