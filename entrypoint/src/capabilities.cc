@@ -9,7 +9,9 @@
 
 #include <cerrno>
 #include <fmt/format.h>
+#include <fstream>
 #include <memory>
+#include <string>
 
 #include "awf/entrypoint/log.h"
 
@@ -42,9 +44,24 @@ Status drop_bounding_and_ambient() {
   return ok_status();
 }
 
+namespace {
+// user_namespaces(7): in a user namespace created without privilege the
+// launcher must write "deny" to /proc/PID/setgroups before it may map GIDs,
+// and setgroups(2) then fails with EPERM for good. The supplementary groups
+// are those awf was started with (seen as the overflow GID), so nothing can
+// be gained by keeping them; skipping the call is the only way to run rootless.
+bool setgroups_denied() {
+  std::ifstream in("/proc/self/setgroups");
+  std::string word;
+  return in >> word && word == "deny";
+}
+}  // namespace
+
 Status switch_user(const Identity& id) {
   if (id.uid == 0 || id.gid == 0) return Error{"Refusing to run the command as root"};
-  if (setgroups(id.groups.size(), id.groups.data()) != 0) {
+  if (setgroups_denied()) {
+    log_warn("setgroups is denied in this user namespace (rootless run); supplementary groups are left as inherited");
+  } else if (setgroups(id.groups.size(), id.groups.data()) != 0) {
     return Error{fmt::format("setgroups({} groups) failed: {}", id.groups.size(), errno_text(errno))};
   }
   if (setresgid(id.gid, id.gid, id.gid) != 0) {

@@ -4,9 +4,14 @@
 // `*.` prefix, consulted only at the trie nodes where they can apply.
 //
 // Decision order, first match wins (reference §3.2, awf's http_access order):
+//   0. empty or longer than a DNS name  -> deny  invalid_host
 //   1. port not 80/443/extra            -> deny  port_not_allowed
 //   2. IP literal allowlisted (IPv4)    -> allow allowed
+//      (unless that IPv4 is also blocklisted -> deny blocklisted; an IPv4
+//      entry with a scope prefix keeps its scope -> scope_mismatch)
 //   3. IP literal / IP-like host        -> deny  ip_literal
+//   3b. characters no DNS name has,
+//      or an empty label                -> deny  invalid_host
 //   4. blocklist match (any scope)      -> deny  blocklisted
 //   5. http-only entry and not CONNECT,
 //      https-only entry and CONNECT     -> allow allowed
