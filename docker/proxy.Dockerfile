@@ -1,32 +1,44 @@
 # awf-proxy as a container: the egress sidecar of a sandbox (compose, pods).
 # Built with the project's own install script and CMake on Debian 12; the
-# runtime stage holds only awf-proxy, its shared libraries and an example config.
+# runtime stage holds only awf-proxy, the shared libraries it links, its man
+# page and an example config. Checked without an engine by tests/docker.
 #   docker build -f docker/proxy.Dockerfile -t awf-proxy .
 FROM debian:12-slim AS build
 WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN ./scripts/install-deps.sh
 COPY . .
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DAWF_BUILD_TESTS=OFF -DAWF_BUILD_BENCH=OFF \
+# RelWithDebInfo is the configuration the tests run; --strip drops the
+# debug info from the installed binary.
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAWF_BUILD_TESTS=OFF -DAWF_BUILD_BENCH=OFF \
  && cmake --build /build -j"$(nproc)" --target awf-proxy \
- && cmake --install /build --prefix /install --component proxy
+ && cmake --install /build --strip --prefix /install --component proxy \
+ && /install/bin/awf-proxy --version
 
 FROM debian:12-slim
-# Runtime libraries of awf-proxy only (no compilers, no -dev packages).
+# The Debian packages owning what `ldd awf-proxy` lists, minus those already
+# in debian:12-slim (libc6, libgcc-s1, libstdc++6). tests/docker compares this
+# list with the real binary (ProxyRuntimePackagesMatchWhatAwfProxyLinks).
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends libssl3 libre2-9 libyaml-cpp0.7 libspdlog1.10 \
-      libfmt9 libc-ares2 libldns3 libboost-url1.81.0 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      libc-ares2 libfmt9 libre2-9 libspdlog1.10 libyaml-cpp0.7 \
  && rm -rf /var/lib/apt/lists/*
-# UID/GID 13 `proxy`, as in awf's Squid image, so existing log ownership stays compatible.
+# UID/GID 13 `proxy`, as in awf's Squid image, so log directories written by
+# awf's Squid stay writable. debian:12-slim already has it (base-passwd).
 RUN (getent group proxy || groupadd -g 13 proxy) && (getent passwd proxy || useradd -u 13 -g 13 -r proxy) \
- && mkdir -p /var/log/squid && chown proxy:proxy /var/log/squid
+ && test "$(id -u proxy):$(id -g proxy)" = "13:13" \
+ && install -d -o proxy -g proxy -m 0755 /var/log/squid
 COPY --from=build /install/ /usr/local/
-USER proxy
+COPY --from=build /install/share/awf/proxy.example.yaml /etc/awf/proxy.yaml
+USER proxy:proxy
 EXPOSE 3128
 VOLUME /var/log/squid
-# awf's paths: /var/log/squid/access.log and /var/log/squid/audit.jsonl.
-# The policy comes from a mounted YAML (--config) or from flags appended to CMD.
+# Listening address and awf's log paths (/var/log/squid/access.log and
+# audit.jsonl) are fixed here; the policy comes from the mounted YAML named by
+# CMD (default: the example above) or from flags given in place of CMD.
 ENTRYPOINT ["/usr/local/bin/awf-proxy", "--listen", "0.0.0.0:3128", "--listen", "[::]:3128", "--log-dir", "/var/log/squid"]
 CMD ["--config", "/etc/awf/proxy.yaml"]
+# awf's Squid image probes with `nc -z`; the proxy checks itself, so the image
+# needs no extra tool. The timings are awf's (2 s, 10 retries, 5 s start).
 HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=10 \
   CMD ["/usr/local/bin/awf-proxy", "--health-check", "127.0.0.1:3128"]

@@ -96,8 +96,9 @@ int main(int argc, char** argv) {
   app.add_flag("--stdout-only", raw.stdout_only,
                "Accepted for awf compatibility (AWF_COMMAND_STDOUT_ONLY): our messages always go to stderr.");
   app.add_flag("-q,--quiet", raw.quiet, "Only warnings and errors.");
-  std::vector<std::string> positional;
-  app.add_option("command", positional, "The command and its arguments (after \"--\" when it has options).");
+  // No positional option: with prefix_command() CLI11 leaves the first
+  // non-option word and everything after it, in order, in remaining(). A
+  // positional vector would take `/bin/bash` and `x` but leave `-c` behind.
 
   // Everything after the first "--" is the command, whatever it looks like;
   // without "--", the command starts at the first word that is not an option.
@@ -115,14 +116,11 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : awf::entrypoint::kExitSetupFailed;
   }
-  if (option_count != argc && (!positional.empty() || !app.remaining().empty())) {
+  if (option_count != argc && !app.remaining().empty()) {
     awf::entrypoint::log_error("Unexpected arguments before \"--\": the command goes after it");
     return awf::entrypoint::kExitSetupFailed;
   }
-  if (option_count == argc) {
-    raw.command = positional;
-    for (auto& rest : app.remaining()) raw.command.push_back(rest);
-  }
+  if (option_count == argc) raw.command = app.remaining();
 
   const auto env = awf::entrypoint::environ_to_map(environ);
   auto cfg = awf::entrypoint::make_config(raw, env);
