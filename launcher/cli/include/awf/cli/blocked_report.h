@@ -1,0 +1,49 @@
+// The report awf prints after a failed command that hit the firewall
+// (reference §1.10): which targets were blocked and why (domain, port or
+// protocol), the allowlist, and the `--allow-domains` line that would fix it.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "awf/logs/entry.h"
+
+namespace awf::cli {
+
+struct BlockedTarget {
+  std::string target;               // "evil.com:443", "example.com"
+  std::string domain;               // target minus a numeric port
+  std::optional<std::string> port;
+};
+
+// Unique denied targets (TCP_DENIED entries), first-seen order: CONNECT ->
+// the URL (`host:port`); otherwise the Host header (a full URL is reduced to
+// host[:port]). awf's internal destinations (logs::is_internal_domain) are left out.
+std::vector<BlockedTarget> blocked_targets(const std::vector<logs::LogEntry>& entries,
+                                           const std::set<std::string>& topology_peers = {});
+
+// The report lines without a level prefix:
+//   "Firewall blocked domains:"
+//   "  - Blocked: <t> (domain not in allowlist)"        (or port / protocol reason)
+//   "Allowed domains:"  "  - Allowed: <d>" ...
+//   "To fix domain issues: --allow-domains \"<old,...,missing>\""
+//   "To fix port issues: Use standard ports 80 (HTTP) or 443 (HTTPS)"
+//   "To fix protocol issues: ..."
+// Empty when there is nothing to report.
+std::vector<std::string> blocked_report_lines(const std::vector<BlockedTarget>& targets,
+                                              const std::vector<std::string>& allowed_domains);
+
+// What the launcher prints after the command exits: the report, each line as
+// `[WARN] <line>\n`, only when the exit code is non-zero and there were
+// denials; otherwise an empty string.
+std::string post_run_blocked_report(int exit_code, const std::vector<logs::LogEntry>& entries,
+                                    const std::vector<std::string>& allowed_domains);
+
+// The line after the report: `[SUCCESS] Command completed successfully` for
+// exit code 0, else `[WARN] Command completed with exit code: N`.
+std::string completion_message(int exit_code);
+
+}  // namespace awf::cli

@@ -1,0 +1,248 @@
+// `awf logs` subcommands: option registration and the run logic.
+#include "awf/logs/commands.h"
+
+#include <CLI/CLI.hpp>
+#include <cctype>
+#include <set>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "awf/logs/audit.h"
+#include "awf/logs/format.h"
+#include "awf/logs/stats.h"
+
+namespace awf::logs {
+
+std::shared_ptr<LogsCommand> register_logs_commands(CLI::App& app) {
+  auto cmd = std::make_shared<LogsCommand>();
+  LogsOptions& o = cmd->options_;
+
+  cmd->logs_ = app.add_subcommand("logs", "View and analyze firewall logs");
+  auto* logs = cmd->logs_;
+  logs->add_flag("-f,--follow", o.follow, "Follow log output in real-time (like tail -f)");
+  logs->add_option("--format", o.format, "Output format: raw, pretty, json")->capture_default_str();
+  logs->add_option("--source", o.source, "Path to log directory or \"running\" for the live firewall");
+  logs->add_flag("--list", o.list, "List available log sources");
+  logs->add_flag("--with-pid", o.with_pid, "Enrich logs with PID/process info (requires -f)");
+
+  cmd->stats_ = logs->add_subcommand("stats", "Show aggregated statistics from firewall logs");
+  cmd->stats_->add_option("--format", o.stats_format, "Output format: json, markdown, pretty")->capture_default_str();
+  cmd->stats_->add_option("--source", o.source, "Path to log directory or \"running\" for the live firewall");
+
+  cmd->summary_ = logs->add_subcommand("summary", "Generate summary report (optimized for GitHub Actions)");
+  cmd->summary_->add_option("--format", o.summary_format, "Output format: json, markdown, pretty")
+      ->capture_default_str();
+  cmd->summary_->add_option("--source", o.source, "Path to log directory or \"running\" for the live firewall");
+
+  cmd->audit_ = logs->add_subcommand("audit", "Show firewall audit with policy rule matching");
+  cmd->audit_->add_option("--format", o.audit_format, "Output format: json, markdown, pretty")->capture_default_str();
+  cmd->audit_->add_option("--source", o.source, "Path to log directory or \"running\" for the live firewall");
+  cmd->audit_->add_option("--rule", o.rule, "Filter to a specific rule ID");
+  cmd->audit_->add_option("--domain", o.domain, "Filter to a specific domain (substring match)");
+  cmd->audit_->add_option("--decision", o.decision, "Filter by decision: allowed or denied");
+  return cmd;
+}
+
+LogsCommand::Which LogsCommand::which() const {
+  if (!logs_ || !logs_->parsed()) return Which::none;
+  if (stats_->parsed()) return Which::stats;
+  if (summary_->parsed()) return Which::summary;
+  if (audit_->parsed()) return Which::audit;
+  return Which::logs;
+}
+
+int LogsCommand::run(std::ostream& out, std::ostream& err, const std::map<std::string, std::string>& env,
+                     bool stdout_is_tty) const {
+  DiscoveryEnv denv = discovery_env(env);
+  switch (which()) {
+    case Which::none: return 0;
+    case Which::logs: return run_logs(out, err, denv, stdout_is_tty);
+    case Which::stats: return run_stats(out, err, denv, stdout_is_tty, false);
+    case Which::summary: return run_stats(out, err, denv, stdout_is_tty, true);
+    case Which::audit: return run_audit(out, err, denv, stdout_is_tty);
+  }
+  return 0;
+}
+
+namespace {
+
+// awf's discoverAndSelectSource: an explicit --source must be valid; else the
+// first discovered source (a live one if any, then the newest).
+std::optional<LogSource> select_source(const std::string& option, const DiscoveryEnv& env, std::ostream& err,
+                                       bool announce) {
+  if (!option.empty()) {
+    auto s = validate_source(option, env);
+    if (!s.ok()) {
+      err << "[ERROR] Invalid log source: " << s.message() << "\n";
+      return std::nullopt;
+    }
+    return *s;
+  }
+  auto sources = discover_log_sources(env);
+  if (sources.empty()) {
+    err << "[ERROR] No log sources found. Run awf with a command first to generate logs.\n";
+    return std::nullopt;
+  }
+  const LogSource& s = sources.front();
+  if (announce) {
+    if (s.kind == LogSource::Kind::running) {
+      err << "[INFO] Using live logs from running firewall: " << s.path << "\n";
+    } else {
+      err << "[INFO] Using preserved logs from: " << s.path << "\n";
+      if (!s.date_str.empty()) err << "[INFO] Log timestamp: " << s.date_str << "\n";
+    }
+  }
+  return s;
+}
+
+void emit_line(std::ostream& out, std::string_view line, OutputFormat format, bool tty) {
+  if (format == OutputFormat::raw) {
+    out << line << "\n";
+    return;
+  }
+  auto entry = parse_access_log_line(line);
+  if (!entry) return;  // pretty/json show parsed entries only
+  out << (format == OutputFormat::pretty ? format_pretty(*entry, tty) : format_json(*entry)) << "\n";
+}
+
+}  // namespace
+
+int LogsCommand::run_logs(std::ostream& out, std::ostream& err, const DiscoveryEnv& env, bool tty) const {
+  const LogsOptions& o = options_;
+  if (o.list) {
+    out << list_log_sources(discover_log_sources(env), env) << "\n";
+    return 0;
+  }
+  OutputFormat format;
+  std::string error;
+  if (!parse_output_format(o.format, format, error)) {
+    err << "[ERROR] " << error << "\n";
+    return 1;
+  }
+  if (o.with_pid && !o.follow) {
+    err << "[WARN] --with-pid only works with real-time streaming (-f). PID tracking disabled.\n";
+  } else if (o.with_pid) {
+    // The agent lives in its own network namespace: the host's /proc/net/tcp
+    // cannot map its client ports to processes.
+    err << "[WARN] --with-pid is not available with the native runtime (the agent has its own network "
+           "namespace). PID tracking disabled.\n";
+  }
+  auto source = select_source(o.source, env, err, format != OutputFormat::json);
+  if (!source) return 1;
+
+  std::string path = source->path + "/access.log";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    err << "[ERROR] Failed to read logs: cannot open " << path << "\n";
+    return 1;
+  }
+  std::string line;
+  std::string pending;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    emit_line(out, line, format, tty);
+  }
+  out.flush();
+  if (!o.follow) return 0;
+
+  // Follow: poll for appended bytes; a shrinking file means it was truncated
+  // or replaced, so start again from its beginning.
+  std::streamoff offset = 0;
+  {
+    std::ifstream size_probe(path, std::ios::binary | std::ios::ate);
+    offset = size_probe.tellg();
+  }
+  while (!(stop_flag && stop_flag->load())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::ifstream f(path, std::ios::binary | std::ios::ate);
+    if (!f) continue;
+    std::streamoff size = f.tellg();
+    if (size < offset) {
+      offset = 0;
+      pending.clear();
+    }
+    if (size == offset) continue;
+    f.seekg(offset);
+    std::string chunk(static_cast<std::size_t>(size - offset), '\0');
+    f.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    offset += f.gcount();
+    chunk.resize(static_cast<std::size_t>(f.gcount()));
+    pending += chunk;
+    std::size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      std::string l = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (!l.empty() && l.back() == '\r') l.pop_back();
+      emit_line(out, l, format, tty);
+    }
+    out.flush();
+  }
+  return 0;
+}
+
+int LogsCommand::run_stats(std::ostream& out, std::ostream& err, const DiscoveryEnv& env, bool tty,
+                           bool summary) const {
+  const std::string& text = summary ? options_.summary_format : options_.stats_format;
+  StatsFormat format;
+  std::string error;
+  if (!parse_stats_format(text, format, error)) {
+    err << "[ERROR] " << error << "\n";
+    return 1;
+  }
+  // stats announces its source unless printing JSON; summary only in pretty
+  // mode, so its markdown can be appended to $GITHUB_STEP_SUMMARY as is.
+  bool announce = summary ? format == StatsFormat::pretty : format != StatsFormat::json;
+  auto source = select_source(options_.source, env, err, announce);
+  if (!source) return 1;
+  auto entries = load_entries(*source);
+  auto manifest = find_policy_manifest(*source, env);
+  std::set<std::string> peers;
+  if (manifest) {
+    for (const auto& p : manifest->topology_peers) {
+      std::string l = p;
+      for (char& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      peers.insert(l);
+    }
+  }
+  Stats stats = aggregate(entries, peers);
+  if (manifest) stats.by_rule = rule_hits(audit_entries(entries, *manifest), *manifest);
+  out << format_stats(stats, format, tty && format == StatsFormat::pretty) << "\n";
+  return 0;
+}
+
+int LogsCommand::run_audit(std::ostream& out, std::ostream& err, const DiscoveryEnv& env, bool tty) const {
+  const LogsOptions& o = options_;
+  StatsFormat format;
+  std::string error;
+  if (!parse_stats_format(o.audit_format, format, error)) {
+    err << "[ERROR] " << error << "\n";
+    return 1;
+  }
+  if (!o.decision.empty() && o.decision != "allowed" && o.decision != "denied") {
+    err << "[ERROR] Invalid decision filter: " << o.decision << ". Must be \"allowed\" or \"denied\".\n";
+    return 1;
+  }
+  auto source = select_source(o.source, env, err, format != StatsFormat::json);
+  if (!source) return 1;
+  auto entries = load_entries(*source);
+  if (entries.empty()) {
+    err << "[ERROR] No log entries found.\n";
+    return 1;
+  }
+  auto manifest = find_policy_manifest(*source, env);
+  if (!manifest) {
+    err << "[ERROR] No policy-manifest.json found. The audit command requires a policy manifest.\n"
+           "Ensure you are using a version of awf that generates audit artifacts (--audit-dir).\n";
+    return 1;
+  }
+  auto audited = filter_audited(audit_entries(entries, *manifest), AuditFilter{o.rule, o.domain, o.decision});
+  switch (format) {
+    case StatsFormat::json: out << format_audit_json(audited) << "\n"; break;
+    case StatsFormat::markdown: out << format_audit_markdown(audited, *manifest) << "\n"; break;
+    case StatsFormat::pretty: out << format_audit_pretty(audited, *manifest, tty) << "\n"; break;
+  }
+  return 0;
+}
+
+}  // namespace awf::logs

@@ -1,0 +1,303 @@
+// Parsing of access.log (firewall_detailed) and audit.jsonl lines.
+#include "awf/logs/entry.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+#include "awf/logs/json.h"
+
+namespace awf::logs {
+
+namespace {
+
+bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Strips `:<digits>` from the end, if present.
+std::string_view strip_numeric_port(std::string_view s) {
+  auto colon = s.rfind(':');
+  if (colon != std::string_view::npos && all_digits(s.substr(colon + 1))) return s.substr(0, colon);
+  return s;
+}
+
+// The hostname a WHATWG URL parser would report for a simple http(s) URL:
+// authority without userinfo and port, lower-cased, IPv6 kept in brackets.
+std::string url_hostname(std::string_view url) {
+  std::string_view rest = url;
+  auto scheme = rest.find("://");
+  if (scheme != std::string_view::npos) rest = rest.substr(scheme + 3);
+  auto end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  auto at = authority.rfind('@');
+  if (at != std::string_view::npos) authority = authority.substr(at + 1);
+  std::string_view hostpart;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    hostpart = close == std::string_view::npos ? authority : authority.substr(0, close + 1);
+  } else {
+    hostpart = authority.substr(0, authority.find(':'));
+  }
+  std::string host(hostpart);
+  for (char& c : host) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return host;
+}
+
+// Splits on runs of whitespace, up to `max` fields; the remainder (if any)
+// goes into `rest`.
+std::vector<std::string_view> fields(std::string_view s, std::size_t max, std::string_view* rest) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (out.size() < max) {
+    while (i < s.size() && is_ws(s[i])) ++i;
+    if (i >= s.size()) break;
+    std::size_t start = i;
+    while (i < s.size() && !is_ws(s[i])) ++i;
+    out.push_back(s.substr(start, i - start));
+  }
+  *rest = s.substr(i);
+  return out;
+}
+
+bool parse_double(std::string_view s, double& out) {
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+// `<digits>.<digits>`, as awf's regex `(\d+\.\d+)` requires.
+bool is_decimal_timestamp(std::string_view s) {
+  auto dot = s.find('.');
+  return dot != std::string_view::npos && all_digits(s.substr(0, dot)) && all_digits(s.substr(dot + 1));
+}
+
+std::string string_member(const json::Value& obj, std::string_view key, std::string_view fallback) {
+  const json::Value* v = obj.find(key);
+  if (v && v->is_string() && !v->as_string().empty()) return v->as_string();
+  return std::string(fallback);
+}
+
+}  // namespace
+
+bool is_allowed_decision(std::string_view decision) {
+  if (decision.empty()) return false;
+  return decision.substr(0, 10) != "TCP_DENIED" && decision.substr(0, 4) != "NONE";
+}
+
+std::string extract_domain(std::string_view url, std::string_view host, std::string_view method) {
+  if (method == "CONNECT") return std::string(strip_numeric_port(url));
+  if (!host.empty() && host != "-") return std::string(strip_numeric_port(host));
+  std::string h = url_hostname(url);
+  return h.empty() ? std::string(url) : h;
+}
+
+std::optional<LogEntry> parse_access_log_line(std::string_view line) {
+  line = trim(line);
+  if (line.empty()) return std::nullopt;
+  std::string_view rest;
+  auto f = fields(line, 9, &rest);
+  if (f.size() != 9) return std::nullopt;
+
+  LogEntry e;
+  if (!is_decimal_timestamp(f[0]) || !parse_double(f[0], e.timestamp)) return std::nullopt;
+
+  // Client `ip:port`: the IP has no colon (awf's text parser is IPv4-only here).
+  auto c_colon = f[1].find(':');
+  if (c_colon == std::string_view::npos || c_colon == 0) return std::nullopt;
+  e.client_ip = std::string(f[1].substr(0, c_colon));
+  e.client_port = std::string(f[1].substr(c_colon + 1));
+  if (!all_digits(e.client_port)) return std::nullopt;
+
+  e.host = std::string(f[2]);
+
+  // Destination `ip:port` or `-:-`, split at the first colon.
+  auto d_colon = f[3].find(':');
+  if (d_colon == std::string_view::npos || d_colon == 0 || d_colon + 1 >= f[3].size()) return std::nullopt;
+  e.dest_ip = std::string(f[3].substr(0, d_colon));
+  e.dest_port = std::string(f[3].substr(d_colon + 1));
+
+  e.protocol = std::string(f[4]);
+  e.method = std::string(f[5]);
+  if (!all_digits(f[6])) return std::nullopt;
+  std::from_chars(f[6].data(), f[6].data() + f[6].size(), e.status_code);
+  e.decision = std::string(f[7]);
+  e.url = std::string(f[8]);
+
+  // The quoted User-Agent: `"` then anything but `"`, then `"`.
+  std::string_view ua = rest;
+  while (!ua.empty() && is_ws(ua.front())) ua.remove_prefix(1);
+  if (ua.size() == rest.size() || ua.empty() || ua.front() != '"') return std::nullopt;
+  auto close = ua.find('"', 1);
+  if (close == std::string_view::npos) return std::nullopt;
+  e.user_agent = std::string(ua.substr(1, close - 1));
+
+  e.is_allowed = is_allowed_decision(e.decision);
+  e.is_https = e.method == "CONNECT";
+  e.domain = extract_domain(e.url, e.host, e.method);
+  return e;
+}
+
+std::optional<LogEntry> parse_audit_jsonl_line(std::string_view line) {
+  line = trim(line);
+  if (line.empty()) return std::nullopt;
+  auto parsed = json::parse(line);
+  if (!parsed.ok() || !parsed->is_object()) return std::nullopt;
+  const json::Value& obj = *parsed;
+
+  LogEntry e;
+  e.method = string_member(obj, "method", "");
+  e.is_https = e.method == "CONNECT";
+  e.decision = string_member(obj, "decision", "");
+  e.is_allowed = is_allowed_decision(e.decision);
+
+  if (const auto* ts = obj.find("timestamp"); ts && ts->is_string()) {
+    e.timestamp = parse_iso_time(ts->as_string()).value_or(0);
+  } else if (ts && ts->is_number()) {
+    e.timestamp = ts->as_number();
+  } else if (const auto* legacy = obj.find("ts"); legacy && legacy->is_number()) {
+    e.timestamp = legacy->as_number();
+  }
+
+  e.dest_ip = "-";
+  e.dest_port = "-";
+  std::string dest = string_member(obj, "dest", "");
+  if (!dest.empty() && dest != "-:-") {
+    if (dest.front() == '[') {
+      auto close = dest.find(']');
+      if (close != std::string::npos) {
+        e.dest_ip = close > 1 ? dest.substr(1, close - 1) : "-";
+        std::string_view remainder = std::string_view(dest).substr(close + 1);
+        if (!remainder.empty() && remainder.front() == ':' && all_digits(remainder.substr(1))) {
+          e.dest_port = std::string(remainder.substr(1));
+        }
+      } else {
+        e.dest_ip = dest;
+      }
+    } else {
+      auto colon = dest.rfind(':');
+      if (colon == std::string::npos) {
+        e.dest_ip = dest;
+      } else if (all_digits(std::string_view(dest).substr(colon + 1))) {
+        e.dest_ip = colon > 0 ? dest.substr(0, colon) : "-";
+        e.dest_port = dest.substr(colon + 1);
+      } else {
+        e.dest_ip = dest;
+      }
+    }
+  }
+
+  e.url = string_member(obj, "url", "");
+  e.host = string_member(obj, "host", "-");
+  e.domain = extract_domain(e.url, e.host, e.method);
+  e.client_ip = string_member(obj, "client", "-");
+  e.client_port = "-";
+  e.protocol = "-";
+  e.user_agent = "-";
+  if (const auto* status = obj.find("status"); status && status->is_number()) {
+    e.status_code = static_cast<int>(status->as_number());
+  }
+  return e;
+}
+
+std::vector<LogEntry> parse_log_text(std::string_view content, LogFormat format, std::size_t* skipped) {
+  std::vector<LogEntry> out;
+  std::size_t bad = 0;
+  while (!content.empty()) {
+    auto nl = content.find('\n');
+    std::string_view line = content.substr(0, nl);
+    content = nl == std::string_view::npos ? std::string_view() : content.substr(nl + 1);
+    if (trim(line).empty()) continue;
+    auto entry = format == LogFormat::access_log ? parse_access_log_line(line) : parse_audit_jsonl_line(line);
+    if (entry) {
+      out.push_back(std::move(*entry));
+    } else {
+      ++bad;
+    }
+  }
+  if (skipped) *skipped = bad;
+  return out;
+}
+
+std::string iso_time(double ts) {
+  // Date(ms) truncates the millisecond value toward zero.
+  double ms_total = std::trunc(ts * 1000.0);
+  auto ms = static_cast<long long>(ms_total);
+  long long secs = ms / 1000;
+  long long rem = ms % 1000;
+  if (rem < 0) {
+    rem += 1000;
+    secs -= 1;
+  }
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rem);
+  return buf;
+}
+
+std::optional<double> parse_iso_time(std::string_view text) {
+  auto num = [&](std::size_t pos, std::size_t len, int& out) {
+    if (pos + len > text.size() || !all_digits(text.substr(pos, len))) return false;
+    std::from_chars(text.data() + pos, text.data() + pos + len, out);
+    return true;
+  };
+  std::tm tm{};
+  int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
+  if (!num(0, 4, year) || text.size() < 19 || text[4] != '-' || !num(5, 2, mon) || text[7] != '-' ||
+      !num(8, 2, day) || (text[10] != 'T' && text[10] != ' ') || !num(11, 2, hour) || text[13] != ':' ||
+      !num(14, 2, min) || text[16] != ':' || !num(17, 2, sec)) {
+    return std::nullopt;
+  }
+  std::size_t pos = 19;
+  double frac = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    std::size_t start = ++pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+    if (pos == start) return std::nullopt;
+    std::string digits = "0." + std::string(text.substr(start, pos - start));
+    frac = std::stod(digits);
+  }
+  long offset = 0;
+  if (pos < text.size()) {
+    if (text[pos] == 'Z') {
+      ++pos;
+    } else if (text[pos] == '+' || text[pos] == '-') {
+      int oh = 0, om = 0;
+      if (!num(pos + 1, 2, oh) || pos + 3 >= text.size() || text[pos + 3] != ':' || !num(pos + 4, 2, om)) {
+        return std::nullopt;
+      }
+      offset = (text[pos] == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
+      pos += 6;
+    }
+  }
+  if (pos != text.size()) return std::nullopt;
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  std::time_t t = timegm(&tm);
+  // Milliseconds as Date.parse keeps them, then back to seconds.
+  double ms = static_cast<double>(t - offset) * 1000.0 + std::trunc(frac * 1000.0 + 1e-6);
+  return ms / 1000.0;
+}
+
+}  // namespace awf::logs

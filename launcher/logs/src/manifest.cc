@@ -1,0 +1,331 @@
+// Building, writing and reading policy-manifest.json in awf's shape.
+#include "awf/logs/manifest.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include "awf/logs/entry.h"
+#include "awf/policy/entry.h"
+
+namespace awf::logs {
+
+namespace {
+
+constexpr int kDangerousPorts[] = {22,   23,   25,   110,  143,  445,  1433, 1521,  3306,  3389, 5432,
+                                   5984, 6379, 6984, 8086, 8088, 9200, 9300, 27017, 27018, 28017};
+
+struct Parsed {
+  std::string domain;
+  std::string protocol;  // both | http | https
+};
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool is_wildcard_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+}
+
+// Does pattern[p..] match text[t..]? Memoised over (p, t), so the cost is
+// bounded by |pattern| x |text| whatever the stars.
+bool match_from(std::string_view pattern, std::string_view text, std::size_t p, std::size_t t,
+                std::vector<signed char>& memo) {
+  signed char& m = memo[p * (text.size() + 1) + t];
+  if (m >= 0) return m;
+  bool result;
+  if (p == pattern.size()) {
+    result = t == text.size();
+  } else if (pattern[p] == '*') {
+    // Either the star matches nothing, or it takes one more allowed character.
+    result = match_from(pattern, text, p + 1, t, memo) ||
+             (t < text.size() && is_wildcard_char(text[t]) && match_from(pattern, text, p, t + 1, memo));
+  } else {
+    result = t < text.size() && lower(pattern[p]) == lower(text[t]) && match_from(pattern, text, p + 1, t + 1, memo);
+  }
+  m = result ? 1 : 0;
+  return result;
+}
+
+std::string squid_domain(const std::string& d) { return !d.empty() && d.front() == '.' ? d : "." + d; }
+
+bool is_raw_ipv4(std::string_view s) {
+  int dots = 0;
+  std::size_t run = 0;
+  for (char c : s) {
+    if (c == '.') {
+      if (run == 0) return false;
+      ++dots;
+      run = 0;
+    } else if (c >= '0' && c <= '9') {
+      ++run;
+    } else {
+      return false;
+    }
+  }
+  return dots == 3 && run > 0;
+}
+
+bool protocol_covers(const std::string& outer, const std::string& inner) { return outer == "both" || outer == inner; }
+
+void push(PolicyManifest& m, ManifestRule rule) {
+  rule.order = static_cast<int>(m.rules.size()) + 1;
+  m.rules.push_back(std::move(rule));
+}
+
+std::string now_iso() {
+  auto now = std::chrono::system_clock::now();
+  double secs = std::chrono::duration<double>(now.time_since_epoch()).count();
+  return iso_time(secs);
+}
+
+}  // namespace
+
+bool wildcard_matches(std::string_view pattern, std::string_view host) {
+  // Hosts are at most a few hundred bytes; refuse absurd sizes rather than allocate.
+  if (pattern.size() > 1024 || host.size() > 1024) return false;
+  std::vector<signed char> memo((pattern.size() + 1) * (host.size() + 1), -1);
+  return match_from(pattern, host, 0, 0, memo);
+}
+
+std::string wildcard_to_regex(const std::string& pattern) {
+  std::string re = "^";
+  for (char c : pattern) {
+    switch (c) {
+      case '*': re += "[a-zA-Z0-9.-]*"; break;
+      case '.': re += "\\."; break;
+      case '^': case '$': case '+': case '?': case '{': case '}':
+      case '[': case ']': case '|': case '(': case ')': case '\\':
+        re.push_back('\\');
+        re.push_back(c);
+        break;
+      default: re.push_back(c);
+    }
+  }
+  re += "$";
+  return re;
+}
+
+PolicyManifest make_policy_manifest(const policy::PolicySpec& spec, const ManifestSettings& settings) {
+  PolicyManifest m;
+  m.generated_at = settings.generated_at.empty() ? now_iso() : settings.generated_at;
+  m.dangerous_ports.assign(std::begin(kDangerousPorts), std::end(kDangerousPorts));
+  m.dns_servers = settings.dns_servers;
+  m.ssl_bump_enabled = settings.ssl_bump_enabled;
+  m.dlp_enabled = settings.dlp_enabled;
+  m.host_access_enabled = settings.host_access_enabled;
+  m.allow_host_ports = settings.allow_host_ports;
+
+  // Split the allowlist into plain entries and patterns, per protocol.
+  std::vector<Parsed> plain, patterns;
+  for (const auto& raw : spec.allow) {
+    auto e = policy::parse_entry(raw);
+    if (!e.ok()) continue;
+    Parsed p{e->domain, policy::to_string(e->scope)};
+    (e->is_pattern ? patterns : plain).push_back(std::move(p));
+  }
+
+  // awf prunes a plain entry covered by a parent domain or a pattern of a
+  // compatible protocol; identical text is never pruned against itself.
+  auto is_redundant = [&](const Parsed& entry) {
+    if (entry.domain.size() > 512) return false;
+    for (const auto& other : plain) {
+      if (other.domain == entry.domain || !protocol_covers(other.protocol, entry.protocol)) continue;
+      std::string bare = !other.domain.empty() && other.domain.front() == '.' ? other.domain.substr(1) : other.domain;
+      if (entry.domain.size() > bare.size() + 1 && entry.domain.ends_with("." + bare)) return true;
+    }
+    for (const auto& pat : patterns) {
+      if (protocol_covers(pat.protocol, entry.protocol) && wildcard_matches(pat.domain, entry.domain)) return true;
+    }
+    return false;
+  };
+
+  std::vector<std::string> plain_by[3], regex_by[3];  // http, https, both
+  auto slot = [](const std::string& proto) { return proto == "http" ? 0 : proto == "https" ? 1 : 2; };
+  std::set<std::string> seen_plain[3], seen_regex[3];
+  for (const auto& entry : plain) {
+    if (is_redundant(entry)) continue;
+    int s = slot(entry.protocol);
+    std::string d = squid_domain(entry.domain);
+    if (seen_plain[s].insert(d).second) plain_by[s].push_back(d);
+  }
+  for (const auto& pat : patterns) {
+    int s = slot(pat.protocol);
+    std::string re = wildcard_to_regex(pat.domain);
+    if (seen_regex[s].insert(re).second) regex_by[s].push_back(re);
+  }
+
+  push(m, {"deny-unsafe-ports", "deny", "!Safe_ports", "both", {},
+           "Deny requests to ports not in Safe_ports ACL (only 80, 443, and user-specified ports allowed)", 0});
+  push(m, {"deny-connect-unsafe-ports", "deny", "CONNECT !Safe_ports", "https", {},
+           "Deny CONNECT (HTTPS) to ports not in Safe_ports ACL", 0});
+
+  std::set<std::string> seen_ips;
+  for (const auto& raw : spec.allow) {
+    auto e = policy::parse_entry(raw);
+    if (!e.ok() || !is_raw_ipv4(e->domain) || !seen_ips.insert(e->domain).second) continue;
+    std::string dashed = e->domain, underscored = e->domain;
+    for (char& c : dashed) c = c == '.' ? '-' : c;
+    for (char& c : underscored) c = c == '.' ? '_' : c;
+    push(m, {"allow-ip-" + dashed, "allow", "allow_ip_" + underscored, "both", {e->domain},
+             "Allow the explicitly allowlisted IPv4 address " + e->domain + " before raw-IP deny rules", 0});
+  }
+
+  push(m, {"deny-raw-ipv4", "deny", "dst_ipv4", "both", {"^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$"},
+           "Deny requests to raw IPv4 addresses (bypasses domain filtering)", 0});
+  push(m, {"deny-raw-ipv6", "deny", "dst_ipv6", "both", {"^\\[?[0-9a-fA-F:]+\\]?$"},
+           "Deny requests to raw IPv6 addresses (bypasses domain filtering)", 0});
+  if (settings.dlp_enabled) {
+    push(m, {"deny-dlp", "deny", "dlp_blocked", "both", {},
+             "Deny requests containing credential patterns in URLs (DLP)", 0});
+  }
+
+  // Blocklist: protocol prefix and a trailing slash stripped, no pruning.
+  std::vector<std::string> blocked_plain, blocked_regex;
+  for (const auto& raw : spec.block) {
+    auto e = policy::parse_entry(raw);
+    if (!e.ok()) continue;
+    if (e->is_pattern) {
+      blocked_regex.push_back(wildcard_to_regex(e->domain));
+    } else {
+      blocked_plain.push_back(squid_domain(e->domain));
+    }
+  }
+  if (!blocked_plain.empty()) {
+    push(m, {"deny-blocked-plain", "deny", "blocked_domains", "both", blocked_plain,
+             "Deny requests to explicitly blocked domains", 0});
+  }
+  if (!blocked_regex.empty()) {
+    push(m, {"deny-blocked-regex", "deny", "blocked_domains_regex", "both", blocked_regex,
+             "Deny requests to explicitly blocked domain patterns", 0});
+  }
+
+  if (!plain_by[0].empty()) {
+    push(m, {"allow-http-only-plain", "allow", "allowed_http_only", "http", plain_by[0],
+             "Allow HTTP-only traffic to these domains (no HTTPS)", 0});
+  }
+  if (!regex_by[0].empty()) {
+    push(m, {"allow-http-only-regex", "allow", "allowed_http_only_regex", "http", regex_by[0],
+             "Allow HTTP-only traffic matching these patterns", 0});
+  }
+  if (!plain_by[1].empty()) {
+    push(m, {"allow-https-only-plain", "allow", "allowed_https_only", "https", plain_by[1],
+             "Allow HTTPS-only traffic to these domains (no HTTP)", 0});
+  }
+  if (!regex_by[1].empty()) {
+    push(m, {"allow-https-only-regex", "allow", "allowed_https_only_regex", "https", regex_by[1],
+             "Allow HTTPS-only traffic matching these patterns", 0});
+  }
+  if (!plain_by[2].empty()) {
+    push(m, {"allow-both-plain", "allow", "allowed_domains", "both", plain_by[2],
+             "Allow HTTP and HTTPS traffic to these domains", 0});
+  }
+  if (!regex_by[2].empty()) {
+    push(m, {"allow-both-regex", "allow", "allowed_domains_regex", "both", regex_by[2],
+             "Allow HTTP and HTTPS traffic matching these patterns", 0});
+  }
+  push(m, {"deny-default", "deny", "all", "both", {},
+           "Deny all traffic not matching any allow rule (default deny)", 0});
+  return m;
+}
+
+json::Value manifest_to_json(const PolicyManifest& m) {
+  json::Array rules;
+  for (const auto& r : m.rules) {
+    json::Array domains(r.domains.begin(), r.domains.end());
+    // Key order as awf writes it: the rule's fields, then `order`.
+    json::Object o;
+    o.emplace_back("id", r.id);
+    o.emplace_back("action", r.action);
+    o.emplace_back("aclName", r.acl_name);
+    o.emplace_back("protocol", r.protocol);
+    o.emplace_back("domains", json::Value(std::move(domains)));
+    o.emplace_back("description", r.description);
+    o.emplace_back("order", r.order);
+    rules.emplace_back(std::move(o));
+  }
+  json::Array ports;
+  for (int p : m.dangerous_ports) ports.emplace_back(p);
+  json::Array dns(m.dns_servers.begin(), m.dns_servers.end());
+  json::Object out;
+  out.emplace_back("version", m.version);
+  out.emplace_back("generatedAt", m.generated_at);
+  out.emplace_back("rules", json::Value(std::move(rules)));
+  out.emplace_back("dangerousPorts", json::Value(std::move(ports)));
+  out.emplace_back("dnsServers", json::Value(std::move(dns)));
+  out.emplace_back("sslBumpEnabled", m.ssl_bump_enabled);
+  out.emplace_back("dlpEnabled", m.dlp_enabled);
+  out.emplace_back("hostAccessEnabled", m.host_access_enabled);
+  if (m.allow_host_ports) {
+    out.emplace_back("allowHostPorts", *m.allow_host_ports);
+  } else {
+    out.emplace_back("allowHostPorts", nullptr);
+  }
+  if (!m.topology_peers.empty()) {
+    out.emplace_back("topologyPeers", json::Value(json::Array(m.topology_peers.begin(), m.topology_peers.end())));
+  }
+  return json::Value(std::move(out));
+}
+
+std::string manifest_to_text(const PolicyManifest& m) { return json::stringify(manifest_to_json(m), 2) + "\n"; }
+
+Result<PolicyManifest> manifest_from_json(const json::Value& v) {
+  if (!v.is_object()) return Error{"policy manifest: expected a JSON object"};
+  PolicyManifest m;
+  auto str = [](const json::Value* x) { return x && x->is_string() ? x->as_string() : std::string(); };
+  auto flag = [](const json::Value* x) { return x && x->is_bool() && x->as_bool(); };
+  if (const auto* ver = v.find("version"); ver && ver->is_number()) m.version = static_cast<int>(ver->as_number());
+  m.generated_at = str(v.find("generatedAt"));
+  const auto* rules = v.find("rules");
+  if (!rules || !rules->is_array()) return Error{"policy manifest: `rules` must be an array"};
+  for (const auto& r : rules->as_array()) {
+    if (!r.is_object()) return Error{"policy manifest: each rule must be an object"};
+    ManifestRule rule;
+    rule.id = str(r.find("id"));
+    rule.action = str(r.find("action"));
+    rule.acl_name = str(r.find("aclName"));
+    rule.protocol = str(r.find("protocol"));
+    if (rule.protocol.empty()) rule.protocol = "both";
+    rule.description = str(r.find("description"));
+    if (const auto* o = r.find("order"); o && o->is_number()) rule.order = static_cast<int>(o->as_number());
+    if (const auto* d = r.find("domains"); d && d->is_array()) {
+      for (const auto& x : d->as_array()) {
+        if (x.is_string()) rule.domains.push_back(x.as_string());
+      }
+    }
+    m.rules.push_back(std::move(rule));
+  }
+  if (const auto* ports = v.find("dangerousPorts"); ports && ports->is_array()) {
+    for (const auto& p : ports->as_array()) {
+      if (p.is_number()) m.dangerous_ports.push_back(static_cast<int>(p.as_number()));
+    }
+  }
+  if (const auto* dns = v.find("dnsServers"); dns && dns->is_array()) {
+    for (const auto& d : dns->as_array()) {
+      if (d.is_string()) m.dns_servers.push_back(d.as_string());
+    }
+  }
+  m.ssl_bump_enabled = flag(v.find("sslBumpEnabled"));
+  m.dlp_enabled = flag(v.find("dlpEnabled"));
+  m.host_access_enabled = flag(v.find("hostAccessEnabled"));
+  if (const auto* p = v.find("allowHostPorts"); p && p->is_string()) m.allow_host_ports = p->as_string();
+  if (const auto* peers = v.find("topologyPeers"); peers && peers->is_array()) {
+    for (const auto& p : peers->as_array()) {
+      if (p.is_string()) m.topology_peers.push_back(p.as_string());
+    }
+  }
+  return m;
+}
+
+Status write_policy_manifest(const std::string& dir, const PolicyManifest& manifest) {
+  std::string path = dir + "/policy-manifest.json";
+  std::ofstream out(path, std::ios::trunc);
+  if (!out) return Error{"Failed to write policy manifest '" + path + "': " + std::strerror(errno)};
+  out << manifest_to_text(manifest);
+  out.close();
+  if (!out) return Error{"Failed to write policy manifest '" + path + "': " + std::strerror(errno)};
+  return ok_status();
+}
+
+}  // namespace awf::logs

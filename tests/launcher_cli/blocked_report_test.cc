@@ -1,0 +1,100 @@
+// The post-run "Firewall blocked domains" report (reference §1.10).
+#include "awf/cli/blocked_report.h"
+
+#include <gtest/gtest.h>
+
+namespace awf::cli {
+namespace {
+
+std::vector<logs::LogEntry> entries(std::initializer_list<const char*> lines) {
+  std::vector<logs::LogEntry> out;
+  for (const char* l : lines) {
+    auto e = logs::parse_access_log_line(l);
+    EXPECT_TRUE(e) << l;
+    if (e) out.push_back(*e);
+  }
+  return out;
+}
+
+const char* kDeniedEvil =
+    "1.1 172.30.0.20:1 evil.com:443 -:- 1.1 CONNECT 403 TCP_DENIED:HIER_NONE evil.com:443 \"curl/8\"";
+const char* kDeniedPort =
+    "1.2 172.30.0.20:1 github.com:8443 -:- 1.1 CONNECT 403 TCP_DENIED:HIER_NONE github.com:8443 \"curl/8\"";
+const char* kDeniedHttp =
+    "1.3 172.30.0.20:1 secure.test -:- 1.1 GET 403 TCP_DENIED:HIER_NONE http://secure.test/ \"curl/8\"";
+const char* kDeniedInternal =
+    "1.4 172.30.0.20:1 awmg-mcpg:8080 -:- 1.1 CONNECT 403 TCP_DENIED:HIER_NONE awmg-mcpg:8080 \"-\"";
+const char* kAllowed =
+    "1.5 172.30.0.20:1 api.github.com:443 1.2.3.4:443 1.1 CONNECT 200 TCP_TUNNEL:HIER_DIRECT api.github.com:443 \"-\"";
+
+TEST(BlockedTargets, UniqueDeniedExternalTargets) {
+  auto t = blocked_targets(entries({kDeniedEvil, kAllowed, kDeniedEvil, kDeniedInternal, kDeniedPort, kDeniedHttp}));
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[0].target, "evil.com:443");
+  EXPECT_EQ(t[0].domain, "evil.com");
+  EXPECT_EQ(*t[0].port, "443");
+  EXPECT_EQ(t[1].target, "github.com:8443");
+  EXPECT_EQ(t[2].target, "secure.test") << "plain HTTP uses the Host header";
+  EXPECT_FALSE(t[2].port);
+}
+
+TEST(BlockedTargets, FullUrlInHostIsReduced) {
+  auto t = blocked_targets(
+      entries({"1.1 10.0.0.1:1 - -:- 1.1 GET 403 TCP_DENIED:HIER_NONE http://Example.org:8080/x \"-\""}));
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].target, "example.org:8080");
+}
+
+TEST(BlockedReport, ReasonsAndFixHints) {
+  auto lines = blocked_report_lines(blocked_targets(entries({kDeniedEvil, kDeniedPort, kDeniedHttp})),
+                                    {"github.com", "https://secure.test"});
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "Firewall blocked domains:",
+                       "  - Blocked: evil.com:443 (domain not in allowlist)",
+                       "  - Blocked: github.com:8443 (port 8443 not allowed, only 80 and 443 are permitted)",
+                       "  - Blocked: secure.test",
+                       "Allowed domains:",
+                       "  - Allowed: github.com",
+                       "  - Allowed: https://secure.test",
+                       "To fix domain issues: --allow-domains \"github.com,https://secure.test,evil.com\"",
+                       "To fix port issues: Use standard ports 80 (HTTP) or 443 (HTTPS)",
+                   }));
+}
+
+TEST(BlockedReport, ProtocolMismatchOnPort80) {
+  auto lines = blocked_report_lines(
+      blocked_targets(entries({"1.1 10.0.0.1:1 secure.test:80 -:- 1.1 GET 403 TCP_DENIED:HIER_NONE "
+                               "http://secure.test/ \"-\""})),
+      {"https://secure.test"});
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines[1], "  - Blocked: secure.test:80 (protocol not allowed by allowlist entry)");
+  EXPECT_EQ(lines.back(),
+            "To fix protocol issues: add an allowlist entry for the correct protocol (http://domain or https://domain), "
+            "or allow both by using the bare domain");
+}
+
+TEST(BlockedReport, WildcardEntriesMatch) {
+  auto lines =
+      blocked_report_lines(blocked_targets(entries({kDeniedPort})), {"*.github.com", "github.com"});
+  EXPECT_EQ(lines[1], "  - Blocked: github.com:8443 (port 8443 not allowed, only 80 and 443 are permitted)");
+}
+
+TEST(BlockedReport, PrintedOnlyAfterAFailedCommandWithDenials) {
+  auto log = entries({kDeniedEvil});
+  EXPECT_EQ(post_run_blocked_report(0, log, {"github.com"}), "");
+  EXPECT_EQ(post_run_blocked_report(1, entries({kAllowed}), {"github.com"}), "");
+  EXPECT_EQ(post_run_blocked_report(6, log, {"github.com"}),
+            "[WARN] Firewall blocked domains:\n"
+            "[WARN]   - Blocked: evil.com:443 (domain not in allowlist)\n"
+            "[WARN] Allowed domains:\n"
+            "[WARN]   - Allowed: github.com\n"
+            "[WARN] To fix domain issues: --allow-domains \"github.com,evil.com\"\n");
+}
+
+TEST(Completion, SuccessOrExitCode) {
+  EXPECT_EQ(completion_message(0), "[SUCCESS] Command completed successfully");
+  EXPECT_EQ(completion_message(42), "[WARN] Command completed with exit code: 42");
+}
+
+}  // namespace
+}  // namespace awf::cli

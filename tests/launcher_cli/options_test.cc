@@ -1,0 +1,449 @@
+// awf's flags end to end through CLI11: every validation message of §1 that
+// the native runtime implements, --config precedence, the localhost keyword,
+// host ports, DNS, and the flags the native runtime refuses.
+#include "awf/cli/options.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
+
+namespace awf::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Options : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/awf-cli-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    ctx_.host_env = {{"HOME", "/home/me"}, {"TMPDIR", "/var/tmp/"}, {"DATA", "/srv"}};
+    ctx_.resolv_conf_paths = {write("resolv.conf", "nameserver 127.0.0.53\nnameserver 10.1.2.3\n")};
+    ctx_.path_exists = [](const std::string& p) { return p != "/missing"; };
+    ctx_.now_ms = 1761074374646;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    std::string p = dir_ + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+
+  Result<LaunchConfig> parse(std::vector<std::string> args) { return parse_command_line(args, ctx_); }
+
+  std::string error(std::vector<std::string> args) {
+    auto r = parse(std::move(args));
+    return r.ok() ? "<ok>" : r.message();
+  }
+
+  static std::vector<std::string> notices(const LaunchConfig& c, Notice::Level level) {
+    std::vector<std::string> out;
+    for (const auto& n : c.notices) {
+      if (n.level == level) out.push_back(n.text);
+    }
+    return out;
+  }
+
+  std::string dir_;
+  FinalizeContext ctx_;
+};
+
+TEST_F(Options, FlagErrorsUseAwfMessages) {
+  struct Case {
+    const char* why;
+    std::vector<std::string> args;
+    std::string message;
+  } cases[] = {
+      {"no command",
+       {"--allow-domains", "github.com"},
+       "Error: No command specified. Use -- to separate command from options.\n"
+       "Example: awf --allow-domains github.com -- curl https://api.github.com"},
+      {"reflect with a command", {"--reflect", "--", "true"}, "Error: --reflect cannot be used with a command."},
+      {"unknown log level", {"--log-level", "verbose", "--", "true"}, "Invalid log level: verbose"},
+      {"missing domains file",
+       {"--allow-domains-file", "/nope/domains.txt", "--", "true"},
+       "[ERROR] Failed to read domains file: Domains file not found: /nope/domains.txt"},
+      {"missing blocked domains file",
+       {"--block-domains-file", "/nope/blocked.txt", "--", "true"},
+       "[ERROR] Failed to read blocked domains file: Domains file not found: /nope/blocked.txt"},
+      {"missing ruleset file",
+       {"--ruleset-file", "/nope/rules.yaml", "--", "true"},
+       "[ERROR] Failed to load ruleset file: Ruleset file not found: /nope/rules.yaml"},
+      {"a match-all pattern",
+       {"--allow-domains", "github.com,*", "--", "true"},
+       "[ERROR] Invalid domain or pattern: Pattern '*' matches all domains and is not allowed"},
+      {"double dots", {"-d", "github..com", "--", "true"},
+       "[ERROR] Invalid domain or pattern: Invalid domain 'github..com': contains double dots"},
+      {"a bad blocked entry",
+       {"--block-domains", "*.*", "--", "true"},
+       "[ERROR] Invalid blocked domain or pattern: Pattern '*.*' is too broad and is not allowed"},
+      {"-e without equals sign",
+       {"-e", "NOVALUE", "--", "true"},
+       "[ERROR] Invalid environment variable format: NOVALUE (expected KEY=VALUE)"},
+      {"missing env file", {"--env-file", "/nope/.env", "--", "true"}, "[ERROR] --env-file: file not found: /nope/.env"},
+      {"mount with a relative host path",
+       {"-v", "data:/data", "--", "true"},
+       "[ERROR] Invalid volume mount: data:/data\n[ERROR] Reason: Host path must be absolute (start with /)"},
+      {"mount of a missing path",
+       {"--mount", "/missing:/data:ro", "--", "true"},
+       "[ERROR] Invalid volume mount: /missing:/data:ro\n[ERROR] Reason: Host path does not exist: /missing"},
+      {"mount naming an unset variable",
+       {"-v", "${UNSET}:/x", "--", "true"},
+       "[ERROR] Invalid volume mount: ${UNSET}:/x\n[ERROR] Reason: Environment variable is not set: ${UNSET}"},
+      {"a DNS name as DNS server",
+       {"--dns-servers", "8.8.8.8,dns.google", "--", "true"},
+       "[ERROR] Invalid DNS servers: Invalid DNS server IP address: dns.google"},
+      {"an empty DNS list", {"--dns-servers", ",", "--", "true"},
+       "[ERROR] Invalid DNS servers: At least one DNS server must be specified"},
+      {"DoH over plain http",
+       {"--dns-over-https", "http://dns.example/q", "--", "true"},
+       "[ERROR] --dns-over-https resolver URL must start with https://"},
+      {"URL patterns without SSL bump",
+       {"--allow-urls", "https://github.com/org/*", "--", "true"},
+       "[ERROR] --allow-urls requires --ssl-bump to be enabled"},
+      {"a malformed memory limit",
+       {"--memory-limit", "lots", "--", "true"},
+       "[ERROR] Invalid --memory-limit value \"lots\". Expected format: <number><unit> (e.g., 2g, 512m, 4g)"},
+      {"a zero timeout", {"--agent-timeout", "0", "--", "true"},
+       "[ERROR] --agent-timeout must be a positive integer (minutes)"},
+      {"a fractional timeout", {"--agent-timeout", "1.5", "--", "true"},
+       "[ERROR] --agent-timeout must be a positive integer (minutes)"},
+      {"a negative-looking timeout", {"--agent-timeout=-3", "--", "true"},
+       "[ERROR] --agent-timeout must be a positive integer (minutes)"},
+      {"host ports without host access",
+       {"--allow-host-ports", "3000", "--", "true"},
+       "[ERROR] \u274c --allow-host-ports requires --enable-host-access to be set"},
+      {"a dangerous host port",
+       {"--enable-host-access", "--allow-host-ports", "22", "--", "true"},
+       "[ERROR] Port 22 is blocked for security reasons. Dangerous ports (SSH:22, MySQL:3306, PostgreSQL:5432, etc.) "
+       "cannot be allowed even with --allow-host-ports."},
+      {"an out-of-range host port",
+       {"--enable-host-access", "--allow-host-ports", "70000", "--", "true"},
+       "[ERROR] Invalid port: 70000. Must be a number between 1 and 65535"},
+      {"a reversed range",
+       {"--enable-host-access", "--allow-host-ports", "3010-3000", "--", "true"},
+       "[ERROR] Invalid port range: 3010-3000. Must be in format START-END where 1 <= START <= END <= 65535"},
+      {"a range over a dangerous port",
+       {"--enable-host-access", "--allow-host-ports", "20-25", "--", "true"},
+       "[ERROR] Port range 20-25 includes dangerous port 22 which is blocked for security reasons. Dangerous ports "
+       "(SSH, databases, etc.) cannot be allowed even with --allow-host-ports."},
+      {"skip-pull with build-local",
+       {"--skip-pull", "--build-local", "--", "true"},
+       "[ERROR] \u274c --skip-pull cannot be used with --build-local. Building images requires pulling base images "
+       "from the registry."},
+      {"an unknown option before --", {"--allow-domains", "a.com", "curl", "-s"},
+       "error: The following argument was not expected: -s"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(error(c.args), c.message) << c.why;
+}
+
+TEST_F(Options, OurFlagsAreValidated) {
+  EXPECT_EQ(error({"--runtime", "vm", "--", "true"}), "[ERROR] Invalid runtime: vm. Must be one of: native, docker");
+  EXPECT_EQ(error({"--dns-policy", "strict", "--", "true"}),
+            "[ERROR] Invalid DNS policy: strict. Must be one of: allowlist, open");
+  EXPECT_EQ(error({"--security-mode", "loose", "--", "true"}),
+            "[ERROR] Invalid --security-mode: loose. Must be one of: strict, compat");
+  EXPECT_EQ(error({"--runtime", "docker", "--", "true"}),
+            "[ERROR] --runtime docker is not available in this build; use --runtime native (the default)");
+  auto open = parse({"--dns-policy", "open", "--", "true"});
+  ASSERT_TRUE(open.ok()) << open.message();
+  EXPECT_EQ(open->dns_policy, DnsPolicy::open);
+}
+
+TEST_F(Options, DockerOnlyFlagsAreRefusedByTheNativeRuntime) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* flag;
+  } cases[] = {
+      {{"--build-local"}, "--build-local"},
+      {{"--agent-image", "act"}, "--agent-image"},
+      {{"--image-registry", "r"}, "--image-registry"},
+      {{"--image-tag", "v1"}, "--image-tag"},
+      {{"--skip-pull"}, "--skip-pull"},
+      {{"--docker-host", "unix:///x"}, "--docker-host"},
+      {{"--container-runtime", "gvisor"}, "--container-runtime"},
+      {{"--enable-dind"}, "--enable-dind"},
+      {{"--legacy-security"}, "--legacy-security"},
+      {{"--security-mode", "compat"}, "--legacy-security"},
+      {{"--no-network-isolation"}, "--network-isolation"},
+      {{"--topology-attach", "mcp"}, "--topology-attach"},
+      {{"--dns-over-https"}, "--dns-over-https"},
+      {{"--allow-host-service-ports", "5432"}, "--allow-host-service-ports"},
+      {{"--ssl-bump"}, "--ssl-bump"},
+      {{"--ssl-bump", "--allow-urls", "https://github.com/o/*"}, "--ssl-bump"},
+      {{"--enable-dlp"}, "--enable-dlp"},
+      {{"--upstream-proxy", "http://corp:3128"}, "--upstream-proxy"},
+      {{"--copilot-api-target", "api.example.com"}, "--copilot-api-target"},
+      {{"--no-rate-limit"}, "--no-rate-limit"},
+  };
+  for (const auto& c : cases) {
+    auto args = c.args;
+    args.insert(args.end(), {"--", "true"});
+    std::string msg = error(args);
+    EXPECT_EQ(msg.rfind(std::string("[ERROR] ") + c.flag + " is not supported by the native runtime (", 0), 0u)
+        << msg;
+    EXPECT_NE(msg.find("it needs --runtime docker"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(error({"--reflect"}).rfind("[ERROR] --reflect is not supported by the native runtime", 0), 0u);
+  EXPECT_EQ(error({"--no-enable-api-proxy", "--", "true"}),
+            "[ERROR] \u274c --no-enable-api-proxy is not allowed: the API proxy is always enabled");
+  EXPECT_TRUE(parse({"--enable-api-proxy", "--", "true"}).ok()) << "deprecated no-op";
+}
+
+TEST_F(Options, DefaultsMatchAwf) {
+  auto c = parse({"--", "curl", "https://api.github.com"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->command, "curl https://api.github.com");
+  EXPECT_TRUE(c->policy.allow.empty());
+  EXPECT_TRUE(c->ruleset->empty_allowlist());
+  EXPECT_EQ(c->log_level, LogLevel::info);
+  EXPECT_EQ(c->runtime, Runtime::native);
+  EXPECT_EQ(c->dns_policy, DnsPolicy::allowlist);
+  EXPECT_EQ(c->memory_limit, "6g");
+  EXPECT_FALSE(c->agent_timeout_minutes);
+  EXPECT_EQ(c->work_dir, "/var/tmp/awf-1761074374646");
+  EXPECT_FALSE(c->host_access);
+  EXPECT_EQ(c->dns_servers, std::vector<std::string>{"10.1.2.3"});
+  EXPECT_TRUE(c->dns_servers_detected);
+  auto debug = notices(*c, Notice::Level::debug);
+  ASSERT_FALSE(debug.empty());
+  EXPECT_EQ(debug[0], "No allowed domains specified - all network access will be blocked");
+  auto info = notices(*c, Notice::Level::info);
+  EXPECT_EQ(info.front(), "Auto-detected DNS servers from " + dir_ + "/resolv.conf: 10.1.2.3");
+  EXPECT_EQ(info.back(), "Allowed domains: ");
+}
+
+TEST_F(Options, CommandStringRules) {
+  EXPECT_EQ(parse({"--", "echo $HOME"})->command, "echo $HOME");
+  EXPECT_EQ(parse({"--", "sh", "-c", "echo 'hi' && exit 3"})->command, "sh -c 'echo '\\''hi'\\'' && exit 3'");
+  EXPECT_EQ(parse({"-d", "a.com", "echo", "x"})->command, "echo x") << "without -- plain words still work";
+}
+
+TEST_F(Options, TypedValuesAreCarried) {
+  auto c = parse({"-d", "github.com, api.npmjs.org", "-d", "example.com", "--block-domains", "evil.com",
+                  "--agent-timeout", "30", "--log-level", "debug", "-e", "A=1", "-e", "B=x=y", "--env-all",
+                  "--exclude-env", "SECRET", "-v", "${DATA}/in:/in:ro", "-v", "/tmp:/t", "--dns-servers",
+                  "1.1.1.1, 2606:4700:4700::1111", "-k", "--work-dir", "/w", "--proxy-logs-dir", "/logs",
+                  "--container-workdir", "/src", "--tty", "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->policy.allow, (std::vector<std::string>{"github.com", "api.npmjs.org", "example.com"}));
+  EXPECT_EQ(c->policy.block, std::vector<std::string>{"evil.com"});
+  EXPECT_EQ(*c->agent_timeout_minutes, 30);
+  EXPECT_EQ(c->log_level, LogLevel::debug);
+  EXPECT_EQ(c->env.assignments, (EnvPairs{{"A", "1"}, {"B", "x=y"}}));
+  EXPECT_TRUE(c->env.env_all);
+  EXPECT_EQ(c->env.exclude, std::vector<std::string>{"SECRET"});
+  EXPECT_TRUE(c->env.tty);
+  ASSERT_EQ(c->mounts.size(), 2u);
+  EXPECT_EQ(c->mounts[0].host_path, "/srv/in");
+  EXPECT_TRUE(c->mounts[0].read_only);
+  EXPECT_EQ(c->dns_servers, (std::vector<std::string>{"1.1.1.1", "2606:4700:4700::1111"}));
+  EXPECT_FALSE(c->dns_servers_detected);
+  EXPECT_TRUE(c->keep_work_dir);
+  EXPECT_EQ(c->work_dir, "/w");
+  EXPECT_EQ(c->proxy_logs_dir, "/logs");
+  EXPECT_EQ(c->container_workdir, "/src");
+  auto warn = notices(*c, Notice::Level::warn);
+  EXPECT_EQ(warn[0], "\u26a0\ufe0f  Using --env-all: All host environment variables will be passed to container");
+  auto info = notices(*c, Notice::Level::info);
+  EXPECT_EQ(info[info.size() - 2], "Allowed domains: github.com, api.npmjs.org, example.com");
+  EXPECT_EQ(info.back(), "Blocked domains: evil.com");
+}
+
+TEST_F(Options, PolicyIsCompiledWithTheBlocklistWinning) {
+  auto c = parse({"-d", "github.com", "--block-domains", "gist.github.com", "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_TRUE(c->ruleset->decide({"api.github.com", 443, true}).allowed);
+  EXPECT_FALSE(c->ruleset->decide({"gist.github.com", 443, true}).allowed);
+}
+
+TEST_F(Options, LocalhostKeywordTurnsOnHostAccessWithDevPorts) {
+  auto c = parse({"--allow-domains", "localhost,github.com", "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->policy.allow, (std::vector<std::string>{"github.com", "host.docker.internal"}));
+  EXPECT_TRUE(c->localhost_keyword);
+  EXPECT_TRUE(c->host_access);
+  EXPECT_EQ(c->allow_host_ports, "3000,3001,4000,4200,5000,5173,8000,8080,8081,8888,9000,9090");
+  EXPECT_EQ(c->host_ports.size(), 12u);
+  EXPECT_TRUE(c->ruleset->allows_port(5173));
+  auto warn = notices(*c, Notice::Level::warn);
+  EXPECT_EQ(warn[0],
+            "\u26a0\ufe0f  Security warning: localhost keyword enables host access - agent can reach services on your "
+            "machine");
+  EXPECT_EQ(warn[1], "\u26a0\ufe0f  Host access enabled with host.docker.internal in allowed domains");
+}
+
+TEST_F(Options, LocalhostKeywordKeepsSchemeAndExplicitPorts) {
+  auto c = parse({"-d", "https://localhost", "--enable-host-access", "--allow-host-ports", "4000-4010", "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->policy.allow, std::vector<std::string>{"https://host.docker.internal"});
+  EXPECT_EQ(c->allow_host_ports, "4000-4010");
+  ASSERT_EQ(c->host_ports.size(), 1u);
+  EXPECT_EQ(c->host_ports[0].first, 4000);
+  EXPECT_EQ(c->host_ports[0].last, 4010);
+  for (const auto& n : c->notices) {
+    EXPECT_EQ(n.text.find("automatically enabling host access"), std::string::npos) << "already enabled";
+  }
+}
+
+TEST_F(Options, LocalhostKeywordRequiresAnExactEntry) {
+  auto c = parse({"-d", "localhost.example.com", "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_FALSE(c->localhost_keyword);
+  EXPECT_FALSE(c->host_access);
+}
+
+TEST_F(Options, HostPortsWithHostAccess) {
+  auto c = parse({"--enable-host-access", "--allow-host-ports", "3000,9100-9110", "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_TRUE(c->host_access);
+  ASSERT_EQ(c->host_ports.size(), 2u);
+  EXPECT_TRUE(c->ruleset->allows_port(9105));
+  EXPECT_FALSE(c->ruleset->allows_port(9000));
+}
+
+TEST_F(Options, DomainsFileAndRulesetAreMerged) {
+  auto domains = write("domains.txt", "# comment\nnpmjs.org, pypi.org\n\ngithub.com # inline\n");
+  auto rules = write("rules.yaml", "version: 1\nrules:\n  - domain: crates.io\n");
+  auto c = parse({"-d", "github.com", "--allow-domains-file", domains, "--ruleset-file", rules, "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->policy.allow, (std::vector<std::string>{"github.com", "npmjs.org", "pypi.org", "crates.io"}));
+}
+
+TEST_F(Options, EnvFileIsRead) {
+  auto env = write("agent.env", "A=1\n# c\nB=2\n");
+  auto c = parse({"--env-file", env, "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->env.env_file, (EnvPairs{{"A", "1"}, {"B", "2"}}));
+}
+
+TEST_F(Options, AuditAndSessionDirsFallBackToTheEnvironment) {
+  ctx_.host_env["AWF_AUDIT_DIR"] = "/audit";
+  ctx_.host_env["AWF_SESSION_STATE_DIR"] = "/state";
+  auto c = parse({"--", "true"});
+  EXPECT_EQ(c->audit_dir, "/audit");
+  EXPECT_EQ(c->session_state_dir, "/state");
+  auto flag = parse({"--audit-dir", "/mine", "--", "true"});
+  EXPECT_EQ(flag->audit_dir, "/mine");
+}
+
+TEST_F(Options, ConfigFileFillsUnsetFlags) {
+  auto cfg = write("awf.json", R"({
+    "network": {"allowDomains": ["github.com", "npmjs.org"], "dnsServers": ["9.9.9.9"]},
+    "container": {"agentTimeout": 15},
+    "environment": {"excludeEnv": ["X"]},
+    "logging": {"logLevel": "warn"}
+  })");
+  auto c = parse({"--config", cfg, "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->policy.allow, (std::vector<std::string>{"github.com", "npmjs.org"}));
+  EXPECT_EQ(c->dns_servers, std::vector<std::string>{"9.9.9.9"});
+  EXPECT_EQ(*c->agent_timeout_minutes, 15);
+  EXPECT_EQ(c->env.exclude, std::vector<std::string>{"X"});
+  EXPECT_EQ(c->log_level, LogLevel::warn);
+}
+
+TEST_F(Options, CommandLineWinsOverConfigAndValuesReplace) {
+  auto cfg = write("awf.yaml",
+                   "network:\n  allowDomains: [github.com, npmjs.org]\ncontainer:\n  agentTimeout: 15\n"
+                   "logging:\n  logLevel: warn\n");
+  auto c = parse({"--config", cfg, "--allow-domains", "example.com", "--agent-timeout", "5", "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->policy.allow, std::vector<std::string>{"example.com"}) << "no merge with the config's list";
+  EXPECT_EQ(*c->agent_timeout_minutes, 5);
+  EXPECT_EQ(c->log_level, LogLevel::warn) << "keys not on the command line still apply";
+}
+
+TEST_F(Options, ConfigValuesAreValidatedLikeFlags) {
+  auto cfg = write("bad.json", R"({"container": {"agentTimeout": 0}})");
+  EXPECT_EQ(error({"--config", cfg, "--", "true"}), "[ERROR] --agent-timeout must be a positive integer (minutes)");
+  auto broken = write("broken.json", "{");
+  EXPECT_EQ(error({"--config", broken, "--", "true"}),
+            "[ERROR] Error loading --config: Failed to parse AWF config from " + broken +
+                ": Unexpected end of JSON input");
+}
+
+TEST_F(Options, ConfigFromStdin) {
+  ctx_.read_stdin = [] { return std::string("network:\n  allowDomains: [from-stdin.com]\n"); };
+  auto c = parse({"--config", "-", "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->policy.allow, std::vector<std::string>{"from-stdin.com"});
+}
+
+TEST_F(Options, RegisteredOnTheMainsOwnApp) {
+  CLI::App app{"awf"};
+  cli::Options opts;
+  register_options(app, opts);
+  auto* sub = app.add_subcommand("policy", "another engineer's subcommand");
+  std::vector<std::string> args = {"true", "--", "github.com", "-d"};
+  app.parse(args);
+  EXPECT_FALSE(sub->parsed());
+  auto c = finalize_options(app, std::move(opts), ctx_);
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->command, "true");
+  CLI::App app2{"awf"};
+  cli::Options opts2;
+  register_options(app2, opts2);
+  auto* sub2 = app2.add_subcommand("policy", "");
+  std::vector<std::string> args2 = {"policy"};
+  app2.parse(args2);
+  EXPECT_TRUE(sub2->parsed()) << "a subcommand name is not taken as the command";
+}
+
+}  // namespace
+}  // namespace awf::cli
+
+namespace awf::cli {
+namespace {
+
+TEST(PolicyManifestForRun, CarriesDnsHostAccessAndPorts) {
+  FinalizeContext ctx;
+  ctx.resolv_conf_paths = {"/nonexistent/resolv.conf"};
+  auto c = parse_command_line({"-d", "localhost,github.com", "--dns-servers", "1.1.1.1", "--", "true"}, ctx);
+  ASSERT_TRUE(c.ok()) << c.message();
+  auto m = policy_manifest(*c);
+  EXPECT_TRUE(m.host_access_enabled);
+  EXPECT_EQ(*m.allow_host_ports, "3000,3001,4000,4200,5000,5173,8000,8080,8081,8888,9000,9090");
+  EXPECT_EQ(m.dns_servers, std::vector<std::string>{"1.1.1.1"});
+  EXPECT_EQ(m.rules[m.rules.size() - 2].domains, (std::vector<std::string>{".github.com", ".host.docker.internal"}));
+}
+
+TEST(CoreEnvironment, AwfValuesForTheAgent) {
+  CoreInputs in;
+  in.proxy_url = "http://127.0.0.1:3128";
+  in.home = "/home/me";
+  in.dns_servers = {"1.1.1.1", "8.8.8.8"};
+  in.uid = 0;
+  in.gid = 1001;
+  in.github_path_entries = {"/opt/tool/bin", "/usr/bin"};
+  Environment host = {{"PATH", "/usr/bin:/bin:/usr/bin"}, {"GOROOT", "/usr/lib/go"}};
+  auto core = core_environment(in, host);
+  EXPECT_EQ(core.at("HTTP_PROXY"), "http://127.0.0.1:3128");
+  EXPECT_EQ(core.at("http_proxy"), "http://127.0.0.1:3128");
+  EXPECT_EQ(core.at("NO_PROXY"), "localhost,127.0.0.1,::1,0.0.0.0");
+  EXPECT_EQ(core.at("AWF_HOST_PATH"), "/opt/tool/bin:/usr/bin:/bin");
+  EXPECT_EQ(core.at("AWF_GOROOT"), "/usr/lib/go");
+  EXPECT_EQ(core.at("NO_COLOR"), "1");
+  auto late = late_environment(in);
+  EXPECT_EQ(late.at("AWF_DNS_SERVERS"), "1.1.1.1,8.8.8.8");
+  EXPECT_EQ(late.at("AWF_USER_UID"), "1000") << "root maps to 1000";
+  EXPECT_EQ(late.at("AWF_USER_GID"), "1001");
+  EXPECT_EQ(late.at("AWF_WORKDIR"), "/home/me");
+  EXPECT_EQ(late.count("AWF_ENABLE_HOST_ACCESS"), 0u);
+}
+
+TEST(CoreEnvironment, HomeUnderSudoIsTheInvokingUsers) {
+  auto home_of = [](const std::string& user) -> std::optional<std::string> {
+    return user == "alice" ? std::optional<std::string>("/home/alice") : std::nullopt;
+  };
+  EXPECT_EQ(host_home({{"SUDO_USER", "alice"}, {"HOME", "/root"}}, true, home_of), "/home/alice");
+  EXPECT_EQ(host_home({{"SUDO_USER", "alice"}, {"HOME", "/home/x"}}, false, home_of), "/home/x");
+  EXPECT_EQ(host_home({}, false, home_of), "/root");
+}
+
+}  // namespace
+}  // namespace awf::cli
