@@ -1,14 +1,31 @@
-// The `awf` command: parses the command line and hands each subcommand to its
-// own file. Exit 2 for usage errors, like `awf policy check`'s invalid input.
+// The `awf` command: `awf [options] -- <command>` runs the command in the
+// native sandbox; `awf policy check` and `awf logs ...` are subcommands. This
+// file only parses and dispatches; the work is in launcher/cli (options),
+// launcher/logs, launcher/runtime and policy_check.cc.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <iostream>
 
+#include "awf/cli/options.h"
+#include "awf/logs/commands.h"
 #include "policy_check.h"
+#include "run_command.h"
+
+extern char** environ;
 
 int main(int argc, char** argv) {
   CLI::App app{"awf: run a command with its network egress limited to a domain allowlist"};
-  app.require_subcommand(1);
+  app.name("awf");
+  app.footer(
+      "Examples:\n"
+      "  awf --allow-domains github.com -- curl https://api.github.com/zen\n"
+      "  awf policy check --allow-domains github.com api.github.com:443\n"
+      "  awf logs summary");
+
+  awf::cli::Options options;
+  awf::cli::register_options(app, options);
+
   CLI::App* policy = app.add_subcommand("policy", "Inspect the domain policy");
   policy->require_subcommand(1);
   CLI::App* check = policy->add_subcommand(
@@ -18,14 +35,25 @@ int main(int argc, char** argv) {
   awf::launcher::PolicyCheckOptions check_options;
   awf::launcher::add_policy_check_flags(*check, check_options);
 
+  auto logs = awf::logs::register_logs_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
+    // `awf policy check` promises 2 for invalid input; awf itself exits 1
+    // on usage errors (commander).
+    if (check->parsed() || policy->parsed()) {
+      app.exit(e);
+      return 2;
+    }
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
   }
+
   if (check->parsed()) return awf::launcher::run_policy_check(check_options, std::cout, std::cerr);
-  return 2;
+  const auto host_env = awf::cli::environment_from(environ);
+  if (logs->selected()) return logs->run(std::cout, std::cerr, host_env, isatty(STDOUT_FILENO) == 1);
+  return awf::launcher::run_command(app, std::move(options), host_env);
 }

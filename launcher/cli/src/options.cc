@@ -123,6 +123,11 @@ void register_options(CLI::App& app, Options& o) {
   app.add_option("--dns-policy", o.dns_policy,
                  "allowlist: the agent resolves only allowed names (default); open: any name, as awf")
       ->capture_default_str();
+  app.add_option("--allow-private-ranges", o.allow_private_ranges,
+                 "Let allowed names resolve into these private/loopback ranges (CIDR list); "
+                 "refused by default as SSRF / DNS-rebinding defence");
+  app.add_option("--hosts-file", o.hosts_file,
+                 "A hosts file the proxy resolves names from before asking the DNS servers (like Squid's hosts_file)");
 
   app.add_option("command", o.command, "Command and arguments to execute (use -- to separate from options)");
 }
@@ -503,6 +508,8 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
   cfg.work_dir = o.work_dir.empty() ? tmpdir + "/awf-" + std::to_string(ctx.now_ms) : o.work_dir;
   cfg.container_workdir = o.container_workdir;
   cfg.proxy_logs_dir = o.proxy_logs_dir;
+  cfg.allow_private_ranges = o.allow_private_ranges;
+  cfg.hosts_file = o.hosts_file;
   cfg.audit_dir = o.audit_dir.empty() ? env_value("AWF_AUDIT_DIR") : o.audit_dir;
   cfg.session_state_dir = o.session_state_dir.empty() ? env_value("AWF_SESSION_STATE_DIR") : o.session_state_dir;
   cfg.keep_work_dir = o.keep_containers;

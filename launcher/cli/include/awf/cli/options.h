@@ -112,6 +112,8 @@ struct Options {
   // Ours
   std::string runtime = "native";        // --runtime native|docker
   std::string dns_policy = "allowlist";  // --dns-policy allowlist|open
+  std::string allow_private_ranges;      // --allow-private-ranges CIDR[,CIDR] (SSRF guard opt-in)
+  std::string hosts_file;                // --hosts-file FILE (names the proxy resolves locally)
 
   std::vector<std::string> command;      // everything after `--`
 };
@@ -152,6 +154,8 @@ struct LaunchConfig {
   std::vector<std::string> dns_servers;
   bool dns_servers_detected = false;                // auto-detected (or the fallback)
   DnsPolicy dns_policy = DnsPolicy::allowlist;
+  std::string allow_private_ranges;  // passed to awf-proxy; host access adds loopback
+  std::string hosts_file;            // passed to awf-proxy
 
   // Agent
   std::string command;                              // the /bin/bash -c string
