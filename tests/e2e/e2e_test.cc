@@ -1,0 +1,380 @@
+// End to end: the real `awf` binary runs commands in its native sandbox the
+// way awf's own integration tests do (reference §7), against origins on
+// 127.0.90.x whose names come from a loopback DNS stub. Nothing here leaves
+// loopback: the proxy's only upstream resolver is the stub, and every name
+// the agent uses resolves to 127.0.90.x.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "awf/testing/dns_stub.h"
+#include "awf/testing/files.h"
+#include "awf/testing/origin.h"
+#include "awf/testing/process.h"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using awf::testing::DnsStub;
+using awf::testing::Origin;
+using awf::testing::Process;
+using awf::testing::TempDir;
+
+namespace {
+
+constexpr const char* kAwf = AWF_BIN_DIR "/awf";
+constexpr const char* kDns = "127.0.90.53";
+constexpr const char* kAllowedIp = "127.0.90.10";
+constexpr const char* kDeniedIp = "127.0.90.11";
+
+bool in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
+// A facility the suite needs is missing: skip, except in CI where a skip
+// would hide a broken feature.
+#define REQUIRE_FACILITY(cond, why)                                   \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      if (in_ci()) FAIL() << "CI=true and a facility is missing: " << why; \
+      GTEST_SKIP() << why;                                            \
+    }                                                                 \
+  } while (0)
+
+struct AwfRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  std::string log_dir;
+  std::string access_log() const { return awf::testing::read_file(log_dir + "/access.log"); }
+  std::string audit_log() const { return awf::testing::read_file(log_dir + "/audit.jsonl"); }
+};
+
+std::string count_lines_with(const std::string& text, const std::string& a, const std::string& b = "") {
+  std::istringstream in(text);
+  std::string line, hits;
+  while (std::getline(in, line)) {
+    if (line.find(a) != std::string::npos && (b.empty() || line.find(b) != std::string::npos)) hits += line + "\n";
+  }
+  return hits;
+}
+
+std::string last_line(const std::string& text) {
+  std::string t = text;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  const auto nl = t.rfind('\n');
+  return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+class AwfEndToEnd : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) return;
+    certs_ = std::make_unique<TempDir>();
+    const std::map<std::string, std::vector<std::string>> names = {
+        {"allowed.test", {kAllowedIp}},      {"api.allowed.test", {kAllowedIp}},
+        {"blocked.allowed.test", {kAllowedIp}}, {"sub.wild.test", {kAllowedIp}},
+        {"wild.test", {kAllowedIp}},         {"denied.test", {kDeniedIp}},
+    };
+    dns_ = DnsStub::start(kDns, names, 53);
+    allowed_http_ = Origin::start({.host = kAllowedIp, .kind = Origin::Kind::http, .cert_dir = "", .port = 80});
+    allowed_https_ =
+        Origin::start({.host = kAllowedIp, .kind = Origin::Kind::https, .cert_dir = certs_->path(), .port = 443});
+    denied_http_ = Origin::start({.host = kDeniedIp, .kind = Origin::Kind::http, .cert_dir = "", .port = 80});
+    denied_https_ =
+        Origin::start({.host = kDeniedIp, .kind = Origin::Kind::https, .cert_dir = certs_->path(), .port = 443});
+  }
+  static void TearDownTestSuite() {
+    allowed_http_.reset();
+    allowed_https_.reset();
+    denied_http_.reset();
+    denied_https_.reset();
+    dns_.reset();
+    certs_.reset();
+  }
+
+  void SetUp() override {
+    REQUIRE_FACILITY(geteuid() == 0, "end-to-end tests need root (namespaces, nftables)");
+    REQUIRE_FACILITY(fs::exists(kAwf), std::string("awf binary missing at ") + kAwf);
+    REQUIRE_FACILITY(dns_ && allowed_http_ && allowed_https_ && denied_http_ && denied_https_,
+                     "could not start the loopback DNS stub and origins on 127.0.90.x:53/80/443");
+    for (const char* tool : {"/usr/bin/curl", "/usr/bin/dig", "/usr/bin/python3"}) {
+      REQUIRE_FACILITY(fs::exists(tool), std::string(tool) + " is not installed");
+    }
+  }
+
+  // Runs awf with the test's DNS and private-range opt-in (origins live on
+  // loopback, which the SSRF guard refuses otherwise) and a fresh log dir.
+  AwfRun awf(std::vector<std::string> flags, std::vector<std::string> command,
+             std::vector<std::string> env = {}, std::chrono::milliseconds timeout = 60s) {
+    auto logs = std::make_shared<TempDir>();
+    log_dirs_.push_back(logs);
+    std::vector<std::string> argv = {kAwf, "--dns-servers", kDns, "--allow-private-ranges", "127.0.90.0/24",
+                                     "--proxy-logs-dir", logs->path()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.push_back("--");
+    argv.insert(argv.end(), command.begin(), command.end());
+    auto p = Process::spawn(argv, env);
+    AwfRun r;
+    r.log_dir = logs->path();
+    auto code = p->wait(timeout);
+    r.exit_code = code ? *code : -1;
+    r.out = p->stdout_text();
+    r.err = p->stderr_text();
+    return r;
+  }
+
+  static std::unique_ptr<TempDir> certs_;
+  static std::unique_ptr<DnsStub> dns_;
+  static std::unique_ptr<Origin> allowed_http_, allowed_https_, denied_http_, denied_https_;
+  std::vector<std::shared_ptr<TempDir>> log_dirs_;
+};
+
+std::unique_ptr<TempDir> AwfEndToEnd::certs_;
+std::unique_ptr<DnsStub> AwfEndToEnd::dns_;
+std::unique_ptr<Origin> AwfEndToEnd::allowed_http_, AwfEndToEnd::allowed_https_, AwfEndToEnd::denied_http_,
+    AwfEndToEnd::denied_https_;
+
+const std::vector<std::string> kAllowOne = {"--allow-domains", "allowed.test"};
+
+// curl printing only the status code; -k because the throwaway origin
+// certificate names *.test only (what is tested is where the bytes go).
+std::vector<std::string> curl_code(const std::string& url, std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv = {"curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(url);
+  return argv;
+}
+
+TEST_F(AwfEndToEnd, AllowedDomainWorksThroughTheForwardProxy) {
+  auto r = awf(kAllowOne, curl_code("http://allowed.test/"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "200");
+  EXPECT_EQ(last_line(r.err), "Process exiting with code: 0");
+  EXPECT_NE(count_lines_with(r.access_log(), " GET 200 TCP_MISS:HIER_DIRECT http://allowed.test/"), "")
+      << r.access_log();
+}
+
+TEST_F(AwfEndToEnd, AllowedHttpsGoesThroughAConnectTunnel) {
+  auto r = awf(kAllowOne, curl_code("https://allowed.test/"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "200");
+  EXPECT_NE(count_lines_with(r.access_log(), "CONNECT 200 TCP_TUNNEL:HIER_DIRECT allowed.test:443"), "")
+      << r.access_log();
+}
+
+TEST_F(AwfEndToEnd, ProxyUnawareClientsAreInterceptedUnderTheSamePolicy) {
+  auto https = awf(kAllowOne, curl_code("https://allowed.test/", {"--noproxy", "*"}));
+  EXPECT_EQ(https.exit_code, 0) << https.err;
+  EXPECT_EQ(https.out, "200");
+  EXPECT_NE(count_lines_with(https.access_log(), "TCP_TUNNEL", "allowed.test:443"), "") << https.access_log();
+
+  auto http = awf(kAllowOne, curl_code("http://allowed.test/", {"--noproxy", "*"}));
+  EXPECT_EQ(http.exit_code, 0) << http.err;
+  EXPECT_EQ(http.out, "200");
+  EXPECT_NE(count_lines_with(http.access_log(), "TCP_MISS", "allowed.test"), "") << http.access_log();
+}
+
+TEST_F(AwfEndToEnd, DeniedDomainGets403AndATcpDeniedLineAndTheReport) {
+  const std::size_t before = denied_http_->requests();
+  auto r = awf(kAllowOne, {"curl", "-sf", "--max-time", "10", "http://denied.test/"});
+  EXPECT_EQ(r.exit_code, 22) << r.err;  // curl -f: HTTP error
+  EXPECT_EQ(denied_http_->requests(), before) << "the denied origin must never see the request";
+  EXPECT_NE(count_lines_with(r.access_log(), "403 TCP_DENIED:HIER_NONE", "denied.test"), "") << r.access_log();
+  EXPECT_NE(r.err.find("Firewall blocked domains"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("denied.test"), std::string::npos) << r.err;
+  EXPECT_EQ(last_line(r.err), "Process exiting with code: 22");
+}
+
+TEST_F(AwfEndToEnd, DeniedHttpsConnectFails) {
+  auto r = awf(kAllowOne, curl_code("https://denied.test/"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(count_lines_with(r.access_log(), "CONNECT 403 TCP_DENIED:HIER_NONE denied.test:443"), "")
+      << r.access_log();
+}
+
+TEST_F(AwfEndToEnd, WildcardsAndBlocklistPrecedence) {
+  auto r = awf({"--allow-domains", "*.wild.test,allowed.test", "--block-domains", "blocked.allowed.test"},
+               {"/bin/bash", "-c",
+                "for u in http://sub.wild.test/ http://wild.test/ http://api.allowed.test/ "
+                "http://blocked.allowed.test/; do curl -s -o /dev/null -w \"$u %{http_code}\\n\" --max-time 10 $u; "
+                "done"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "http://sub.wild.test/ 200\n"
+            "http://wild.test/ 403\n"  // *.x needs at least one label before the suffix
+            "http://api.allowed.test/ 200\n"
+            "http://blocked.allowed.test/ 403\n");
+}
+
+TEST_F(AwfEndToEnd, EmptyAllowlistDeniesEverythingButOfflineCommandsWork) {
+  auto r = awf({}, {"/bin/bash", "-c",
+                    "echo offline-ok; curl -s -o /dev/null -w '%{http_code}\\n' --max-time 10 http://allowed.test/"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "offline-ok\n403\n");
+}
+
+TEST_F(AwfEndToEnd, ExitCodesPropagate) {
+  for (int code : {0, 1, 2, 42, 127, 255}) {
+    auto r = awf(kAllowOne, {"exit " + std::to_string(code)});
+    EXPECT_EQ(r.exit_code, code) << r.err;
+    EXPECT_EQ(last_line(r.err), "Process exiting with code: " + std::to_string(code));
+  }
+  EXPECT_EQ(awf(kAllowOne, {"false | true"}).exit_code, 0);
+  EXPECT_EQ(awf(kAllowOne, {"true && exit 3"}).exit_code, 3);
+  EXPECT_EQ(awf(kAllowOne, {"false || exit 4"}).exit_code, 4);
+  EXPECT_EQ(awf(kAllowOne, {"no-such-command-anywhere"}).exit_code, 127);
+}
+
+TEST_F(AwfEndToEnd, SeveralArgumentsAreQuotedAndOneIsAShellString) {
+  auto joined = awf(kAllowOne, {"printf", "%s|", "a b", "$HOME", "it's"});
+  EXPECT_EQ(joined.out, "a b|$HOME|it's|");
+  auto shell = awf(kAllowOne, {"echo $((6 * 7))"});
+  EXPECT_EQ(shell.out, "42\n");
+}
+
+TEST_F(AwfEndToEnd, SigtermStopsTheCommandAndExits143) {
+  auto logs = std::make_shared<TempDir>();
+  auto p = Process::spawn({kAwf, "--dns-servers", kDns, "--proxy-logs-dir", logs->path(), "--allow-domains",
+                           "allowed.test", "--", "echo started; sleep 30"});
+  ASSERT_TRUE(p);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100 && p->stdout_text().find("started") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  p->signal(SIGTERM);
+  auto code = p->wait(15s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 143) << p->stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 12s);
+  EXPECT_EQ(last_line(p->stderr_text()), "Process exiting with code: 143");
+}
+
+TEST_F(AwfEndToEnd, AgentTimeoutGives124) {
+  // awf's --agent-timeout is in whole minutes: this test takes one.
+  auto r = awf({"--allow-domains", "allowed.test", "--agent-timeout", "1"}, {"sleep 300"}, {}, 120s);
+  EXPECT_EQ(r.exit_code, 124) << r.err;
+  EXPECT_EQ(last_line(r.err), "Process exiting with code: 124");
+}
+
+TEST_F(AwfEndToEnd, DnsAnswersAllowedNamesAndRefusesTheRest) {
+  auto r = awf(kAllowOne, {"/bin/bash", "-c",
+                           "dig +short +time=3 +tries=1 allowed.test; "
+                           "dig +time=3 +tries=1 denied.test | grep -o 'status: [A-Z]*'; "
+                           "dig +tcp +short +time=3 +tries=1 allowed.test; "
+                           // Another resolver is not a way out: port 53 anywhere reaches our front end.
+                           "dig @127.0.90.53 +time=3 +tries=1 denied.test | grep -o 'status: [A-Z]*'"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, std::string(kAllowedIp) + "\nstatus: REFUSED\n" + kAllowedIp + "\nstatus: REFUSED\n");
+  EXPECT_NE(count_lines_with(r.access_log(), "DNS", "denied.test"), "") << r.access_log();
+}
+
+TEST_F(AwfEndToEnd, BypassAttemptsFail) {
+  const std::string script =
+      // Proxy variables are advice: ignoring them lands on the interceptors.
+      "NO_PROXY='*' curl -s -o /dev/null -w 'no_proxy %{http_code}\\n' --max-time 5 http://denied.test/; "
+      "curl --noproxy '*' -sk -o /dev/null --max-time 5 https://denied.test/ || echo noproxy-https-failed; "
+      // The SNI decides, not the address curl was told to dial.
+      "curl --noproxy '*' -sk -o /dev/null --max-time 5 --connect-to denied.test:443:allowed.test:443 "
+      "https://denied.test/ || echo connect-to-failed; "
+      // Raw IP of an allowed origin, through the proxy and around it.
+      "curl -s -o /dev/null -w 'raw-ip %{http_code}\\n' --max-time 5 http://127.0.90.10/; "
+      "curl --noproxy '*' -s -o /dev/null --max-time 5 http://127.0.90.10:8080/ || echo other-port-failed; "
+      "curl -s -o /dev/null -w 'ipv6 %{http_code}\\n' --max-time 5 'http://[::1]/'; "
+      // UDP anywhere but DNS is rejected.
+      "python3 -c \"import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3); "
+      "s.connect(('127.0.90.10', 9999)); s.send(b'x'); "
+      "exec('try:\\n s.recv(10)\\n print(\\'udp-answered\\')\\nexcept ConnectionRefusedError:\\n print(\\'udp-refused\\')"
+      "\\nexcept socket.timeout:\\n print(\\'udp-timeout\\')')\"";
+  const std::size_t http_before = denied_http_->requests();
+  const std::size_t tls_before = denied_https_->connections();
+  auto r = awf(kAllowOne, {script});
+  EXPECT_EQ(r.out,
+            "no_proxy 403\n"
+            "noproxy-https-failed\n"
+            "connect-to-failed\n"
+            "raw-ip 403\n"
+            "other-port-failed\n"
+            "ipv6 403\n"
+            "udp-refused\n")
+      << r.err;
+  EXPECT_EQ(denied_http_->requests(), http_before) << "the denied origin must never be reached";
+  EXPECT_EQ(denied_https_->connections(), tls_before) << "the denied origin must never be reached";
+}
+
+TEST_F(AwfEndToEnd, TheCommandHasNoCapabilitiesAndRunsAsTheMappedUser) {
+  auto r = awf(kAllowOne, {"id -u; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs):' /proc/self/status; "
+                           "unshare -n true 2>/dev/null || echo unshare-denied; "
+                           "mount -t tmpfs none /tmp 2>/dev/null || echo mount-denied"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "1000\nCapEff:\t0000000000000000\nCapPrm:\t0000000000000000\nCapBnd:\t0000000000000000\n"
+            "NoNewPrivs:\t1\nunshare-denied\nmount-denied\n");
+}
+
+TEST_F(AwfEndToEnd, CredentialFilesOfTheHostUserAreHidden) {
+  TempDir home;
+  fs::create_directories(home.path() + "/.aws");
+  fs::create_directories(home.path() + "/.ssh");
+  awf::testing::write_file(home.file(".aws/credentials"), "aws_secret_access_key=SECRET\n");
+  awf::testing::write_file(home.file(".ssh/id_rsa"), "PRIVATE KEY\n");
+  auto r = awf(kAllowOne, {"cat ~/.aws/credentials ~/.ssh/id_rsa 2>/dev/null; echo \"[$?]\""},
+               {"HOME=" + home.path()});
+  EXPECT_EQ(r.out.find("SECRET"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("PRIVATE"), std::string::npos) << r.out;
+}
+
+TEST_F(AwfEndToEnd, EnvironmentPrecedenceFollowsAwf) {
+  auto r = awf({"--allow-domains", "allowed.test", "--env-all", "-e", "OVERRIDDEN=from-e", "-e", "SET_BY_E=yes"},
+               {"echo \"$HOST_ONLY|$OVERRIDDEN|$SET_BY_E|${GITHUB_TOKEN:-no-token}|$HTTPS_PROXY\""},
+               {"HOST_ONLY=host", "OVERRIDDEN=host", "GITHUB_TOKEN=ghp_secret"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "host|from-e|yes|no-token|http://127.0.0.1:3128\n");
+}
+
+TEST_F(AwfEndToEnd, MountsAreReadOnlyOrWritableAsAsked) {
+  TempDir data;
+  awf::testing::write_file(data.file("hello.txt"), "hello from the host\n");
+  auto r = awf({"--allow-domains", "allowed.test", "-v", data.path() + ":/data:ro"},
+               {"cat /data/hello.txt; touch /data/new 2>/dev/null || echo read-only"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello from the host\nread-only\n");
+}
+
+TEST_F(AwfEndToEnd, LogsSubcommandsReadTheProducedFiles) {
+  auto r = awf(kAllowOne, {"curl -s -o /dev/null --max-time 10 http://allowed.test/; "
+                           "curl -s -o /dev/null --max-time 10 http://denied.test/; true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto stats = awf::testing::run({kAwf, "logs", "stats", "--format", "json", "--source", r.log_dir});
+  EXPECT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_NE(stats.out.find("\"allowedRequests\":1"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("\"deniedRequests\":1"), std::string::npos) << stats.out;
+  auto summary = awf::testing::run({kAwf, "logs", "summary", "--source", r.log_dir});
+  EXPECT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_NE(summary.out.find("<summary>Firewall Activity</summary>"), std::string::npos) << summary.out;
+  EXPECT_NE(summary.out.find("denied.test"), std::string::npos) << summary.out;
+}
+
+TEST_F(AwfEndToEnd, NothingIsLeftBehindAfterARun) {
+  auto mounts_before = awf::testing::read_file("/proc/self/mounts");
+  auto netns_before = awf::testing::run({"ip", "netns", "list"}).out;
+  auto r = awf(kAllowOne, {"sleep 0.2; curl -s -o /dev/null --max-time 5 http://allowed.test/"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(awf::testing::read_file("/proc/self/mounts"), mounts_before);
+  EXPECT_EQ(awf::testing::run({"ip", "netns", "list"}).out, netns_before);
+  // No awf-proxy or awf-entrypoint of ours is left running.
+  auto procs = awf::testing::run({"pgrep", "-f", AWF_BIN_DIR "/awf-"});
+  EXPECT_EQ(procs.out, "") << procs.out;
+}
+
+}  // namespace

@@ -1,0 +1,44 @@
+// Loopback networking helpers for tests: wait for a listening port, find a
+// free port, a blocking TCP client with deadlines for raw-socket tests.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace awf::testing {
+
+bool wait_for_port(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout);
+// A port that was free a moment ago (bind to 0, read, close): for "refused" targets.
+std::uint16_t unused_port(const std::string& host);
+
+// A blocking TCP connection with a deadline on every call.
+class TcpClient {
+ public:
+  static std::optional<TcpClient> connect(const std::string& host, std::uint16_t port,
+                                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  TcpClient(TcpClient&& other) noexcept;
+  TcpClient& operator=(TcpClient&& other) noexcept;
+  ~TcpClient();
+
+  bool send(std::string_view data);
+  void shutdown_write();
+  // Reads until `needle` appears (kept in the result), EOF or the deadline.
+  std::string read_until(std::string_view needle, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Reads exactly n bytes unless EOF or the deadline comes first.
+  std::string read_exactly(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Reads until EOF or the deadline; `eof` tells which.
+  std::string read_to_eof(std::chrono::milliseconds timeout = std::chrono::seconds(5), bool* eof = nullptr);
+  // A full HTTP/1.1 response with Content-Length or chunked body (head + body as received).
+  std::string read_response(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  int fd() const { return fd_; }
+
+ private:
+  explicit TcpClient(int fd) : fd_(fd) {}
+  int fd_ = -1;
+  std::string buffered_;
+};
+
+}  // namespace awf::testing
