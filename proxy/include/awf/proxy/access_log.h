@@ -1,0 +1,88 @@
+// The access log: one record per transaction, formatted as awf's
+// firewall_detailed text line, awf's audit.jsonl object or Squid's native
+// line (reference §3.4), written by one writer thread so I/O threads never
+// touch a file, and flushed completely at shutdown.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "awf/result.h"
+
+namespace awf::proxy {
+
+// Squid's result codes (%Ss) that awf's log tooling keys on.
+enum class ResultCode : std::uint8_t { tcp_tunnel, tcp_miss, tcp_denied, none_none };
+const char* to_string(ResultCode code);  // "TCP_TUNNEL", ...
+
+// Squid's hierarchy codes (%Sh).
+enum class Hierarchy : std::uint8_t { direct, none };
+const char* to_string(Hierarchy h);  // "HIER_DIRECT", "HIER_NONE"
+
+enum class LogFormat : std::uint8_t { awf, squid };
+
+struct LogRecord {
+  std::chrono::system_clock::time_point time;  // when the transaction ended
+  std::chrono::milliseconds duration{0};
+  std::string client_ip;        // no brackets for IPv6, as Squid prints %>a
+  std::uint16_t client_port = 0;
+  std::string host = "-";       // Host header, normalised; "-" when absent
+  std::string dest = "-:-";     // upstream ip:port, "-:-" when never connected
+  std::string version = "1.1";  // %rv
+  std::string method = "NONE";
+  int status = 0;
+  ResultCode code = ResultCode::none_none;
+  Hierarchy hierarchy = Hierarchy::none;
+  std::string url = "-";        // %ru
+  std::string user_agent = "-";
+  std::uint64_t bytes_to_client = 0;
+  std::string content_type = "-";
+};
+
+// Pure formatters (no trailing newline); tests compare them field by field.
+std::string format_firewall_detailed(const LogRecord& r);
+std::string format_audit_jsonl(const LogRecord& r, const std::string& version);
+std::string format_squid_native(const LogRecord& r);
+// JSON string body escaping (quotes, backslash, control bytes as \u00XX).
+std::string json_escape(std::string_view s);
+
+class AccessLog {
+ public:
+  struct Options {
+    std::string dir;  // empty: text lines to stderr, no audit file
+    LogFormat format = LogFormat::awf;
+    std::string version;  // for "_schema":"audit/v<version>"
+  };
+  // Opens the files (error names the path and errno) and starts the writer.
+  static Result<std::unique_ptr<AccessLog>> open(const Options& options);
+  ~AccessLog();  // stops the writer after writing everything queued
+
+  void write(LogRecord record);  // any thread; never blocks on I/O
+  void reopen();                 // SIGUSR1: reopen files by name at the next batch
+  void stop();                   // drain the queue, close files, join
+
+ private:
+  explicit AccessLog(Options options);
+  Status open_files();
+  void run();
+
+  Options options_;
+  std::FILE* access_ = nullptr;
+  std::FILE* audit_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<LogRecord> queue_;
+  bool stopping_ = false;
+  std::atomic<bool> reopen_requested_{false};
+  std::thread writer_;
+};
+
+}  // namespace awf::proxy

@@ -1,0 +1,67 @@
+// awf-proxy's configuration: command-line flags and the YAML file given with
+// --config (same keys as the long flags), validated up front with messages
+// that name the flag or key and the allowed form.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "awf/policy/ruleset.h"
+#include "awf/policy/sources.h"
+#include "awf/proxy/access_log.h"
+#include "awf/proxy/address_guard.h"
+#include "awf/result.h"
+
+namespace awf::proxy {
+
+struct ListenAddress {
+  std::string host;  // "127.0.0.1", "::1" (no brackets)
+  std::uint16_t port = 0;
+  std::string text() const;  // "127.0.0.1:3128", "[::1]:3128"
+};
+Result<ListenAddress> parse_listen_address(std::string_view text);
+
+struct Config {
+  std::vector<ListenAddress> listen;
+  policy::PolicyFlags policy;
+  bool enable_host_access = false;
+  std::vector<std::string> dns_servers;
+  std::string hosts_file;
+  std::vector<Cidr> allow_private_ranges;
+  std::string log_dir;
+  LogFormat log_format = LogFormat::awf;
+  std::string log_level = "info";
+  unsigned threads = 0;  // 0: one per core
+  // Squid's values in awf's squid.conf (reference §3.1).
+  std::chrono::milliseconds connect_timeout{30'000};
+  std::chrono::milliseconds request_timeout{120'000};
+  std::chrono::milliseconds read_timeout{1'800'000};
+  std::chrono::milliseconds client_lifetime{8 * 3'600'000};
+  std::chrono::milliseconds shutdown_timeout{5'000};
+  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_connections = 0;  // 0: derived from RLIMIT_NOFILE
+  std::string config_file;
+};
+
+struct CommandLine {
+  Config config;
+  std::optional<int> exit_code;  // --help / --version: print `output` and exit
+  std::string output;
+};
+
+// Parses argv (and the --config file it names). Errors are one line naming
+// the flag or key.
+Result<CommandLine> parse_command_line(int argc, const char* const* argv);
+
+// Reads the policy files named by the config and compiles the ruleset.
+// Warnings for inert or very broad entries are appended to `warnings`.
+Result<std::shared_ptr<const policy::Ruleset>> load_policy(const Config& config, std::vector<std::string>* warnings);
+
+const char* proxy_version();
+
+}  // namespace awf::proxy

@@ -1,0 +1,91 @@
+// State shared by every connection of one awf-proxy process: the
+// configuration, the atomically swapped policy snapshot, the resolver, the
+// SSRF guard and the access log; plus the per-thread Worker that owns an
+// io_context, its acceptors and the connections living on it.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "awf/policy/ruleset.h"
+#include "awf/proxy/access_log.h"
+#include "awf/proxy/address_guard.h"
+#include "awf/proxy/config.h"
+#include "awf/proxy/resolver.h"
+
+namespace awf::proxy {
+
+struct ProxyContext {
+  Config config;
+  AddressGuard guard;
+  Resolver* resolver = nullptr;
+  AccessLog* log = nullptr;
+  std::atomic<std::size_t> connections{0};
+  std::atomic<bool> draining{false};
+
+  // Read once per client connection; the connection keeps it to the end.
+  std::shared_ptr<const policy::Ruleset> policy() const { return policy_.load(std::memory_order_acquire); }
+  void set_policy(std::shared_ptr<const policy::Ruleset> p) { policy_.store(std::move(p), std::memory_order_release); }
+
+ private:
+  std::atomic<std::shared_ptr<const policy::Ruleset>> policy_;
+};
+
+// Anything the worker must be able to end at shutdown.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // force=false: finish the current transaction, then close (drain);
+  // force=true: close now (the transaction is still logged).
+  virtual void stop(bool force) = 0;
+};
+
+struct Worker {
+  explicit Worker(ProxyContext& c) : context(c), io(1) {}
+  ProxyContext& context;
+  boost::asio::io_context io;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors;
+
+  // Touched at connection start and end only, never per byte.
+  std::mutex live_mutex;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> live;
+  void add(Connection* c, std::weak_ptr<Connection> w) {
+    std::lock_guard lock(live_mutex);
+    live.emplace(c, std::move(w));
+  }
+  void remove(Connection* c) {
+    std::lock_guard lock(live_mutex);
+    live.erase(c);
+  }
+  void stop_all(bool force);  // posts stop(force) to every live connection
+
+  // Idle upstream connections kept for reuse by later clients of this
+  // thread (Squid's pconn). Keyed by canonical host:port; only connections
+  // to addresses that passed the SSRF guard are ever parked here.
+  struct IdleUpstream {
+    boost::asio::ip::tcp::socket socket;
+    std::string dest;  // "ip:port" as logged
+    std::chrono::steady_clock::time_point parked;
+    bool taken = false;
+  };
+  void park_upstream(const std::string& key, boost::asio::ip::tcp::socket socket, std::string dest);
+  // A parked connection for `key` still open and younger than the idle limit.
+  std::optional<std::pair<boost::asio::ip::tcp::socket, std::string>> take_upstream(const std::string& key);
+  void clear_upstreams();
+
+ private:
+  std::unordered_map<std::string, std::list<std::shared_ptr<IdleUpstream>>> idle_upstreams_;
+  std::size_t idle_count_ = 0;
+};
+
+}  // namespace awf::proxy

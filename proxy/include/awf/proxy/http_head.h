@@ -1,0 +1,126 @@
+// Strict HTTP/1.x message-head parsers and body framing for the forward proxy:
+// pure functions over bytes (need-more / done / error), no I/O. Strict on
+// purpose: whatever two parsers could read differently (CL+TE, duplicate
+// lengths, obs-fold, bare LF) is refused, never forwarded (threats.md, smuggling).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace awf::proxy {
+
+enum class ParseStatus { need_more, done, error };
+
+// Why a head was refused. Closed set with a log string.
+enum class HeadError : std::uint8_t {
+  none,
+  too_large,              // head longer than the configured limit
+  bare_lf,                // LF without CR as a line ending
+  obs_fold,               // header line continued on the next line
+  bad_start_line,         // request or status line malformed
+  bad_version,            // not HTTP/1.0 or HTTP/1.1
+  bad_header,             // header name/value malformed (space before colon, CTLs)
+  length_and_chunked,     // Content-Length together with Transfer-Encoding
+  duplicate_length,       // more than one Content-Length
+  bad_length,             // Content-Length not a decimal number
+  bad_transfer_encoding,  // a coding other than a final `chunked`
+};
+const char* to_string(HeadError error);
+
+struct HeaderField {
+  std::string name;
+  std::string value;
+};
+
+// What a body looks like on the wire.
+enum class BodyKind : std::uint8_t { none, length, chunked, until_close };
+
+struct MessageHead {
+  int version_minor = 1;  // HTTP/1.<minor>
+  std::vector<HeaderField> headers;
+  std::size_t head_size = 0;  // bytes of the head including the final CRLFCRLF
+
+  // First value of a header (case-insensitive name), or nullptr.
+  const std::string* find(std::string_view name) const;
+  // True if a comma-separated header (Connection, Upgrade) lists `token`.
+  bool has_token(std::string_view name, std::string_view token) const;
+};
+
+struct RequestHead : MessageHead {
+  std::string method;
+  std::string target;
+  BodyKind body = BodyKind::none;  // never until_close for requests
+  std::uint64_t content_length = 0;
+};
+
+struct ResponseHead : MessageHead {
+  int status = 0;
+  std::string reason;
+  bool chunked = false;
+  std::optional<std::uint64_t> content_length;
+  // Body framing given the request method (HEAD, CONNECT) and the status.
+  BodyKind body_kind(std::string_view request_method) const;
+};
+
+struct ParseResult {
+  ParseStatus status = ParseStatus::need_more;
+  HeadError error = HeadError::none;
+};
+
+// Parses a request head from the start of `bytes`. Leading empty lines are
+// skipped (RFC 9112 §2.2). `max_bytes` bounds the head; more is too_large.
+ParseResult parse_request_head(std::string_view bytes, std::size_t max_bytes, RequestHead& out);
+ParseResult parse_response_head(std::string_view bytes, std::size_t max_bytes, ResponseHead& out);
+
+// Follows a chunked body byte by byte without decoding it, so the proxy can
+// pass it through unchanged and still know where the message ends.
+class ChunkedScanner {
+ public:
+  // Consumes up to n bytes; returns how many belong to the body (less than n
+  // only when the body ended or the framing is broken).
+  std::size_t feed(const char* data, std::size_t n);
+  bool done() const { return state_ == State::done; }
+  bool failed() const { return state_ == State::failed; }
+
+ private:
+  enum class State : std::uint8_t {
+    size, size_ws, ext, size_lf, data, data_cr, data_lf, trailer_start, trailer, trailer_lf, last_lf,
+    done, failed
+  };
+  State state_ = State::size;
+  std::uint64_t remaining_ = 0;
+  int digits_ = 0;
+  std::size_t trailer_bytes_ = 0;
+};
+
+// The request target of a forward proxy.
+struct Target {
+  std::string host;       // as written, brackets kept for IPv6
+  std::uint16_t port = 0;
+  std::string path;       // origin-form: path and query, at least "/"
+};
+// `http://host[:port]/path?q` (userinfo dropped, fragment dropped). Only the
+// http scheme: nullopt for anything else or anything malformed.
+std::optional<Target> parse_absolute_http(std::string_view target);
+// `host:port` or `[v6]:port` of a CONNECT request; a port is required.
+std::optional<Target> parse_authority(std::string_view authority);
+
+// The head sent upstream: origin-form request line, Host from the URL (the
+// host we decided on and route to), hop-by-hop and Proxy-* headers dropped,
+// no Via or X-Forwarded-For. `keep_upgrade` passes a WebSocket Upgrade on.
+std::string build_upstream_request(const RequestHead& head, const Target& target, bool keep_upgrade);
+
+// The response head relayed to the client, hop-by-hop headers dropped;
+// `Connection: close` added when the proxy will close the client connection.
+std::string build_client_response(const ResponseHead& head, bool close_client, bool keep_upgrade);
+
+// Lower-cases ASCII.
+std::string ascii_lower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+
+}  // namespace awf::proxy

@@ -1,0 +1,55 @@
+// Asynchronous name resolution for the proxy: a hosts file (like Squid's
+// hosts_file) answers first, then c-ares on its own thread with the
+// configured --dns-servers; a short positive cache in front. I/O threads
+// never block: answers are posted back to the caller's executor.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "awf/result.h"
+
+namespace awf::proxy {
+
+struct Resolution {
+  std::vector<boost::asio::ip::address> addresses;  // empty on failure
+  std::string error;                                // why, when empty
+};
+
+// Reads an /etc/hosts-style file: `ADDRESS NAME...`, `#` comments. Names are
+// lower-cased. The error names the file and line.
+using HostsMap = std::unordered_map<std::string, std::vector<boost::asio::ip::address>>;
+Status read_hosts_file(const std::string& path, HostsMap& out);
+
+class Resolver {
+ public:
+  struct Options {
+    std::vector<std::string> dns_servers;  // "IP", "IP:PORT", "[v6]:PORT"; empty: /etc/resolv.conf
+    std::string hosts_file;
+    std::chrono::seconds cache_ttl{30};    // upper bound; DNS TTLs shorten it
+  };
+  static Result<std::unique_ptr<Resolver>> create(const Options& options);
+  ~Resolver();
+  Resolver(const Resolver&) = delete;
+  Resolver& operator=(const Resolver&) = delete;
+
+  using Callback = std::function<void(Resolution)>;
+  // `name` is already normalised (lower case, no trailing dot). The callback
+  // always runs on `executor`, never inline.
+  void resolve(const std::string& name, const boost::asio::any_io_executor& executor, Callback callback);
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit Resolver(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace awf::proxy

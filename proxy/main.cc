@@ -1,0 +1,36 @@
+// awf-proxy: parse the configuration, build the server, run it, map the
+// outcome to an exit code (0 after a SIGTERM drain, 1 on a startup error).
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "awf/proxy/config.h"
+#include "awf/proxy/server.h"
+
+int main(int argc, char** argv) {
+  auto cl = awf::proxy::parse_command_line(argc, argv);
+  if (!cl) {
+    std::fprintf(stderr, "awf-proxy: error: %s\n", cl.message().c_str());
+    return 1;
+  }
+  if (cl->exit_code) {
+    std::fputs(cl->output.c_str(), stdout);
+    return *cl->exit_code;
+  }
+  auto logger = spdlog::stderr_logger_mt("awf-proxy");
+  logger->set_pattern("awf-proxy: %l: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(cl->config.log_level));
+  spdlog::flush_on(spdlog::level::trace);
+
+  std::vector<std::string> args(argv, argv + argc);
+  auto server = awf::proxy::Server::create(std::move(cl->config), std::move(args));
+  if (!server) {
+    std::fprintf(stderr, "awf-proxy: error: %s\n", server.message().c_str());
+    return 1;
+  }
+  return (*server)->run();
+}

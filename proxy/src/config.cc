@@ -1,0 +1,240 @@
+// Flag and YAML parsing for awf-proxy. The YAML file is turned into the
+// equivalent long flags placed before the command line, so both sources go
+// through one set of validators and the command line wins for single values.
+#include "awf/proxy/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <thread>
+
+#ifndef AWF_PROXY_VERSION
+#define AWF_PROXY_VERSION "0.0.0"
+#endif
+
+namespace awf::proxy {
+
+const char* proxy_version() { return AWF_PROXY_VERSION; }
+
+std::string ListenAddress::text() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+Result<ListenAddress> parse_listen_address(std::string_view text) {
+  auto bad = [&] {
+    return Error{"--listen \"" + std::string(text) + "\": expected ADDR:PORT, e.g. 127.0.0.1:3128 or [::1]:3128"};
+  };
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return bad();
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad();
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return bad();
+  }
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(std::string(host), ec);
+  if (ec || port.empty() || port.size() > 5) return bad();
+  unsigned p = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return bad();
+    p = p * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (p > 65535) return bad();
+  return ListenAddress{std::string(host), static_cast<std::uint16_t>(p)};
+}
+
+namespace {
+
+// The YAML keys, each the name of a long flag; `true` flags take no value.
+const char* const kFlagKeys[] = {"enable-host-access"};
+const char* const kValueKeys[] = {
+    "listen", "allow-domains", "block-domains", "allow-domains-file", "block-domains-file", "ruleset-file",
+    "allow-host-ports", "dns-servers", "hosts-file", "allow-private-ranges", "log-dir", "log-format", "log-level",
+    "threads", "connect-timeout", "request-timeout", "read-timeout", "client-lifetime", "shutdown-timeout",
+    "max-header-bytes", "max-connections",
+};
+
+Result<std::vector<std::string>> yaml_to_flags(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return Error{"cannot read config file \"" + path + "\": " + std::strerror(errno)};
+  } catch (const YAML::Exception& e) {
+    return Error{"config file \"" + path + "\": invalid YAML: " + e.what()};
+  }
+  std::vector<std::string> out;
+  if (root.IsNull()) return out;
+  if (!root.IsMap()) return Error{"config file \"" + path + "\": expected a mapping of option names to values"};
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& value = kv.second;
+    bool is_flag = std::find(std::begin(kFlagKeys), std::end(kFlagKeys), key) != std::end(kFlagKeys);
+    bool is_value = std::find(std::begin(kValueKeys), std::end(kValueKeys), key) != std::end(kValueKeys);
+    if (!is_flag && !is_value) {
+      return Error{"config file \"" + path + "\": unknown key \"" + key + "\" (keys are the long option names, see --help)"};
+    }
+    try {
+      if (is_flag) {
+        if (!value.IsScalar()) return Error{"config file \"" + path + "\": \"" + key + "\" must be true or false"};
+        if (value.as<bool>()) out.push_back("--" + key);
+      } else if (value.IsSequence()) {
+        for (const auto& item : value) {
+          if (!item.IsScalar()) return Error{"config file \"" + path + "\": \"" + key + "\" items must be strings"};
+          out.push_back("--" + key + "=" + item.as<std::string>());
+        }
+      } else if (value.IsScalar()) {
+        out.push_back("--" + key + "=" + value.as<std::string>());
+      } else {
+        return Error{"config file \"" + path + "\": \"" + key + "\" must be a string or a list of strings"};
+      }
+    } catch (const YAML::Exception& e) {
+      return Error{"config file \"" + path + "\": \"" + key + "\": " + e.what()};
+    }
+  }
+  return out;
+}
+
+std::chrono::milliseconds to_ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000.0)));
+}
+
+}  // namespace
+
+Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
+  // First pass: only --config, so its flags can be placed in front.
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  std::string config_file;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) config_file = args[i + 1];
+    else if (args[i].rfind("--config=", 0) == 0) config_file = args[i].substr(9);
+  }
+  std::vector<std::string> all;
+  if (!config_file.empty()) {
+    auto flags = yaml_to_flags(config_file);
+    if (!flags) return flags.error();
+    all = std::move(*flags);
+  }
+  all.insert(all.end(), args.begin(), args.end());
+
+  CommandLine out;
+  Config& c = out.config;
+  std::vector<std::string> listen, dns_servers, private_ranges;
+  std::string log_format = "awf";
+  double connect_timeout = 30, request_timeout = 120, read_timeout = 1800, client_lifetime = 8 * 3600;
+  double shutdown_timeout = 5;
+
+  CLI::App app{"awf-proxy: the egress proxy of awf. Forward HTTP and CONNECT tunnels, decided by awf's domain policy, "
+               "logged in awf's and Squid's formats."};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.set_version_flag("--version", std::string("awf-proxy ") + proxy_version());
+  app.add_option("--config", c.config_file, "YAML file with the same keys as the long options (listen: [..])");
+  app.add_option("--listen", listen, "ADDR:PORT to listen on, repeatable (127.0.0.1:3128, [::1]:3128; port 0 picks one)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--allow-domains", c.policy.allow_domains, "allowed domains, comma list, repeatable (awf grammar)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--block-domains", c.policy.block_domains, "blocked domains, comma list, repeatable; beats allow")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--allow-domains-file", c.policy.allow_domains_files, "file of allowed domains, repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--block-domains-file", c.policy.block_domains_files, "file of blocked domains, repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--ruleset-file", c.policy.ruleset_files, "awf ruleset YAML file, repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--allow-host-ports", c.policy.allow_host_ports,
+                 "extra destination ports/ranges beyond 80 and 443 (requires --enable-host-access)");
+  app.add_flag("--enable-host-access", c.enable_host_access,
+               "allow host.docker.internal to resolve to a private address, and enable --allow-host-ports");
+  app.add_option("--dns-servers", dns_servers, "DNS servers, IP[:PORT] comma list (default: /etc/resolv.conf)")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--hosts-file", c.hosts_file, "hosts file answering before DNS, like Squid's hosts_file");
+  app.add_option("--allow-private-ranges", private_ranges,
+                 "CIDR list the SSRF guard lets through (default: refuse loopback, RFC 1918, CGNAT, link-local, ULA, "
+                 "multicast and metadata answers)")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--log-dir", c.log_dir, "write DIR/access.log and DIR/audit.jsonl (default: access lines on stderr)");
+  app.add_option("--log-format", log_format, "access.log format: awf (firewall_detailed) or squid (native)")
+      ->check(CLI::IsMember({"awf", "squid"}));
+  app.add_option("--log-level", c.log_level, "diagnostics on stderr: trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--threads", c.threads, "I/O threads (default: one per core)")->check(CLI::Range(0u, 256u));
+  app.add_option("--connect-timeout", connect_timeout, "seconds to resolve and connect upstream (30)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--request-timeout", request_timeout, "seconds to receive a request head, also between requests (120)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--read-timeout", read_timeout, "seconds a transfer or tunnel may stay idle (1800)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--client-lifetime", client_lifetime, "maximum seconds of one client connection (28800)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--shutdown-timeout", shutdown_timeout, "seconds SIGTERM waits for transfers before closing them (5)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-header-bytes", c.max_header_bytes, "limit of a request or response head (65536)")
+      ->check(CLI::Range(1024, 16 * 1024 * 1024));
+  app.add_option("--max-connections", c.max_connections, "concurrent client connections (default: from the fd limit)");
+
+  std::vector<std::string> reversed(all.rbegin(), all.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    out.exit_code = 0;
+    out.output = app.help();
+    return out;
+  } catch (const CLI::CallForVersion&) {
+    out.exit_code = 0;
+    out.output = std::string("awf-proxy ") + proxy_version() + "\n";
+    return out;
+  } catch (const CLI::ParseError& e) {
+    return Error{e.what()};
+  }
+
+  for (const auto& l : listen) {
+    auto a = parse_listen_address(l);
+    if (!a) return a.error();
+    c.listen.push_back(*a);
+  }
+  if (c.listen.empty()) c.listen.push_back({"127.0.0.1", 3128});
+  for (const auto& s : dns_servers) {
+    std::string host = s;
+    if (!host.empty() && host.front() == '[') host = host.substr(1, host.find(']') - 1);
+    else if (std::count(host.begin(), host.end(), ':') == 1) host = host.substr(0, host.find(':'));
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(host, ec);
+    if (ec) return Error{"Invalid DNS servers: Invalid DNS server IP address: " + s};
+    c.dns_servers.push_back(s);
+  }
+  for (const auto& r : private_ranges) {
+    auto cidr = parse_cidr(r);
+    if (!cidr) return Error{"--allow-private-ranges: " + cidr.message()};
+    c.allow_private_ranges.push_back(*cidr);
+  }
+  c.log_format = log_format == "squid" ? LogFormat::squid : LogFormat::awf;
+  c.connect_timeout = to_ms(connect_timeout);
+  c.request_timeout = to_ms(request_timeout);
+  c.read_timeout = to_ms(read_timeout);
+  c.client_lifetime = to_ms(client_lifetime);
+  c.shutdown_timeout = to_ms(shutdown_timeout);
+  if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (!c.policy.allow_host_ports.empty() && !c.enable_host_access) {
+    return Error{"--allow-host-ports requires --enable-host-access to be set"};
+  }
+  return out;
+}
+
+Result<std::shared_ptr<const policy::Ruleset>> load_policy(const Config& config, std::vector<std::string>* warnings) {
+  auto spec = policy::build_spec(config.policy);
+  if (!spec) return spec.error();
+  return policy::Ruleset::compile(*spec, warnings);
+}
+
+}  // namespace awf::proxy

@@ -1,0 +1,522 @@
+// Strict HTTP/1.x head parsing, chunked framing and the rewriting of heads
+// between client and upstream (RFC 9110 §7.6.1 hop-by-hop, RFC 9112 framing).
+#include "awf/proxy/http_head.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+
+namespace awf::proxy {
+
+const char* to_string(HeadError error) {
+  switch (error) {
+    case HeadError::none: return "none";
+    case HeadError::too_large: return "header_too_large";
+    case HeadError::bare_lf: return "bare_lf";
+    case HeadError::obs_fold: return "obs_fold";
+    case HeadError::bad_start_line: return "bad_start_line";
+    case HeadError::bad_version: return "bad_version";
+    case HeadError::bad_header: return "bad_header";
+    case HeadError::length_and_chunked: return "content_length_with_transfer_encoding";
+    case HeadError::duplicate_length: return "duplicate_content_length";
+    case HeadError::bad_length: return "bad_content_length";
+    case HeadError::bad_transfer_encoding: return "bad_transfer_encoding";
+  }
+  return "unknown";
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+namespace {
+
+bool is_tchar(unsigned char c) {
+  if (std::isalnum(c)) return true;
+  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Calls f(token) for each comma-separated, trimmed, non-empty element.
+template <typename F>
+void for_each_token(std::string_view list, F&& f) {
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto item = trim_ows(list.substr(0, comma));
+    if (!item.empty()) f(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+// Finds the end of the head. Refuses a bare LF anywhere before it.
+ParseResult find_head_end(std::string_view bytes, std::size_t max_bytes, std::size_t& start, std::size_t& end) {
+  // RFC 9112 §2.2: ignore at least one empty line before the start line.
+  start = 0;
+  while (start + 1 < bytes.size() && bytes[start] == '\r' && bytes[start + 1] == '\n') start += 2;
+  const std::size_t limit = std::min(bytes.size(), start + max_bytes);
+  for (std::size_t i = start; i < limit; ++i) {
+    if (bytes[i] != '\n') continue;
+    if (i == 0 || bytes[i - 1] != '\r') return {ParseStatus::error, HeadError::bare_lf};
+    if (i >= start + 3 && bytes[i - 2] == '\n' && bytes[i - 3] == '\r') {
+      end = i + 1;
+      return {ParseStatus::done, HeadError::none};
+    }
+  }
+  if (bytes.size() >= start + max_bytes) return {ParseStatus::error, HeadError::too_large};
+  return {ParseStatus::need_more, HeadError::none};
+}
+
+// Parses the header lines in `block` (each ending CRLF, final empty line excluded).
+HeadError parse_fields(std::string_view block, std::vector<HeaderField>& out) {
+  while (!block.empty()) {
+    auto eol = block.find("\r\n");
+    if (eol == std::string_view::npos) return HeadError::bad_header;
+    std::string_view line = block.substr(0, eol);
+    block.remove_prefix(eol + 2);
+    if (line.empty()) return HeadError::bad_header;
+    if (line.front() == ' ' || line.front() == '\t') return HeadError::obs_fold;
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return HeadError::bad_header;
+    std::string_view name = line.substr(0, colon);
+    for (unsigned char c : name) {
+      if (!is_tchar(c)) return HeadError::bad_header;  // also refuses "Name :"
+    }
+    std::string_view value = trim_ows(line.substr(colon + 1));
+    for (unsigned char c : value) {
+      if ((c < 0x20 && c != '\t') || c == 0x7f) return HeadError::bad_header;
+    }
+    out.push_back({std::string(name), std::string(value)});
+  }
+  return HeadError::none;
+}
+
+bool parse_version(std::string_view v, int& minor) {
+  if (v == "HTTP/1.1") { minor = 1; return true; }
+  if (v == "HTTP/1.0") { minor = 0; return true; }
+  return false;
+}
+
+bool parse_decimal(std::string_view s, std::uint64_t& out) {
+  if (s.empty() || s.size() > 18) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc{};
+}
+
+// Content-Length / Transfer-Encoding of one message. `strict` refuses any
+// duplicate length (requests); responses may repeat an identical value.
+HeadError read_framing(const std::vector<HeaderField>& headers, bool strict, std::optional<std::uint64_t>& length,
+                       bool& has_te, bool& chunked) {
+  has_te = false;
+  chunked = false;
+  for (const auto& h : headers) {
+    if (iequals(h.name, "content-length")) {
+      int count = 0;
+      bool bad_number = false, duplicate = false;
+      for_each_token(h.value, [&](std::string_view item) {
+        ++count;
+        std::uint64_t v = 0;
+        if (!parse_decimal(item, v)) { bad_number = true; return; }
+        if (length && (strict || *length != v)) duplicate = true;
+        length = v;
+      });
+      if (count == 0 || bad_number) return HeadError::bad_length;
+      if (duplicate || (strict && count > 1)) return HeadError::duplicate_length;
+    } else if (iequals(h.name, "transfer-encoding")) {
+      has_te = true;
+      bool bad = false;
+      for_each_token(h.value, [&](std::string_view item) {
+        if (chunked) bad = true;  // chunked must be the last coding, once
+        if (iequals(item, "chunked")) chunked = true;
+        else if (strict) bad = true;  // we refuse request codings other than chunked
+      });
+      if (bad) return HeadError::bad_transfer_encoding;
+    }
+  }
+  return HeadError::none;
+}
+
+}  // namespace
+
+const std::string* MessageHead::find(std::string_view name) const {
+  for (const auto& h : headers) {
+    if (iequals(h.name, name)) return &h.value;
+  }
+  return nullptr;
+}
+
+bool MessageHead::has_token(std::string_view name, std::string_view token) const {
+  bool found = false;
+  for (const auto& h : headers) {
+    if (!iequals(h.name, name)) continue;
+    for_each_token(h.value, [&](std::string_view item) {
+      if (iequals(item, token)) found = true;
+    });
+  }
+  return found;
+}
+
+ParseResult parse_request_head(std::string_view bytes, std::size_t max_bytes, RequestHead& out) {
+  std::size_t start = 0, end = 0;
+  ParseResult r = find_head_end(bytes, max_bytes, start, end);
+  if (r.status != ParseStatus::done) return r;
+  std::string_view head = bytes.substr(start, end - start - 2);  // keep the CRLF of the last field
+  auto eol = head.find("\r\n");
+  std::string_view line = head.substr(0, eol);
+  // request-line = method SP request-target SP HTTP-version, single spaces.
+  auto sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return {ParseStatus::error, HeadError::bad_start_line};
+  auto sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return {ParseStatus::error, HeadError::bad_start_line};
+  std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  for (unsigned char c : method) {
+    if (!is_tchar(c)) return {ParseStatus::error, HeadError::bad_start_line};
+  }
+  for (unsigned char c : target) {
+    if (c <= 0x20 || c >= 0x7f) return {ParseStatus::error, HeadError::bad_start_line};
+  }
+  if (version.find(' ') != std::string_view::npos) return {ParseStatus::error, HeadError::bad_start_line};
+  if (!parse_version(version, out.version_minor)) return {ParseStatus::error, HeadError::bad_version};
+  out.method = std::string(method);
+  out.target = std::string(target);
+  out.headers.clear();
+  if (HeadError e = parse_fields(head.substr(eol + 2), out.headers); e != HeadError::none) {
+    return {ParseStatus::error, e};
+  }
+  std::optional<std::uint64_t> length;
+  bool has_te = false, chunked = false;
+  if (HeadError e = read_framing(out.headers, true, length, has_te, chunked); e != HeadError::none) {
+    return {ParseStatus::error, e};
+  }
+  if (has_te && length) return {ParseStatus::error, HeadError::length_and_chunked};
+  if (has_te && (!chunked || out.version_minor == 0)) return {ParseStatus::error, HeadError::bad_transfer_encoding};
+  out.body = chunked ? BodyKind::chunked : (length && *length > 0 ? BodyKind::length : BodyKind::none);
+  out.content_length = length.value_or(0);
+  out.head_size = end;
+  return {ParseStatus::done, HeadError::none};
+}
+
+ParseResult parse_response_head(std::string_view bytes, std::size_t max_bytes, ResponseHead& out) {
+  std::size_t start = 0, end = 0;
+  ParseResult r = find_head_end(bytes, max_bytes, start, end);
+  if (r.status != ParseStatus::done) return r;
+  std::string_view head = bytes.substr(start, end - start - 2);
+  auto eol = head.find("\r\n");
+  std::string_view line = head.substr(0, eol);
+  // status-line = HTTP-version SP 3DIGIT SP [reason]
+  if (line.size() < 12 || line[8] != ' ') return {ParseStatus::error, HeadError::bad_start_line};
+  if (!parse_version(line.substr(0, 8), out.version_minor)) return {ParseStatus::error, HeadError::bad_version};
+  std::string_view code = line.substr(9, 3);
+  if (!std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return {ParseStatus::error, HeadError::bad_start_line};
+  }
+  if (line.size() > 12 && line[12] != ' ') return {ParseStatus::error, HeadError::bad_start_line};
+  out.status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+  out.reason = line.size() > 13 ? std::string(line.substr(13)) : std::string();
+  for (unsigned char c : out.reason) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return {ParseStatus::error, HeadError::bad_start_line};
+  }
+  out.headers.clear();
+  if (HeadError e = parse_fields(head.substr(eol + 2), out.headers); e != HeadError::none) {
+    return {ParseStatus::error, e};
+  }
+  std::optional<std::uint64_t> length;
+  bool has_te = false, chunked = false;
+  if (HeadError e = read_framing(out.headers, false, length, has_te, chunked); e != HeadError::none) {
+    return {ParseStatus::error, e};
+  }
+  // A response with both is a smuggling shape too: refuse rather than guess.
+  if (has_te && length) return {ParseStatus::error, HeadError::length_and_chunked};
+  out.chunked = chunked;
+  out.content_length = has_te ? std::nullopt : length;
+  if (has_te && !chunked) out.content_length.reset();  // read until close (RFC 9112 §6.3)
+  out.head_size = end;
+  return {ParseStatus::done, HeadError::none};
+}
+
+BodyKind ResponseHead::body_kind(std::string_view request_method) const {
+  if (request_method == "HEAD") return BodyKind::none;
+  if ((status >= 100 && status < 200) || status == 204 || status == 304) return BodyKind::none;
+  if (request_method == "CONNECT" && status >= 200 && status < 300) return BodyKind::none;
+  if (chunked) return BodyKind::chunked;
+  if (content_length) return *content_length > 0 ? BodyKind::length : BodyKind::none;
+  return BodyKind::until_close;
+}
+
+std::size_t ChunkedScanner::feed(const char* data, std::size_t n) {
+  std::size_t i = 0;
+  auto fail = [&] {
+    state_ = State::failed;
+    return i;
+  };
+  while (i < n) {
+    const char c = data[i];
+    switch (state_) {
+      case State::size: {
+        int v = -1;
+        if (c >= '0' && c <= '9') v = c - '0';
+        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+        if (v >= 0) {
+          if (++digits_ > 15) return fail();
+          remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(v);
+          ++i;
+          break;
+        }
+        if (digits_ == 0) return fail();
+        if (c == '\r') state_ = State::size_lf;
+        else if (c == ';') state_ = State::ext;
+        else if (c == ' ' || c == '\t') state_ = State::size_ws;
+        else return fail();
+        ++i;
+        break;
+      }
+      case State::size_ws:
+        if (c == ' ' || c == '\t') {}
+        else if (c == ';') state_ = State::ext;
+        else if (c == '\r') state_ = State::size_lf;
+        else return fail();
+        ++i;
+        break;
+      case State::ext:
+        if (c == '\r') state_ = State::size_lf;
+        else if (c == '\n' || (static_cast<unsigned char>(c) < 0x20 && c != '\t')) return fail();
+        ++i;
+        break;
+      case State::size_lf:
+        if (c != '\n') return fail();
+        ++i;
+        digits_ = 0;
+        if (remaining_ == 0) {
+          state_ = State::trailer_start;
+        } else {
+          state_ = State::data;
+        }
+        break;
+      case State::data: {
+        std::uint64_t take = std::min<std::uint64_t>(remaining_, n - i);
+        remaining_ -= take;
+        i += static_cast<std::size_t>(take);
+        if (remaining_ == 0) state_ = State::data_cr;
+        break;
+      }
+      case State::data_cr:
+        if (c != '\r') return fail();
+        state_ = State::data_lf;
+        ++i;
+        break;
+      case State::data_lf:
+        if (c != '\n') return fail();
+        state_ = State::size;
+        ++i;
+        break;
+      case State::trailer_start:
+        if (c == '\r') state_ = State::last_lf;
+        else if (c == '\n' || c == ' ' || c == '\t') return fail();
+        else state_ = State::trailer;
+        ++i;
+        break;
+      case State::trailer:
+        if (++trailer_bytes_ > 64 * 1024) return fail();
+        if (c == '\r') state_ = State::trailer_lf;
+        else if (c == '\n') return fail();
+        ++i;
+        break;
+      case State::trailer_lf:
+        if (c != '\n') return fail();
+        state_ = State::trailer_start;
+        ++i;
+        break;
+      case State::last_lf:
+        if (c != '\n') return fail();
+        state_ = State::done;
+        ++i;
+        return i;
+      case State::done:
+      case State::failed:
+        return i;
+    }
+  }
+  return i;
+}
+
+namespace {
+
+bool parse_port(std::string_view s, std::uint16_t& port) {
+  if (s.empty() || s.size() > 5) return false;
+  unsigned v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (v == 0 || v > 65535) return false;
+  port = static_cast<std::uint16_t>(v);
+  return true;
+}
+
+// host[:port] with brackets for IPv6; `default_port` 0 means a port is required.
+bool split_host_port(std::string_view authority, std::uint16_t default_port, Target& out) {
+  if (authority.empty()) return false;
+  std::string_view host, port;
+  if (authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    host = authority.substr(0, close + 1);
+    std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      port = rest.substr(1);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    if (colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+      if (host.find(':') != std::string_view::npos) return false;  // unbracketed IPv6
+    } else {
+      host = authority;
+    }
+  }
+  if (host.empty()) return false;
+  if (port.empty()) {
+    if (default_port == 0) return false;
+    out.port = default_port;
+  } else if (!parse_port(port, out.port)) {
+    return false;
+  }
+  out.host = std::string(host);
+  return true;
+}
+
+}  // namespace
+
+std::optional<Target> parse_absolute_http(std::string_view target) {
+  constexpr std::string_view scheme = "http://";
+  if (target.size() < scheme.size() || !iequals(target.substr(0, scheme.size()), scheme)) return std::nullopt;
+  std::string_view rest = target.substr(scheme.size());
+  auto end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  std::string_view path = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  // userinfo is not part of the destination: http://allowed@evil/ goes to evil,
+  // and evil is what policy sees.
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  if (authority.find('\\') != std::string_view::npos) return std::nullopt;
+  Target t;
+  if (!split_host_port(authority, 80, t)) return std::nullopt;
+  if (auto hash = path.find('#'); hash != std::string_view::npos) path = path.substr(0, hash);
+  if (path.empty() || path.front() == '?') t.path = "/" + std::string(path);
+  else t.path = std::string(path);
+  return t;
+}
+
+std::optional<Target> parse_authority(std::string_view authority) {
+  if (authority.find_first_of("/@?#\\") != std::string_view::npos) return std::nullopt;
+  Target t;
+  if (!split_host_port(authority, 0, t)) return std::nullopt;
+  return t;
+}
+
+namespace {
+
+bool is_hop_by_hop(std::string_view name) {
+  static constexpr std::string_view names[] = {
+      "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "host",
+  };
+  for (auto n : names) {
+    if (iequals(name, n)) return true;
+  }
+  // Proxy-Authorization, Proxy-Authenticate and friends are for us, not the origin.
+  return name.size() >= 6 && iequals(name.substr(0, 6), "proxy-");
+}
+
+// Headers the sender listed in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+bool listed_in_connection(const MessageHead& head, std::string_view name) {
+  return head.has_token("connection", name);
+}
+
+void append_fields(std::string& out, const MessageHead& head) {
+  for (const auto& h : head.headers) {
+    if (is_hop_by_hop(h.name) || listed_in_connection(head, h.name)) continue;
+    out += h.name;
+    out += ": ";
+    out += h.value;
+    out += "\r\n";
+  }
+}
+
+}  // namespace
+
+std::string build_upstream_request(const RequestHead& head, const Target& target, bool keep_upgrade) {
+  std::string out;
+  out.reserve(head.head_size + 64);
+  out += head.method;
+  out += ' ';
+  out += target.path;
+  out += head.version_minor == 0 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ";
+  out += target.host;
+  if (target.port != 80) {
+    out += ':';
+    out += std::to_string(target.port);
+  }
+  out += "\r\n";
+  append_fields(out, head);
+  if (keep_upgrade) {
+    if (const std::string* up = head.find("upgrade")) {
+      out += "Upgrade: ";
+      out += *up;
+      out += "\r\nConnection: Upgrade\r\n";
+    }
+  }
+  out += "\r\n";
+  return out;
+}
+
+std::string build_client_response(const ResponseHead& head, bool close_client, bool keep_upgrade) {
+  std::string out;
+  out.reserve(head.head_size + 64);
+  out += "HTTP/1.1 ";
+  out += std::to_string(head.status);
+  out += ' ';
+  out += head.reason;
+  out += "\r\n";
+  append_fields(out, head);
+  if (keep_upgrade) {
+    if (const std::string* up = head.find("upgrade")) {
+      out += "Upgrade: ";
+      out += *up;
+      out += "\r\nConnection: Upgrade\r\n";
+    }
+  } else if (close_client) {
+    out += "Connection: close\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
+}  // namespace awf::proxy

@@ -1,0 +1,253 @@
+// Two-way byte relay: splice(2) socket -> pipe -> socket when possible, a
+// plain buffer copy otherwise; FIN is passed on per direction (half-close).
+#include "awf/proxy/relay.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
+
+namespace awf::proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr std::size_t kChunk = 64 * 1024;
+constexpr int kRoundsPerTurn = 8;  // yield to other connections of this thread
+}  // namespace
+
+struct Relay::Direction {
+  tcp::socket* from = nullptr;
+  tcp::socket* to = nullptr;
+  std::uint64_t* total = nullptr;
+  int pipe_r = -1, pipe_w = -1;
+  std::size_t in_pipe = 0;
+  std::string pending;  // bytes to write first, and the copy-mode buffer
+  bool eof = false;
+  bool done = false;
+  bool splice = true;
+  // Pipes exist only while bytes flow: an idle tunnel holds two sockets and
+  // nothing else, so ten thousand idle tunnels fit in the fd limit.
+  bool open_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+    pipe_r = fds[0];
+    pipe_w = fds[1];
+    return true;
+  }
+  void close_pipe() {
+    if (pipe_r >= 0) ::close(pipe_r);
+    if (pipe_w >= 0) ::close(pipe_w);
+    pipe_r = pipe_w = -1;
+  }
+  ~Direction() { close_pipe(); }
+};
+
+Relay::Relay(tcp::socket client, tcp::socket upstream, Options options, Done done)
+    : client_(std::move(client)),
+      upstream_(std::move(upstream)),
+      timer_(client_.get_executor()),
+      options_(options),
+      done_(std::move(done)),
+      up_(std::make_unique<Direction>()),
+      down_(std::make_unique<Direction>()) {}
+
+Relay::~Relay() = default;
+
+std::shared_ptr<Relay> Relay::start(tcp::socket client, tcp::socket upstream, std::string to_upstream,
+                                    std::string to_client, Options options, Done done) {
+  std::shared_ptr<Relay> r(new Relay(std::move(client), std::move(upstream), options, std::move(done)));
+  r->begin(std::move(to_upstream), std::move(to_client));
+  return r;
+}
+
+void Relay::begin(std::string to_upstream, std::string to_client) {
+  up_->from = &client_;
+  up_->to = &upstream_;
+  up_->total = &totals_.client_to_upstream;
+  up_->pending = std::move(to_upstream);
+  down_->from = &upstream_;
+  down_->to = &client_;
+  down_->total = &totals_.upstream_to_client;
+  down_->pending = std::move(to_client);
+  boost::system::error_code ec;
+  client_.set_option(tcp::no_delay(true), ec);
+  upstream_.set_option(tcp::no_delay(true), ec);
+  // Both modes wait for readiness and then read without blocking.
+  client_.non_blocking(true, ec);
+  if (!ec) upstream_.non_blocking(true, ec);
+  if (ec) return abort("non-blocking mode: " + ec.message());
+  up_->splice = down_->splice = options_.use_splice;
+  last_activity_ = Clock::now();
+  arm_timer();
+  pump(*up_);
+  pump(*down_);
+}
+
+void Relay::arm_timer() {
+  auto deadline = std::min(last_activity_ + options_.idle_timeout, options_.lifetime_end);
+  timer_.expires_at(deadline);
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) { self->on_timer(ec); });
+}
+
+void Relay::on_timer(const boost::system::error_code& ec) {
+  if (ec || closed_) return;
+  auto now = Clock::now();
+  if (now >= options_.lifetime_end) return abort("lifetime");
+  if (now >= last_activity_ + options_.idle_timeout) return abort("idle timeout");
+  arm_timer();
+}
+
+void Relay::pump(Direction& d) {
+  if (closed_ || d.done) return;
+  auto self = shared_from_this();
+  if (!d.pending.empty()) {
+    // Bytes read before the relay started (or the copy buffer): write them out.
+    asio::async_write(*d.to, asio::buffer(d.pending), [self, &d](const boost::system::error_code& ec, std::size_t n) {
+      if (self->closed_) return;
+      if (ec) return self->abort("write: " + ec.message());
+      *d.total += n;
+      self->last_activity_ = Clock::now();
+      std::string().swap(d.pending);  // an idle direction keeps no buffer
+      self->pump(d);
+    });
+    return;
+  }
+  if (!d.splice) return pump_copy(d);
+  const int in = d.from->native_handle();
+  const int out = d.to->native_handle();
+  for (int round = 0; round < kRoundsPerTurn; ++round) {
+    if (d.in_pipe > 0) {
+      ssize_t n = ::splice(d.pipe_r, nullptr, out, nullptr, d.in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        d.in_pipe -= static_cast<std::size_t>(n);
+        *d.total += static_cast<std::uint64_t>(n);
+        last_activity_ = Clock::now();
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        d.to->async_wait(tcp::socket::wait_write, [self, &d](const boost::system::error_code& ec) {
+          if (self->closed_) return;
+          if (ec) return self->abort("wait: " + ec.message());
+          self->pump(d);
+        });
+        return;
+      }
+      return abort(std::string("send: ") + std::strerror(n < 0 ? errno : EPIPE));
+    }
+    if (d.eof) return finish_direction(d);
+    if (d.pipe_r < 0) {
+      // No pipe while idle: peek first, open one only when bytes are there.
+      char probe;
+      ssize_t p = ::recv(in, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (p == 0) {
+        d.eof = true;
+        continue;
+      }
+      if (p < 0 && errno == EINTR) continue;
+      if (p < 0 && errno == EAGAIN) return wait_readable(d);
+      if (p < 0) return abort(std::string("receive: ") + std::strerror(errno));
+      if (!d.open_pipe()) {
+        d.splice = false;  // fd pressure: copy this direction instead, still correct
+        return pump_copy(d);
+      }
+    }
+    ssize_t n = ::splice(in, nullptr, d.pipe_w, nullptr, kChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      d.in_pipe = static_cast<std::size_t>(n);
+      last_activity_ = Clock::now();
+      continue;
+    }
+    if (n == 0) {
+      d.eof = true;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      d.close_pipe();  // empty here: give the fds back while the source is quiet
+      return wait_readable(d);
+    }
+    return abort(std::string("receive: ") + std::strerror(errno));
+  }
+  asio::post(client_.get_executor(), [self, &d] { self->pump(d); });
+}
+
+void Relay::wait_readable(Direction& d) {
+  d.from->async_wait(tcp::socket::wait_read, [self = shared_from_this(), &d](const boost::system::error_code& ec) {
+    if (self->closed_) return;
+    if (ec) return self->abort("wait: " + ec.message());
+    self->pump(d);
+  });
+}
+
+void Relay::pump_copy(Direction& d) {
+  if (d.eof) return finish_direction(d);
+  // The buffer exists only between readiness and the end of its write.
+  d.pending.resize(kChunk);
+  boost::system::error_code ec;
+  std::size_t n = d.from->read_some(asio::buffer(d.pending), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    std::string().swap(d.pending);
+    return wait_readable(d);
+  }
+  if (ec == asio::error::eof) {
+    std::string().swap(d.pending);
+    d.eof = true;
+    return finish_direction(d);
+  }
+  if (ec) return abort("receive: " + ec.message());
+  d.pending.resize(n);
+  last_activity_ = Clock::now();
+  pump(d);
+}
+
+void Relay::finish_direction(Direction& d) {
+  // FIN read on one side: pass it on and keep the other direction open.
+  boost::system::error_code ec;
+  d.to->shutdown(tcp::socket::shutdown_send, ec);
+  d.done = true;
+  maybe_done();
+}
+
+void Relay::abort(const std::string& why) {
+  if (closed_) return;
+  totals_.end = why;
+  closed_ = true;
+  boost::system::error_code ec;
+  client_.close(ec);
+  upstream_.close(ec);
+  timer_.cancel();
+  maybe_done();
+}
+
+void Relay::close(const char* why) { abort(why); }
+
+void Relay::maybe_done() {
+  if (!closed_ && up_->done && down_->done) {
+    closed_ = true;
+    totals_.end = "closed";
+    boost::system::error_code ec;
+    client_.close(ec);
+    upstream_.close(ec);
+    timer_.cancel();
+  }
+  if (closed_ && !reported_) {
+    reported_ = true;
+    // Run the callback outside any pending handler of ours.
+    asio::post(timer_.get_executor(), [self = shared_from_this()] {
+      if (self->done_) {
+        auto done = std::move(self->done_);
+        done(self->totals_);
+      }
+    });
+  }
+}
+
+}  // namespace awf::proxy

@@ -1,0 +1,351 @@
+// Process-level plumbing: listeners with SO_REUSEPORT (port 0 picked once
+// and shared), accept loops that survive fd exhaustion, I/O threads, policy
+// reload, log reopen and the drain on SIGTERM.
+#include "awf/proxy/server.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <thread>
+
+#include "awf/proxy/context.h"
+#include "awf/proxy/http_session.h"
+
+namespace awf::proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+void Worker::stop_all(bool force) {
+  std::vector<std::shared_ptr<Connection>> list;
+  {
+    std::lock_guard lock(live_mutex);
+    for (auto& [raw, weak] : live) {
+      if (auto c = weak.lock()) list.push_back(std::move(c));
+    }
+  }
+  for (auto& c : list) c->stop(force);
+}
+
+namespace {
+constexpr std::size_t kIdlePerKey = 16;
+constexpr std::size_t kIdlePerThread = 512;
+constexpr auto kIdleLimit = std::chrono::seconds(60);
+}  // namespace
+
+void Worker::park_upstream(const std::string& key, tcp::socket socket, std::string dest) {
+  if (context.draining || idle_count_ >= kIdlePerThread) return;  // the socket closes here
+  auto& list = idle_upstreams_[key];
+  if (list.size() >= kIdlePerKey) return;
+  auto entry = std::make_shared<IdleUpstream>(IdleUpstream{std::move(socket), std::move(dest),
+                                                           std::chrono::steady_clock::now(), false});
+  list.push_front(entry);
+  ++idle_count_;
+  // Anything readable on an idle connection (EOF, a stray byte) ends it.
+  entry->socket.async_wait(tcp::socket::wait_read, [this, entry, key, it = list.begin()](const error_code&) {
+    if (entry->taken) return;
+    entry->taken = true;
+    if (auto m = idle_upstreams_.find(key); m != idle_upstreams_.end()) {
+      m->second.erase(it);
+      --idle_count_;
+      if (m->second.empty()) idle_upstreams_.erase(m);
+    }
+  });
+}
+
+std::optional<std::pair<tcp::socket, std::string>> Worker::take_upstream(const std::string& key) {
+  auto m = idle_upstreams_.find(key);
+  if (m == idle_upstreams_.end()) return std::nullopt;
+  auto now = std::chrono::steady_clock::now();
+  std::optional<std::pair<tcp::socket, std::string>> found;
+  auto& list = m->second;
+  while (!list.empty() && !found) {
+    auto entry = list.front();
+    list.pop_front();
+    --idle_count_;
+    entry->taken = true;
+    error_code ec;
+    entry->socket.cancel(ec);  // the pending wait completes as aborted, ignored
+    if (now - entry->parked > kIdleLimit || !entry->socket.is_open()) continue;
+    found.emplace(std::move(entry->socket), std::move(entry->dest));
+  }
+  if (list.empty()) idle_upstreams_.erase(m);
+  return found;
+}
+
+void Worker::clear_upstreams() {
+  for (auto& [key, list] : idle_upstreams_) {
+    for (auto& entry : list) {
+      entry->taken = true;
+      error_code ec;
+      entry->socket.close(ec);
+    }
+  }
+  idle_upstreams_.clear();
+  idle_count_ = 0;
+}
+
+struct Server::Impl {
+  ProxyContext context;
+  std::vector<std::string> argv;
+  std::unique_ptr<Resolver> resolver;
+  std::unique_ptr<AccessLog> log;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::string> bound;
+  std::chrono::steady_clock::time_point last_accept_warning{};
+
+  Status bind_all();
+  void accept(Worker& w, tcp::acceptor& a);
+  void reload();
+  void drain(asio::io_context& control);
+  void poll_drained(asio::io_context& control);
+  std::shared_ptr<asio::steady_timer> force_timer;
+  std::unique_ptr<asio::steady_timer> poll_timer;
+};
+
+namespace {
+
+// Lifts the soft fd limit to the hard one: every tunnel costs up to six fds.
+std::size_t raise_fd_limit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 1024;
+  if (r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &r);
+    getrlimit(RLIMIT_NOFILE, &r);
+  }
+  return static_cast<std::size_t>(r.rlim_cur);
+}
+
+Result<std::unique_ptr<tcp::acceptor>> open_acceptor(asio::io_context& io, const tcp::endpoint& ep,
+                                                     const std::string& shown) {
+  auto a = std::make_unique<tcp::acceptor>(io);
+  error_code ec;
+  auto fail = [&](const char* step) {
+    return Error{"cannot listen on " + shown + ": " + step + ": " + ec.message()};
+  };
+  a->open(ep.protocol(), ec);
+  if (ec) return fail("socket");
+  a->set_option(tcp::acceptor::reuse_address(true), ec);
+  int one = 1;
+  if (::setsockopt(a->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    ec.assign(errno, boost::system::system_category());
+    return fail("SO_REUSEPORT");
+  }
+  if (ep.address().is_v6()) a->set_option(asio::ip::v6_only(true), ec);
+  a->bind(ep, ec);
+  if (ec) return fail("bind");
+  a->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("listen");
+  return a;
+}
+
+}  // namespace
+
+Status Server::Impl::bind_all() {
+  for (const ListenAddress& l : context.config.listen) {
+    tcp::endpoint ep(asio::ip::make_address(l.host), l.port);
+    for (auto& w : workers) {
+      auto a = open_acceptor(w->io, ep, l.text());
+      if (!a) return a.error();
+      // Port 0: the first bind picks the port, the other threads join it.
+      if (ep.port() == 0) ep.port((*a)->local_endpoint().port());
+      w->acceptors.push_back(std::move(*a));
+    }
+    ListenAddress shown = l;
+    shown.port = ep.port();
+    bound.push_back(shown.text());
+  }
+  return ok_status();
+}
+
+void Server::Impl::accept(Worker& w, tcp::acceptor& a) {
+  a.async_accept([this, &w, &a](const error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !a.is_open()) return;
+    if (ec) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_accept_warning > std::chrono::seconds(1)) {
+        last_accept_warning = now;
+        error_code ignored;
+        spdlog::warn("accept on port {}: {}; retrying", a.local_endpoint(ignored).port(), ec.message());
+      }
+      // Out of fds or memory: back off instead of spinning, then go on.
+      auto timer = std::make_shared<asio::steady_timer>(w.io, std::chrono::milliseconds(50));
+      timer->async_wait([this, &w, &a, timer](const error_code&) {
+        if (a.is_open()) accept(w, a);
+      });
+      return;
+    }
+    if (context.connections.load(std::memory_order_relaxed) >= context.config.max_connections) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_accept_warning > std::chrono::seconds(1)) {
+        last_accept_warning = now;
+        spdlog::warn("--max-connections {} reached: refusing new connections", context.config.max_connections);
+      }
+      error_code ignored;
+      socket.close(ignored);
+    } else {
+      start_http_session(std::move(socket), w);
+    }
+    accept(w, a);
+  });
+}
+
+void Server::Impl::reload() {
+  std::vector<const char*> args;
+  for (const auto& s : argv) args.push_back(s.c_str());
+  auto cl = parse_command_line(static_cast<int>(args.size()), args.data());
+  if (!cl) {
+    spdlog::error("policy reload failed, keeping the current policy: {}", cl.message());
+    return;
+  }
+  std::vector<std::string> warnings;
+  auto p = load_policy(cl->config, &warnings);
+  if (!p) {
+    spdlog::error("policy reload failed, keeping the current policy: {}", p.message());
+    return;
+  }
+  for (const auto& w : warnings) spdlog::warn("{}", w);
+  context.set_policy(std::move(*p));
+  spdlog::info("policy reloaded ({} rules); new connections use it", context.policy()->rules().size());
+}
+
+void Server::Impl::drain(asio::io_context& control) {
+  if (context.draining.exchange(true)) return;
+  spdlog::info("draining: no new connections, waiting up to {} ms for transfers",
+               context.config.shutdown_timeout.count());
+  for (auto& w : workers) {
+    asio::post(w->io, [wp = w.get()] {
+      for (auto& a : wp->acceptors) {
+        error_code ec;
+        a->close(ec);
+      }
+      wp->stop_all(false);
+      wp->clear_upstreams();
+    });
+  }
+  auto force = std::make_shared<asio::steady_timer>(control, context.config.shutdown_timeout);
+  force->async_wait([this](const error_code& ec) {
+    if (ec) return;
+    for (auto& w : workers) {
+      asio::post(w->io, [wp = w.get()] { wp->stop_all(true); });
+    }
+  });
+  force_timer = force;
+  poll_timer = std::make_unique<asio::steady_timer>(control);
+  poll_drained(control);
+}
+
+// Polls until every worker ran out of work, then ends the control loop.
+void Server::Impl::poll_drained(asio::io_context& control) {
+  bool all = true;
+  for (auto& w : workers) all = all && w->io.stopped();
+  if (all) {
+    force_timer->cancel();
+    control.stop();
+    return;
+  }
+  poll_timer->expires_after(std::chrono::milliseconds(20));
+  poll_timer->async_wait([this, &control](const error_code& ec) {
+    if (!ec) poll_drained(control);
+  });
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::string> argv) {
+  auto impl = std::make_unique<Impl>();
+  std::size_t fds = raise_fd_limit();
+  // A tunnel holds up to six fds (two sockets, two pipes); keep some for logs and DNS.
+  if (config.max_connections == 0) config.max_connections = fds > 256 ? (fds - 128) / 4 : std::max<std::size_t>(8, fds / 6);
+  std::vector<std::string> warnings;
+  auto policy = load_policy(config, &warnings);
+  if (!policy) return policy.error();
+  for (const auto& w : warnings) std::fprintf(stderr, "awf-proxy: warning: %s\n", w.c_str());
+  impl->context.set_policy(std::move(*policy));
+  impl->context.guard = AddressGuard(config.allow_private_ranges, AddressGuard::interface_addresses());
+  auto resolver = Resolver::create({config.dns_servers, config.hosts_file, std::chrono::seconds(30)});
+  if (!resolver) return resolver.error();
+  impl->resolver = std::move(*resolver);
+  impl->context.resolver = impl->resolver.get();
+  if (!config.log_dir.empty()) {
+    struct stat st{};
+    if (::stat(config.log_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Error{"--log-dir \"" + config.log_dir + "\": not a directory"};
+    }
+  }
+  auto log = AccessLog::open({config.log_dir, config.log_format, proxy_version()});
+  if (!log) return log.error();
+  impl->log = std::move(*log);
+  impl->context.log = impl->log.get();
+  impl->context.config = std::move(config);
+  impl->argv = std::move(argv);
+  for (unsigned i = 0; i < impl->context.config.threads; ++i) {
+    impl->workers.push_back(std::make_unique<Worker>(impl->context));
+  }
+  if (Status s = impl->bind_all(); !s) return s.error();
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+std::vector<std::string> Server::bound_addresses() const { return impl_->bound; }
+
+int Server::run() {
+  Impl& m = *impl_;
+  asio::io_context control(1);
+  asio::signal_set signals(control, SIGHUP, SIGUSR1, SIGTERM);
+  signals.add(SIGINT);
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](const error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) m.reload();
+      else if (sig == SIGUSR1) {
+        spdlog::info("reopening log files");
+        m.log->reopen();
+      } else {
+        m.drain(control);
+      }
+      wait_signal();
+    });
+  };
+  wait_signal();
+  for (auto& w : m.workers) {
+    for (auto& a : w->acceptors) m.accept(*w, *a);
+  }
+  std::vector<std::thread> threads;
+  for (auto& w : m.workers) {
+    threads.emplace_back([wp = w.get()] {
+      // No exception escapes a handler by design; this is the last guard.
+      for (;;) {
+        try {
+          wp->io.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("I/O thread: unexpected exception: {}", e.what());
+        }
+      }
+    });
+  }
+  for (const auto& b : m.bound) std::fprintf(stderr, "awf-proxy: listening on %s\n", b.c_str());
+  std::fprintf(stderr, "awf-proxy: ready\n");
+  std::fflush(stderr);
+  control.run();
+  m.force_timer.reset();  // they belong to `control`, which ends here
+  m.poll_timer.reset();
+  for (auto& w : m.workers) w->io.stop();
+  for (auto& t : threads) t.join();
+  m.resolver->stop();
+  m.log->stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace awf::proxy

@@ -1,0 +1,72 @@
+// Unit tests of the access-log formats: awf's firewall_detailed line, the
+// audit.jsonl object and Squid's native line (reference §3.4).
+#include <gtest/gtest.h>
+
+#include "awf/proxy/access_log.h"
+
+using namespace awf::proxy;
+
+namespace {
+
+LogRecord tunnel_record() {
+  LogRecord r;
+  r.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1761074374646));
+  r.duration = std::chrono::milliseconds(1234);
+  r.client_ip = "172.30.0.20";
+  r.client_port = 39748;
+  r.host = "api.github.com:443";
+  r.dest = "140.82.114.22:443";
+  r.method = "CONNECT";
+  r.status = 200;
+  r.code = ResultCode::tcp_tunnel;
+  r.hierarchy = Hierarchy::direct;
+  r.url = "api.github.com:443";
+  r.bytes_to_client = 4567;
+  return r;
+}
+
+TEST(AccessLogFormat, FirewallDetailedMatchesReferenceExample) {
+  EXPECT_EQ(format_firewall_detailed(tunnel_record()),
+            "1761074374.646 172.30.0.20:39748 api.github.com:443 140.82.114.22:443 1.1 CONNECT 200 "
+            "TCP_TUNNEL:HIER_DIRECT api.github.com:443 \"-\"");
+}
+
+TEST(AccessLogFormat, DeniedLineHasNoDestination) {
+  LogRecord r = tunnel_record();
+  r.host = "github.com:8443";
+  r.dest = "-:-";
+  r.status = 403;
+  r.code = ResultCode::tcp_denied;
+  r.hierarchy = Hierarchy::none;
+  r.url = "github.com:8443";
+  r.user_agent = "curl/7.81.0";
+  EXPECT_EQ(format_firewall_detailed(r),
+            "1761074374.646 172.30.0.20:39748 github.com:8443 -:- 1.1 CONNECT 403 TCP_DENIED:HIER_NONE "
+            "github.com:8443 \"curl/7.81.0\"");
+}
+
+TEST(AccessLogFormat, UserAgentQuotesAreEscaped) {
+  LogRecord r = tunnel_record();
+  r.user_agent = "a \"b\"\n";
+  std::string line = format_firewall_detailed(r);
+  EXPECT_EQ(line.substr(line.find('"')), "\"a %22b%22%0A\"");
+}
+
+TEST(AccessLogFormat, AuditJsonMatchesReferenceExample) {
+  EXPECT_EQ(format_audit_jsonl(tunnel_record(), "0.23.1"),
+            "{\"_schema\":\"audit/v0.23.1\",\"timestamp\":\"2025-10-21T19:19:34.646Z\",\"event\":\"http_access\","
+            "\"client\":\"172.30.0.20\",\"host\":\"api.github.com:443\",\"dest\":\"140.82.114.22:443\","
+            "\"method\":\"CONNECT\",\"status\":200,\"decision\":\"TCP_TUNNEL\",\"url\":\"api.github.com:443\"}");
+}
+
+TEST(AccessLogFormat, JsonEscapesControlAndQuotes) {
+  EXPECT_EQ(json_escape("a\"b\\c\x01\n"), "a\\\"b\\\\c\\u0001\\n");
+}
+
+TEST(AccessLogFormat, SquidNativeLine) {
+  EXPECT_EQ(format_squid_native(tunnel_record()),
+            "1761074374.646   1234 172.30.0.20 TCP_TUNNEL/200 4567 CONNECT api.github.com:443 - "
+            "HIER_DIRECT/140.82.114.22 -");
+}
+
+}  // namespace
