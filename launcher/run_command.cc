@@ -156,6 +156,9 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
     rc.entrypoint_args.push_back("--mount");
     rc.entrypoint_args.push_back(m.host_path + ":" + m.container_path + (m.read_only ? ":ro" : ":rw"));
   }
+  // awf's environment contract says AWF_CHROOT_ENABLED=true (a prepared /host
+  // view, as in its container); natively the entrypoint builds the view itself.
+  rc.entrypoint_args.push_back("--build-view");
   if (cfg.log_level != cli::LogLevel::debug) rc.entrypoint_args.push_back("--quiet");
 
   rc.allow_domains = cfg.policy.allow;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "awf/proxy/config.h"
+#include "awf/proxy/health_check.h"
 #include "awf/proxy/server.h"
 
 int main(int argc, char** argv) {
@@ -19,6 +20,15 @@ int main(int argc, char** argv) {
   if (cl->exit_code) {
     std::fputs(cl->output.c_str(), stdout);
     return *cl->exit_code;
+  }
+  if (cl->config.health_check) {
+    // A probe, not a proxy: exit 0 when the listener answers, 1 otherwise.
+    auto healthy = awf::proxy::probe_health(*cl->config.health_check, std::chrono::seconds(5));
+    if (!healthy) {
+      std::fprintf(stderr, "awf-proxy: unhealthy: %s\n", healthy.message().c_str());
+      return 1;
+    }
+    return 0;
   }
   auto logger = spdlog::stderr_logger_mt("awf-proxy");
   logger->set_pattern("awf-proxy: %l: %v");

@@ -160,6 +160,10 @@ std::string format_audit_jsonl(const LogRecord& r, const std::string& version) {
   line += to_string(r.code);
   line += "\",\"url\":\"";
   line += json_escape(r.url);
+  if (!r.original_dest.empty()) {
+    line += "\",\"original_dest\":\"";
+    line += json_escape(r.original_dest);
+  }
   line += "\"}";
   return line;
 }

@@ -154,13 +154,20 @@ AddressClass AddressGuard::classify(const ip::address& original) const {
     auto v6 = a.to_v6();
     auto b = v6.to_bytes();
     static const ip::address_v6 ec2_metadata = ip::make_address_v6("fd00:ec2::254");
-    if (v6 == ec2_metadata) return AddressClass::metadata;
+    static const ip::address_v6 gce_metadata = ip::make_address_v6("fd20:ce::254");
+    if (v6 == ec2_metadata || v6 == gce_metadata) return AddressClass::metadata;
     if (v6.is_loopback()) return AddressClass::loopback;
     if (v6.is_unspecified()) return AddressClass::unspecified;
     if (v6.is_multicast()) return AddressClass::multicast;
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return AddressClass::link_local;
     if ((b[0] & 0xfe) == 0xfc) return AddressClass::unique_local;
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return AddressClass::reserved;  // site-local
+    // RFC 8215 local-use NAT64 (64:ff9b:1::/48): the IPv4 address sits where
+    // the site's translator puts it, so it cannot be unwrapped and judged;
+    // the translator may well reach private IPv4 space. Refused.
+    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0x00 && b[5] == 0x01) {
+      return AddressClass::reserved;
+    }
   }
   for (const auto& own : own_) {
     if (unwrap_v4(own) == a) return AddressClass::own_interface;

@@ -59,7 +59,8 @@ const char* const kValueKeys[] = {
     "listen", "allow-domains", "block-domains", "allow-domains-file", "block-domains-file", "ruleset-file",
     "allow-host-ports", "dns-servers", "hosts-file", "allow-private-ranges", "log-dir", "log-format", "log-level",
     "threads", "connect-timeout", "request-timeout", "read-timeout", "client-lifetime", "shutdown-timeout",
-    "max-header-bytes", "max-connections",
+    "max-header-bytes", "max-connections", "listen-http-intercept", "listen-tls-intercept", "listen-dns",
+    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout",
 };
 
 Result<std::vector<std::string>> yaml_to_flags(const std::string& path) {
@@ -129,17 +130,43 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   CommandLine out;
   Config& c = out.config;
   std::vector<std::string> listen, dns_servers, private_ranges;
+  std::vector<std::string> listen_http, listen_tls, listen_dns;
+  std::string dns_policy = "allowlist", dns_refuse_code = "refused", health_check;
+  double dns_timeout = 2, client_hello_timeout = 10;
   std::string log_format = "awf";
   double connect_timeout = 30, request_timeout = 120, read_timeout = 1800, client_lifetime = 8 * 3600;
   double shutdown_timeout = 5;
 
-  CLI::App app{"awf-proxy: the egress proxy of awf. Forward HTTP and CONNECT tunnels, decided by awf's domain policy, "
-               "logged in awf's and Squid's formats."};
+  CLI::App app{"awf-proxy: the egress proxy of awf. Forward HTTP and CONNECT tunnels, transparent HTTP/HTTPS "
+               "interception and a filtering DNS front end, decided by awf's domain policy, logged in awf's and "
+               "Squid's formats."};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("--version", std::string("awf-proxy ") + proxy_version());
   app.add_option("--config", c.config_file, "YAML file with the same keys as the long options (listen: [..])");
   app.add_option("--listen", listen, "ADDR:PORT to listen on, repeatable (127.0.0.1:3128, [::1]:3128; port 0 picks one)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--listen-http-intercept", listen_http,
+                 "ADDR:PORT for redirected plain HTTP (origin-form, destination from Host), repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--listen-tls-intercept", listen_tls,
+                 "ADDR:PORT for redirected TLS (destination from the ClientHello's SNI), repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--listen-dns", listen_dns, "ADDR:PORT of the filtering DNS front end, UDP and TCP, repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--dns-policy", dns_policy,
+                 "allowlist: resolve only names the policy allows, refuse the rest (default); open: forward every "
+                 "query (awf's behaviour)")
+      ->check(CLI::IsMember({"allowlist", "open"}));
+  app.add_option("--dns-refuse-code", dns_refuse_code, "answer to refused DNS queries: refused (default) or nxdomain")
+      ->check(CLI::IsMember({"refused", "nxdomain"}));
+  app.add_option("--dns-timeout", dns_timeout, "seconds one DNS upstream exchange may take (2)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--client-hello-timeout", client_hello_timeout,
+                 "seconds a redirected TLS client has to send its whole ClientHello (10)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--health-check", health_check,
+                 "probe the forward listener at ADDR:PORT and exit 0 when it answers, 1 otherwise (container "
+                 "HEALTHCHECK); the probe is not logged");
   app.add_option("--allow-domains", c.policy.allow_domains, "allowed domains, comma list, repeatable (awf grammar)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--block-domains", c.policy.block_domains, "blocked domains, comma list, repeatable; beats allow")
@@ -203,7 +230,32 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     if (!a) return a.error();
     c.listen.push_back(*a);
   }
-  if (c.listen.empty()) c.listen.push_back({"127.0.0.1", 3128});
+  if (c.listen.empty()) {
+    c.listen.push_back({"127.0.0.1", 3128});
+    c.listen_is_default = true;
+  }
+  auto add_listen = [](const std::vector<std::string>& from, const char* flag,
+                       std::vector<ListenAddress>& to) -> Status {
+    for (const auto& l : from) {
+      auto a = parse_listen_address(l);
+      if (!a) return Error{std::string(flag) + a.message().substr(std::string_view("--listen").size())};
+      to.push_back(*a);
+    }
+    return ok_status();
+  };
+  if (Status s = add_listen(listen_http, "--listen-http-intercept", c.listen_http_intercept); !s) return s.error();
+  if (Status s = add_listen(listen_tls, "--listen-tls-intercept", c.listen_tls_intercept); !s) return s.error();
+  if (Status s = add_listen(listen_dns, "--listen-dns", c.listen_dns); !s) return s.error();
+  if (!health_check.empty()) {
+    auto a = parse_listen_address(health_check);
+    if (!a) return Error{"--health-check" + a.message().substr(std::string_view("--listen").size())};
+    if (a->port == 0) return Error{"--health-check \"" + health_check + "\": the port must not be 0"};
+    c.health_check = *a;
+  }
+  c.dns_policy.mode = dns_policy == "open" ? intercept::DnsPolicyMode::open : intercept::DnsPolicyMode::allowlist;
+  c.dns_policy.refusal = dns_refuse_code == "nxdomain" ? intercept::DnsRcode::nxdomain : intercept::DnsRcode::refused;
+  c.dns_timeout = to_ms(dns_timeout);
+  c.client_hello_timeout = to_ms(client_hello_timeout);
   for (const auto& s : dns_servers) {
     std::string host = s;
     if (!host.empty() && host.front() == '[') host = host.substr(1, host.find(']') - 1);

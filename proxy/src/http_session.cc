@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <optional>
 
+#include "awf/intercept/original_dst.h"
 #include "awf/policy/host.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/http_head.h"
@@ -97,8 +98,12 @@ const char* reason_phrase(int status) {
 
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket client, Worker& worker)
-      : worker_(worker), ctx_(worker.context), client_(std::move(client)), timer_(client_.get_executor()) {}
+  HttpSession(tcp::socket client, Worker& worker, SessionMode mode)
+      : worker_(worker),
+        ctx_(worker.context),
+        client_(std::move(client)),
+        timer_(client_.get_executor()),
+        transparent_(mode == SessionMode::transparent) {}
 
   ~HttpSession() override {
     worker_.remove(this);
@@ -117,6 +122,14 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       client_ip_ = "-";
     }
     client_.set_option(tcp::no_delay(true), ec);
+    if (transparent_) {
+      // Where the client was headed before the redirect: logged, and the
+      // port (and, without a Host header, the address) policy is asked
+      // about. Never dialled: the Host name is resolved instead.
+      auto original = intercept::original_destination(client_.native_handle());
+      if (original) original_ = *original;
+      else spdlog::debug("client {}:{}: no original destination: {}", client_ip_, client_port_, original.message());
+    }
     started_ = Clock::now();
     lifetime_end_ = started_ + ctx_.config.client_lifetime;
     read_head();
@@ -154,6 +167,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     rec_ = LogRecord{};
     rec_.client_ip = client_ip_;
     rec_.client_port = client_port_;
+    if (original_) rec_.original_dest = original_->to_string();
     logged_ = false;
     req_ = RequestHead{};
     resp_ = ResponseHead{};
@@ -210,6 +224,21 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (const std::string* ua = req_.find("user-agent")) rec_.user_agent = *ua;
     if (const std::string* h = req_.find("host")) rec_.host = normalise_host_header(*h);
     is_connect_ = req_.method == "CONNECT";
+    if (!transparent_ && req_.method == "GET" && req_.target == kHealthCheckPath) return reply_health();
+    if (transparent_) {
+      if (is_connect_) {
+        rec_.url = req_.target;
+        return reply_error(405, "CONNECT is for proxies; this connection was redirected to the proxy transparently",
+                           ResultCode::none_none, "ERR_UNSUP_REQ", true);
+      }
+      std::optional<Target> t = intercepted_target();
+      if (!t) {
+        rec_.url = req_.target;
+        return reply_error(400, "the Host header does not name a destination", ResultCode::none_none,
+                           "ERR_INVALID_URL", true);
+      }
+      return decide(std::move(*t));
+    }
     std::optional<Target> t = is_connect_ ? parse_authority(req_.target) : parse_absolute_http(req_.target);
     if (!t) {
       rec_.url = req_.target;
@@ -219,7 +248,56 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                                      : "invalid URL or authority \"" + req_.target + "\"",
                          ResultCode::none_none, "ERR_INVALID_URL", true);
     }
-    target_ = std::move(*t);
+    decide(std::move(*t));
+  }
+
+  // Transparent mode: the request line is origin-form and the Host header
+  // names the origin. Without a Host header (HTTP/1.0) the address the
+  // client dialled is all there is: it goes to policy as an IP literal, which
+  // denies it unless that address is allowed. A port in Host wins; else the
+  // port the client dialled (a redirected --allow-host-ports port), else 80.
+  std::optional<Target> intercepted_target() {
+    if (!req_.target.empty() && req_.target.front() != '/') {
+      // absolute-form may be sent to origins too (RFC 9112 §3.2.2): like a
+      // forward proxy, the URL then names the destination.
+      return parse_absolute_http(req_.target);
+    }
+    std::size_t hosts = 0;
+    for (const auto& h : req_.headers) hosts += iequals(h.name, "host") ? 1 : 0;
+    if (hosts > 1) return std::nullopt;  // which one is real? neither (RFC 9112 §3.2)
+    std::string authority;
+    if (const std::string* h = req_.find("host"); h && !h->empty()) authority = *h;
+    else if (original_) authority = original_->to_string();
+    else return std::nullopt;
+    if (authority.find_first_of("/@?#\\ \t") != std::string::npos) return std::nullopt;
+    const bool has_port = authority.front() == '[' ? authority.find("]:") != std::string::npos
+                                                   : authority.find(':') != std::string::npos;
+    if (!has_port) authority += ":" + std::to_string(original_ ? original_->port : 80);
+    std::optional<Target> t = parse_authority(authority);
+    if (!t) return std::nullopt;
+    t->path = req_.target.empty() ? "/" : req_.target;
+    if (original_) {
+      spdlog::debug("client {}:{}: intercepted {} {} (original destination {})", client_ip_, client_port_,
+                    req_.method, authority, original_->to_string());
+    }
+    return t;
+  }
+
+  // The health probe (awf-proxy --health-check): answered here, not logged.
+  void reply_health() {
+    logged_ = true;
+    phase_ = Phase::reply;
+    out_client_ =
+        "HTTP/1.1 200 OK\r\nServer: awf-proxy\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+        "Connection: close\r\n\r\nok\n";
+    set_deadline(ctx_.config.request_timeout, "write timeout");
+    asio::async_write(client_, asio::buffer(out_client_), [self = shared_from_this()](const error_code&, std::size_t) {
+      self->close_all(nullptr);
+    });
+  }
+
+  void decide(Target t) {
+    target_ = std::move(t);
     host_ = canonical_host(target_.host);
     const std::string as_sent = target_.host;
     if (is_connect_) {
@@ -763,6 +841,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   std::shared_ptr<const policy::Ruleset> policy_;
   std::string client_ip_;
   std::uint16_t client_port_ = 0;
+  const bool transparent_;
+  std::optional<intercept::SocketAddress> original_;  // transparent mode: before the redirect
   Clock::time_point started_, lifetime_end_, last_activity_, tx_start_;
   std::chrono::milliseconds idle_limit_{0};
   const char* deadline_what_ = "";
@@ -802,9 +882,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
 }  // namespace
 
-void start_http_session(tcp::socket client, Worker& worker) {
+void start_http_session(tcp::socket client, Worker& worker, SessionMode mode) {
   worker.context.connections.fetch_add(1, std::memory_order_relaxed);
-  std::make_shared<HttpSession>(std::move(client), worker)->start();
+  std::make_shared<HttpSession>(std::move(client), worker, mode)->start();
 }
 
 }  // namespace awf::proxy

@@ -10,6 +10,8 @@
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace awf::proxy {
 
@@ -19,7 +21,61 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr std::size_t kChunk = 64 * 1024;
+// Pipes are grown to this (F_SETPIPE_SZ) so a bulk transfer moves more per
+// splice pair; pages are only taken while bytes sit in the pipe. Where the
+// kernel refuses (pipe-user-pages-soft), the pipe keeps its 64 KiB.
+constexpr int kPipeSize = 1024 * 1024;
 constexpr int kRoundsPerTurn = 8;  // yield to other connections of this thread
+
+// Empty pipes kept per thread: a short tunnel borrows one per burst instead
+// of pipe2() + two close() each time, and an idle tunnel still holds none.
+class PipePool {
+ public:
+  ~PipePool() {
+    for (auto& p : free_) {
+      ::close(p.r);
+      ::close(p.w);
+    }
+  }
+  bool take(int& r, int& w, std::size_t& capacity) {
+    if (!free_.empty()) {
+      r = free_.back().r;
+      w = free_.back().w;
+      capacity = free_.back().capacity;
+      free_.pop_back();
+      return true;
+    }
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+    r = fds[0];
+    w = fds[1];
+    int size = ::fcntl(w, F_SETPIPE_SZ, kPipeSize);
+    capacity = size >= static_cast<int>(kChunk) ? static_cast<std::size_t>(size) : kChunk;
+    return true;
+  }
+  // Only empty pipes come back; beyond the cap they are closed.
+  void give(int r, int w, std::size_t capacity) {
+    if (free_.size() < kMaxFree) {
+      free_.push_back({r, w, capacity});
+      return;
+    }
+    ::close(r);
+    ::close(w);
+  }
+
+ private:
+  struct Pipe {
+    int r, w;
+    std::size_t capacity;
+  };
+  static constexpr std::size_t kMaxFree = 64;
+  std::vector<Pipe> free_;
+};
+
+PipePool& pipe_pool() {
+  thread_local PipePool pool;
+  return pool;
+}
 }  // namespace
 
 struct Relay::Direction {
@@ -28,25 +84,32 @@ struct Relay::Direction {
   std::uint64_t* total = nullptr;
   int pipe_r = -1, pipe_w = -1;
   std::size_t in_pipe = 0;
+  std::size_t pipe_capacity = kChunk;
   std::string pending;  // bytes to write first, and the copy-mode buffer
   bool eof = false;
   bool done = false;
   bool splice = true;
-  // Pipes exist only while bytes flow: an idle tunnel holds two sockets and
-  // nothing else, so ten thousand idle tunnels fit in the fd limit.
-  bool open_pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return false;
-    pipe_r = fds[0];
-    pipe_w = fds[1];
-    return true;
-  }
-  void close_pipe() {
-    if (pipe_r >= 0) ::close(pipe_r);
-    if (pipe_w >= 0) ::close(pipe_w);
+  // Pipes are held only while bytes flow: an idle tunnel holds two sockets
+  // and nothing else, so ten thousand idle tunnels fit in the fd limit.
+  bool open_pipe() { return pipe_pool().take(pipe_r, pipe_w, pipe_capacity); }
+  // Back to the thread's pool when empty; a pipe with bytes still in it
+  // (tunnel aborted mid-transfer) is closed.
+  void release_pipe() {
+    if (pipe_r < 0) return;
+    if (in_pipe == 0) {
+      pipe_pool().give(pipe_r, pipe_w, pipe_capacity);
+    } else {
+      ::close(pipe_r);
+      ::close(pipe_w);
+    }
     pipe_r = pipe_w = -1;
   }
-  ~Direction() { close_pipe(); }
+  ~Direction() {
+    // Not pooled here: a relay may be destroyed off its thread or after the
+    // thread's pool is gone.
+    if (pipe_r >= 0) ::close(pipe_r);
+    if (pipe_w >= 0) ::close(pipe_w);
+  }
 };
 
 Relay::Relay(tcp::socket client, tcp::socket upstream, Options options, Done done)
@@ -71,17 +134,21 @@ void Relay::begin(std::string to_upstream, std::string to_client) {
   up_->from = &client_;
   up_->to = &upstream_;
   up_->total = &totals_.client_to_upstream;
-  up_->pending = std::move(to_upstream);
+  // An empty string handed over may still own the session's read buffer
+  // (64 KiB): take only strings with bytes, so an idle tunnel keeps none.
+  if (!to_upstream.empty()) up_->pending = std::move(to_upstream);
   down_->from = &upstream_;
   down_->to = &client_;
   down_->total = &totals_.upstream_to_client;
-  down_->pending = std::move(to_client);
+  if (!to_client.empty()) down_->pending = std::move(to_client);
   boost::system::error_code ec;
   client_.set_option(tcp::no_delay(true), ec);
   upstream_.set_option(tcp::no_delay(true), ec);
-  // Both modes wait for readiness and then read without blocking.
-  client_.non_blocking(true, ec);
-  if (!ec) upstream_.non_blocking(true, ec);
+  // Both modes wait for readiness and then read or splice with raw calls,
+  // which need O_NONBLOCK on the descriptor. Sockets that already ran an
+  // async operation have it (Asio's internal non-blocking mode): no ioctl.
+  if (!client_.native_non_blocking()) client_.native_non_blocking(true, ec);
+  if (!ec && !upstream_.native_non_blocking()) upstream_.native_non_blocking(true, ec);
   if (ec) return abort("non-blocking mode: " + ec.message());
   up_->splice = down_->splice = options_.use_splice;
   last_activity_ = Clock::now();
@@ -143,23 +210,11 @@ void Relay::pump(Direction& d) {
       return abort(std::string("send: ") + std::strerror(n < 0 ? errno : EPIPE));
     }
     if (d.eof) return finish_direction(d);
-    if (d.pipe_r < 0) {
-      // No pipe while idle: peek first, open one only when bytes are there.
-      char probe;
-      ssize_t p = ::recv(in, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (p == 0) {
-        d.eof = true;
-        continue;
-      }
-      if (p < 0 && errno == EINTR) continue;
-      if (p < 0 && errno == EAGAIN) return wait_readable(d);
-      if (p < 0) return abort(std::string("receive: ") + std::strerror(errno));
-      if (!d.open_pipe()) {
-        d.splice = false;  // fd pressure: copy this direction instead, still correct
-        return pump_copy(d);
-      }
+    if (d.pipe_r < 0 && !d.open_pipe()) {
+      d.splice = false;  // fd pressure: copy this direction instead, still correct
+      return pump_copy(d);
     }
-    ssize_t n = ::splice(in, nullptr, d.pipe_w, nullptr, kChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    ssize_t n = ::splice(in, nullptr, d.pipe_w, nullptr, d.pipe_capacity, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) {
       d.in_pipe = static_cast<std::size_t>(n);
       last_activity_ = Clock::now();
@@ -167,11 +222,12 @@ void Relay::pump(Direction& d) {
     }
     if (n == 0) {
       d.eof = true;
+      d.release_pipe();
       continue;
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
-      d.close_pipe();  // empty here: give the fds back while the source is quiet
+      d.release_pipe();  // empty here: back to the pool while the source is quiet
       return wait_readable(d);
     }
     return abort(std::string("receive: ") + std::strerror(errno));
@@ -191,19 +247,20 @@ void Relay::pump_copy(Direction& d) {
   if (d.eof) return finish_direction(d);
   // The buffer exists only between readiness and the end of its write.
   d.pending.resize(kChunk);
-  boost::system::error_code ec;
-  std::size_t n = d.from->read_some(asio::buffer(d.pending), ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+  // Raw recv: the socket is non-blocking at the descriptor level (begin()).
+  ssize_t n = ::recv(d.from->native_handle(), d.pending.data(), d.pending.size(), MSG_DONTWAIT);
+  if (n < 0 && errno == EINTR) return pump_copy(d);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
     std::string().swap(d.pending);
     return wait_readable(d);
   }
-  if (ec == asio::error::eof) {
+  if (n == 0) {
     std::string().swap(d.pending);
     d.eof = true;
     return finish_direction(d);
   }
-  if (ec) return abort("receive: " + ec.message());
-  d.pending.resize(n);
+  if (n < 0) return abort(std::string("receive: ") + std::strerror(errno));
+  d.pending.resize(static_cast<std::size_t>(n));
   last_activity_ = Clock::now();
   pump(d);
 }

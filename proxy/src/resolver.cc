@@ -67,6 +67,11 @@ struct Resolver::Impl {
   std::unordered_map<std::string, std::vector<ip::address>> hosts;
   std::mutex cache_mutex;
   std::unordered_map<std::string, CacheEntry> cache;
+  // The agent's view, fed by the DNS front end; one entry per family.
+  struct AgentView {
+    CacheEntry v4, v6;
+  };
+  std::unordered_map<std::string, AgentView> agent_view;
 
   ares_channel channel = nullptr;
   std::mutex queue_mutex;
@@ -227,6 +232,18 @@ void Resolver::resolve(const std::string& name, const boost::asio::any_io_execut
   }
   {
     std::lock_guard lock(impl_->cache_mutex);
+    if (auto it = impl_->agent_view.find(name); it != impl_->agent_view.end()) {
+      const auto now = Clock::now();
+      std::vector<ip::address> seen;
+      for (const Impl::CacheEntry* e : {&it->second.v4, &it->second.v6}) {
+        if (e->expires > now) seen.insert(seen.end(), e->addresses.begin(), e->addresses.end());
+      }
+      if (!seen.empty()) {
+        post_result(Resolution{std::move(seen), {}});
+        return;
+      }
+      impl_->agent_view.erase(it);
+    }
     if (auto it = impl_->cache.find(name); it != impl_->cache.end()) {
       if (it->second.expires > Clock::now()) {
         post_result(Resolution{it->second.addresses, {}});
@@ -249,6 +266,27 @@ void Resolver::resolve(const std::string& name, const boost::asio::any_io_execut
     impl_->queue.push_back(std::move(p));
   }
   impl_->wake();
+}
+
+void Resolver::remember(const std::string& name, int family, std::vector<ip::address> addresses,
+                        std::chrono::seconds ttl) {
+  if (addresses.empty() || ttl.count() <= 0) return;
+  // The agent may cache for the TTL; an hour bounds what a hostile upstream
+  // can pin, and the map is bounded so query floods cannot grow it forever.
+  constexpr std::size_t kMaxNames = 65536;
+  ttl = std::min(ttl, std::chrono::seconds(3600));
+  std::lock_guard lock(impl_->cache_mutex);
+  if (impl_->agent_view.size() >= kMaxNames && !impl_->agent_view.contains(name)) {
+    const auto now = Clock::now();
+    std::erase_if(impl_->agent_view, [now](const auto& kv) {
+      return kv.second.v4.expires <= now && kv.second.v6.expires <= now;
+    });
+    if (impl_->agent_view.size() >= kMaxNames) return;
+  }
+  auto& view = impl_->agent_view[name];
+  auto& entry = family == AF_INET6 ? view.v6 : view.v4;
+  entry.addresses = std::move(addresses);
+  entry.expires = Clock::now() + ttl;
 }
 
 }  // namespace awf::proxy

@@ -15,8 +15,12 @@
 #include <cstdio>
 #include <thread>
 
+#include "awf/intercept/socket_activation.h"
 #include "awf/proxy/context.h"
+#include "awf/proxy/dns_frontend.h"
 #include "awf/proxy/http_session.h"
+#include "awf/proxy/listeners.h"
+#include "awf/proxy/tls_intercept.h"
 
 namespace awf::proxy {
 
@@ -100,10 +104,11 @@ struct Server::Impl {
   std::unique_ptr<AccessLog> log;
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::string> bound;
+  std::vector<std::string> described;  // "listening on" lines, every kind
   std::chrono::steady_clock::time_point last_accept_warning{};
 
-  Status bind_all();
-  void accept(Worker& w, tcp::acceptor& a);
+  Status bind_all(std::vector<intercept::InheritedListener> inherited);
+  void accept(Worker& w, tcp::acceptor& a, intercept::ListenerKind kind);
   void reload();
   void drain(asio::io_context& control);
   void poll_drained(asio::io_context& control);
@@ -125,50 +130,33 @@ std::size_t raise_fd_limit() {
   return static_cast<std::size_t>(r.rlim_cur);
 }
 
-Result<std::unique_ptr<tcp::acceptor>> open_acceptor(asio::io_context& io, const tcp::endpoint& ep,
-                                                     const std::string& shown) {
-  auto a = std::make_unique<tcp::acceptor>(io);
-  error_code ec;
-  auto fail = [&](const char* step) {
-    return Error{"cannot listen on " + shown + ": " + step + ": " + ec.message()};
-  };
-  a->open(ep.protocol(), ec);
-  if (ec) return fail("socket");
-  a->set_option(tcp::acceptor::reuse_address(true), ec);
-  int one = 1;
-  if (::setsockopt(a->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-    ec.assign(errno, boost::system::system_category());
-    return fail("SO_REUSEPORT");
-  }
-  if (ep.address().is_v6()) a->set_option(asio::ip::v6_only(true), ec);
-  a->bind(ep, ec);
-  if (ec) return fail("bind");
-  a->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail("listen");
-  return a;
-}
-
 }  // namespace
 
-Status Server::Impl::bind_all() {
-  for (const ListenAddress& l : context.config.listen) {
-    tcp::endpoint ep(asio::ip::make_address(l.host), l.port);
+Status Server::Impl::bind_all(std::vector<intercept::InheritedListener> inherited) {
+  auto sources = plan_listeners(context.config, std::move(inherited));
+  if (!sources) return sources.error();
+  for (std::size_t i = 0; i < sources->size(); ++i) {
+    ListenerSource& source = (*sources)[i];
     for (auto& w : workers) {
-      auto a = open_acceptor(w->io, ep, l.text());
-      if (!a) return a.error();
-      // Port 0: the first bind picks the port, the other threads join it.
-      if (ep.port() == 0) ep.port((*a)->local_endpoint().port());
-      w->acceptors.push_back(std::move(*a));
+      if (Status s = open_on_worker(source, *w); !s) return s;
     }
-    ListenAddress shown = l;
-    shown.port = ep.port();
-    bound.push_back(shown.text());
+    // --listen-dns ADDR:0: the datagram socket takes the port its stream
+    // twin was given, so one address serves both transports.
+    if (source.kind == intercept::ListenerKind::dns_tcp && source.bind && i + 1 < sources->size()) {
+      ListenerSource& twin = (*sources)[i + 1];
+      if (twin.kind == intercept::ListenerKind::dns_udp && twin.bind && twin.bind->port == 0 &&
+          twin.bind->host == source.bind->host) {
+        twin.bind->port = source.bind->port;
+      }
+    }
+    if (source.kind == intercept::ListenerKind::forward) bound.push_back(source.shown);
+    described.push_back(describe_listener(source));
   }
   return ok_status();
 }
 
-void Server::Impl::accept(Worker& w, tcp::acceptor& a) {
-  a.async_accept([this, &w, &a](const error_code& ec, tcp::socket socket) {
+void Server::Impl::accept(Worker& w, tcp::acceptor& a, intercept::ListenerKind kind) {
+  a.async_accept([this, &w, &a, kind](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !a.is_open()) return;
     if (ec) {
       auto now = std::chrono::steady_clock::now();
@@ -179,8 +167,8 @@ void Server::Impl::accept(Worker& w, tcp::acceptor& a) {
       }
       // Out of fds or memory: back off instead of spinning, then go on.
       auto timer = std::make_shared<asio::steady_timer>(w.io, std::chrono::milliseconds(50));
-      timer->async_wait([this, &w, &a, timer](const error_code&) {
-        if (a.is_open()) accept(w, a);
+      timer->async_wait([this, &w, &a, kind, timer](const error_code&) {
+        if (a.is_open()) accept(w, a, kind);
       });
       return;
     }
@@ -193,9 +181,17 @@ void Server::Impl::accept(Worker& w, tcp::acceptor& a) {
       error_code ignored;
       socket.close(ignored);
     } else {
-      start_http_session(std::move(socket), w);
+      switch (kind) {
+        case intercept::ListenerKind::forward: start_http_session(std::move(socket), w); break;
+        case intercept::ListenerKind::http_intercept:
+          start_http_session(std::move(socket), w, SessionMode::transparent);
+          break;
+        case intercept::ListenerKind::tls_intercept: start_tls_intercept_session(std::move(socket), w); break;
+        case intercept::ListenerKind::dns_tcp: start_dns_tcp_session(std::move(socket), w); break;
+        case intercept::ListenerKind::dns_udp: break;  // never an acceptor
+      }
     }
-    accept(w, a);
+    accept(w, a, kind);
   });
 }
 
@@ -227,6 +223,10 @@ void Server::Impl::drain(asio::io_context& control) {
       for (auto& a : wp->acceptors) {
         error_code ec;
         a->close(ec);
+      }
+      for (auto& d : wp->dns_sockets) {
+        error_code ec;
+        d->close(ec);
       }
       wp->stop_all(false);
       wp->clear_upstreams();
@@ -292,7 +292,13 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
   for (unsigned i = 0; i < impl->context.config.threads; ++i) {
     impl->workers.push_back(std::make_unique<Worker>(impl->context));
   }
-  if (Status s = impl->bind_all(); !s) return s.error();
+  auto upstreams = dns_upstreams(impl->context.config.dns_servers);
+  if (!upstreams) return upstreams.error();
+  impl->context.dns_upstreams = std::move(*upstreams);
+  // Socket activation: the variables are consumed (and unset) here, once.
+  auto inherited = intercept::take_activated_listeners();
+  if (!inherited) return Error{"socket activation: " + inherited.message()};
+  if (Status s = impl->bind_all(std::move(*inherited)); !s) return s.error();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -318,7 +324,8 @@ int Server::run() {
   };
   wait_signal();
   for (auto& w : m.workers) {
-    for (auto& a : w->acceptors) m.accept(*w, *a);
+    for (std::size_t i = 0; i < w->acceptors.size(); ++i) m.accept(*w, *w->acceptors[i], w->acceptor_kinds[i]);
+    for (auto& d : w->dns_sockets) start_dns_udp_service(*d, *w);
   }
   std::vector<std::thread> threads;
   for (auto& w : m.workers) {
@@ -334,7 +341,7 @@ int Server::run() {
       }
     });
   }
-  for (const auto& b : m.bound) std::fprintf(stderr, "awf-proxy: listening on %s\n", b.c_str());
+  for (const auto& b : m.described) std::fprintf(stderr, "awf-proxy: listening on %s\n", b.c_str());
   std::fprintf(stderr, "awf-proxy: ready\n");
   std::fflush(stderr);
   control.run();

@@ -37,6 +37,12 @@ TEST(AddressGuard, SeesThroughIpv4InIpv6) {
   EXPECT_EQ(cls("64:ff9b::a9fe:a9fe"), AddressClass::metadata);
   EXPECT_EQ(cls("2002:0a00:0001::"), AddressClass::private_network);
   EXPECT_EQ(cls("::10.0.0.1"), AddressClass::private_network);
+  // Local-use NAT64 hides its IPv4 where it likes: refused outright.
+  EXPECT_EQ(cls("64:ff9b:1::a00:1"), AddressClass::reserved);
+  EXPECT_EQ(cls("64:ff9b:1:ffff::1"), AddressClass::reserved);
+  // Mapped forms of the metadata endpoints are metadata too.
+  EXPECT_EQ(cls("::ffff:169.254.169.254"), AddressClass::metadata);
+  EXPECT_EQ(cls("fd20:ce::254"), AddressClass::metadata);
 }
 
 TEST(AddressGuard, AllowedRangesOpenOnlyThemselves) {

@@ -45,6 +45,10 @@ struct LogRecord {
   std::string user_agent = "-";
   std::uint64_t bytes_to_client = 0;
   std::string content_type = "-";
+  // Intercepted connections only: where the client was headed before the
+  // nftables redirect (SO_ORIGINAL_DST), never dialled. audit.jsonl carries
+  // it as "original_dest"; the text formats have no field for it.
+  std::string original_dest;
 };
 
 // Pure formatters (no trailing newline); tests compare them field by field.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "awf/intercept/dns_filter.h"
 #include "awf/policy/ruleset.h"
 #include "awf/policy/sources.h"
 #include "awf/proxy/access_log.h"
@@ -28,6 +29,16 @@ Result<ListenAddress> parse_listen_address(std::string_view text);
 
 struct Config {
   std::vector<ListenAddress> listen;
+  bool listen_is_default = false;  // `listen` holds only the implicit 127.0.0.1:3128
+  // Interception front ends bound by the proxy itself (tests, standalone
+  // use); listeners handed over by socket activation come on top.
+  std::vector<ListenAddress> listen_http_intercept;
+  std::vector<ListenAddress> listen_tls_intercept;
+  std::vector<ListenAddress> listen_dns;  // UDP and TCP on the same address and port
+  intercept::DnsPolicy dns_policy;        // --dns-policy, --dns-refuse-code
+  std::chrono::milliseconds dns_timeout{2'000};          // one upstream exchange
+  std::chrono::milliseconds client_hello_timeout{10'000};  // tls-intercept: the whole ClientHello
+  std::optional<ListenAddress> health_check;  // --health-check: probe this forward listener and exit
   policy::PolicyFlags policy;
   bool enable_host_access = false;
   std::vector<std::string> dns_servers;

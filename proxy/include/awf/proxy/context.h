@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <list>
@@ -17,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "awf/intercept/listener_kind.h"
 #include "awf/policy/ruleset.h"
 #include "awf/proxy/access_log.h"
 #include "awf/proxy/address_guard.h"
@@ -32,6 +34,9 @@ struct ProxyContext {
   AccessLog* log = nullptr;
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> draining{false};
+  // The DNS front end's upstream resolvers: --dns-servers, else the
+  // nameservers of /etc/resolv.conf.
+  std::vector<boost::asio::ip::udp::endpoint> dns_upstreams;
 
   // Read once per client connection; the connection keeps it to the end.
   std::shared_ptr<const policy::Ruleset> policy() const { return policy_.load(std::memory_order_acquire); }
@@ -55,6 +60,8 @@ struct Worker {
   ProxyContext& context;
   boost::asio::io_context io;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors;
+  std::vector<intercept::ListenerKind> acceptor_kinds;  // the front end of acceptors[i]
+  std::vector<std::unique_ptr<boost::asio::ip::udp::socket>> dns_sockets;  // dns-udp listeners
 
   // Touched at connection start and end only, never per byte.
   std::mutex live_mutex;

@@ -43,6 +43,13 @@ class Resolver {
   // `name` is already normalised (lower case, no trailing dot). The callback
   // always runs on `executor`, never inline.
   void resolve(const std::string& name, const boost::asio::any_io_executor& executor, Callback callback);
+
+  // What the DNS front end told the agent about `name` (normalised): the
+  // addresses of one family (AF_INET for A, AF_INET6 for AAAA) for `ttl`.
+  // resolve() answers from them (after the hosts file) while they last, so
+  // the proxy dials what the agent resolved instead of asking again.
+  void remember(const std::string& name, int family, std::vector<boost::asio::ip::address> addresses,
+                std::chrono::seconds ttl);
   void stop();
 
   struct Impl;

@@ -1,0 +1,200 @@
+// Turning --listen* flags and socket-activated descriptors into the acceptors
+// and UDP sockets each I/O thread waits on.
+#include "awf/proxy/listeners.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "awf/intercept/original_dst.h"
+#include "awf/proxy/context.h"
+
+namespace awf::proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using udp = asio::ip::udp;
+using error_code = boost::system::error_code;
+using intercept::ListenerKind;
+
+namespace {
+
+std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
+
+const char* flag_of(ListenerKind kind) {
+  switch (kind) {
+    case ListenerKind::forward: return "--listen";
+    case ListenerKind::http_intercept: return "--listen-http-intercept";
+    case ListenerKind::tls_intercept: return "--listen-tls-intercept";
+    case ListenerKind::dns_udp:
+    case ListenerKind::dns_tcp: return "--listen-dns";
+  }
+  return "--listen";
+}
+
+// Both socket types bind the same way: SO_REUSEADDR for quick restarts,
+// SO_REUSEPORT so every I/O thread has a socket of its own on the port,
+// IPV6_V6ONLY so "::1" never also claims an IPv4 address.
+template <typename Socket, typename Endpoint>
+Status prepare_and_bind(Socket& s, const Endpoint& ep, const std::string& shown, const char* flag) {
+  error_code ec;
+  auto fail = [&](const char* step, const error_code& e) {
+    return Error{"cannot listen on " + shown + " (" + flag + "): " + step + ": " + e.message()};
+  };
+  s.open(ep.protocol(), ec);
+  if (ec) return fail("socket", ec);
+  s.set_option(typename Socket::reuse_address(true), ec);
+  int one = 1;
+  if (::setsockopt(s.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    return fail("SO_REUSEPORT", error_code(errno, boost::system::system_category()));
+  }
+  if (ep.address().is_v6()) s.set_option(asio::ip::v6_only(true), ec);
+  s.bind(ep, ec);
+  if (ec) return fail("bind", ec);
+  return ok_status();
+}
+
+// A private copy of an inherited descriptor for one I/O thread: each thread's
+// reactor registers its own descriptor, and closing one (drain) leaves the
+// others working until their own turn.
+Result<int> dup_for_worker(const ListenerSource& source) {
+  const int fd = ::fcntl(source.inherited.get(), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) {
+    const int err = errno;
+    return Error{std::string("inherited ") + intercept::to_string(source.kind) + " listener " + source.shown +
+                 ": dup: " + errno_text(err)};
+  }
+  return fd;
+}
+
+}  // namespace
+
+Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
+                                                   std::vector<intercept::InheritedListener> inherited) {
+  std::vector<ListenerSource> out;
+  // The implicit --listen 127.0.0.1:3128 is for a proxy given nothing else
+  // to serve: a sandbox that hands over sockets (or a user asking only for
+  // interception listeners) must not find the host's 3128 taken as well.
+  const bool only_implicit_forward = config.listen_is_default && (!inherited.empty() ||
+                                                                  !config.listen_http_intercept.empty() ||
+                                                                  !config.listen_tls_intercept.empty() ||
+                                                                  !config.listen_dns.empty());
+  auto add_flags = [&](const std::vector<ListenAddress>& list, ListenerKind kind) {
+    for (const auto& a : list) {
+      ListenerSource s;
+      s.kind = kind;
+      s.bind = a;
+      s.shown = a.text();
+      out.push_back(std::move(s));
+    }
+  };
+  // Forward ones first: "listening on" lines of the forward listeners come
+  // first, as scripts that start the proxy with --listen ...:0 expect.
+  if (!only_implicit_forward) add_flags(config.listen, ListenerKind::forward);
+  for (auto& l : inherited) {
+    if (l.kind != ListenerKind::forward) continue;
+    ListenerSource s;
+    s.kind = l.kind;
+    auto local = intercept::local_address(l.fd.get());
+    s.shown = local ? local->to_string() : "fd " + std::to_string(l.fd.get());
+    s.inherited = std::move(l.fd);
+    out.push_back(std::move(s));
+  }
+  add_flags(config.listen_http_intercept, ListenerKind::http_intercept);
+  add_flags(config.listen_tls_intercept, ListenerKind::tls_intercept);
+  // DNS: TCP first, so a port-0 flag gets its number from the stream socket
+  // and the datagram socket joins it (open_on_worker copies it across).
+  for (const auto& a : config.listen_dns) {
+    for (ListenerKind kind : {ListenerKind::dns_tcp, ListenerKind::dns_udp}) {
+      ListenerSource s;
+      s.kind = kind;
+      s.bind = a;
+      s.shown = a.text();
+      out.push_back(std::move(s));
+    }
+  }
+  for (auto& l : inherited) {
+    if (!l.fd.valid()) continue;  // the forward ones, taken above
+    ListenerSource s;
+    s.kind = l.kind;
+    auto local = intercept::local_address(l.fd.get());
+    s.shown = local ? local->to_string() : "fd " + std::to_string(l.fd.get());
+    s.inherited = std::move(l.fd);
+    out.push_back(std::move(s));
+  }
+  if (out.empty()) return Error{"no listener: give --listen ADDR:PORT or hand sockets over with LISTEN_FDS"};
+  return out;
+}
+
+Status open_on_worker(ListenerSource& source, Worker& worker) {
+  const bool datagram = intercept::is_datagram(source.kind);
+  if (source.inherited.valid()) {
+    auto fd = dup_for_worker(source);
+    if (!fd) return fd.error();
+    error_code ec;
+    if (datagram) {
+      auto s = std::make_unique<udp::socket>(worker.io);
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      ::getsockname(*fd, reinterpret_cast<sockaddr*>(&ss), &len);
+      s->assign(ss.ss_family == AF_INET6 ? udp::v6() : udp::v4(), *fd, ec);
+      if (ec) {
+        ::close(*fd);
+        return Error{"inherited dns-udp listener " + source.shown + ": " + ec.message()};
+      }
+      worker.dns_sockets.push_back(std::move(s));
+    } else {
+      auto a = std::make_unique<tcp::acceptor>(worker.io);
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      ::getsockname(*fd, reinterpret_cast<sockaddr*>(&ss), &len);
+      a->assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), *fd, ec);
+      if (ec) {
+        ::close(*fd);
+        return Error{std::string("inherited ") + intercept::to_string(source.kind) + " listener " + source.shown +
+                     ": " + ec.message()};
+      }
+      worker.acceptors.push_back(std::move(a));
+      worker.acceptor_kinds.push_back(source.kind);
+    }
+    return ok_status();
+  }
+
+  ListenAddress& where = *source.bind;
+  error_code ec;
+  const auto address = asio::ip::make_address(where.host, ec);
+  if (ec) return Error{std::string(flag_of(source.kind)) + " \"" + where.text() + "\": not an IP address"};
+  const char* flag = flag_of(source.kind);
+  if (datagram) {
+    auto s = std::make_unique<udp::socket>(worker.io);
+    if (Status st = prepare_and_bind(*s, udp::endpoint(address, where.port), where.text(), flag); !st) return st;
+    where.port = s->local_endpoint(ec).port();
+    worker.dns_sockets.push_back(std::move(s));
+  } else {
+    auto a = std::make_unique<tcp::acceptor>(worker.io);
+    if (Status st = prepare_and_bind(*a, tcp::endpoint(address, where.port), where.text(), flag); !st) return st;
+    a->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Error{"cannot listen on " + where.text() + " (" + flag + "): listen: " + ec.message()};
+    where.port = a->local_endpoint(ec).port();
+    worker.acceptors.push_back(std::move(a));
+    worker.acceptor_kinds.push_back(source.kind);
+  }
+  source.shown = where.text();
+  return ok_status();
+}
+
+std::string describe_listener(const ListenerSource& source) {
+  std::string text = source.shown;
+  if (source.kind != ListenerKind::forward) text += std::string(" (") + intercept::to_string(source.kind) + ")";
+  if (source.inherited.valid()) {
+    text += source.kind == ListenerKind::forward ? " (socket activation)" : "";
+    if (source.kind != ListenerKind::forward) text.insert(text.size() - 1, ", socket activation");
+  }
+  return text;
+}
+
+}  // namespace awf::proxy

@@ -1,0 +1,345 @@
+// Transparent HTTPS sessions: ClientHello peek under a deadline and a size
+// cap, the policy decision on the SNI (CONNECT semantics, the dialled port),
+// resolution of the SNI name through the SSRF guard, replay of the peeked
+// bytes and the hand-off to the Relay; denials get a TLS alert and one
+// TCP_DENIED record, tunnels one CONNECT host:port TCP_TUNNEL record.
+#include "awf/proxy/tls_intercept.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <optional>
+
+#include "awf/intercept/client_hello.h"
+#include "awf/intercept/original_dst.h"
+#include "awf/intercept/tls_alert.h"
+#include "awf/policy/host.h"
+#include "awf/proxy/context.h"
+#include "awf/proxy/relay.h"
+
+namespace awf::proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+using intercept::HelloParse;
+using intercept::TlsAlert;
+
+namespace {
+
+// A hello arrives in one or two segments; the read size only matters for a
+// client that trickles it, and the parser caps the total anyway.
+constexpr std::size_t kHelloReadChunk = 4096;
+
+std::string client_address_text(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  }
+  return a.to_string();
+}
+
+class TlsInterceptSession final : public Connection, public std::enable_shared_from_this<TlsInterceptSession> {
+ public:
+  TlsInterceptSession(tcp::socket client, Worker& worker)
+      : worker_(worker), ctx_(worker.context), client_(std::move(client)), timer_(client_.get_executor()) {}
+
+  ~TlsInterceptSession() override {
+    worker_.remove(this);
+    ctx_.connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void start() {
+    worker_.add(this, weak_from_this());
+    policy_ = ctx_.policy();
+    started_ = Clock::now();
+    error_code ec;
+    auto remote = client_.remote_endpoint(ec);
+    rec_.client_ip = ec ? "-" : client_address_text(remote.address());
+    rec_.client_port = ec ? 0 : remote.port();
+    client_.set_option(tcp::no_delay(true), ec);
+    // The port the client dialled is the port policy is asked about; its
+    // address is only logged (threats.md: never trust the dialled address).
+    auto original = intercept::original_destination(client_.native_handle());
+    if (original) {
+      original_ = *original;
+      port_ = original->port;
+      rec_.original_dest = original->to_string();
+    } else {
+      spdlog::debug("tls-intercept client {}:{}: no original destination ({}); assuming port 443", rec_.client_ip,
+                    rec_.client_port, original.message());
+    }
+    rec_.method = "CONNECT";
+    arm(ctx_.config.client_hello_timeout, "ClientHello timeout");
+    read_hello();
+  }
+
+  void stop(bool force) override {
+    asio::post(client_.get_executor(), [self = shared_from_this(), force] { self->on_stop(force); });
+  }
+
+ private:
+  enum class Phase { hello, upstream, reply, tunnel, closed };
+
+  void on_stop(bool force) {
+    if (phase_ == Phase::closed) return;
+    if (phase_ == Phase::tunnel) {
+      if (force && relay_) relay_->close("shutdown");
+      return;
+    }
+    // Nothing received yet: nobody is waiting for this connection.
+    if (phase_ == Phase::hello && hello_bytes_.empty()) return close(false);
+    if (force) {
+      spdlog::info("tls-intercept client {}:{}: closed at shutdown before the tunnel started", rec_.client_ip,
+                   rec_.client_port);
+      close(true);
+    }
+  }
+
+  // ----------------------------------------------------------- ClientHello
+
+  void read_hello() {
+    const std::size_t have = hello_bytes_.size();
+    const std::size_t room = intercept::kMaxClientHelloInput - have;
+    const std::size_t chunk = std::min(room, kHelloReadChunk);
+    hello_bytes_.resize(have + chunk);
+    client_.async_read_some(asio::buffer(hello_bytes_.data() + have, chunk),
+                            [self = shared_from_this(), have](const error_code& ec, std::size_t n) {
+                              self->hello_bytes_.resize(have + n);
+                              if (self->phase_ != Phase::hello) return;
+                              self->on_hello_bytes(ec);
+                            });
+  }
+
+  void on_hello_bytes(const error_code& ec) {
+    HelloParse parse = intercept::parse_client_hello(
+        std::span(reinterpret_cast<const std::uint8_t*>(hello_bytes_.data()), hello_bytes_.size()));
+    if (parse.done()) return on_hello(parse.hello);
+    if (parse.failed()) {
+      return deny("unacceptable ClientHello: " + std::string(intercept::to_string(parse.error)),
+                  intercept::alert_for(parse.error), 0x0303);
+    }
+    if (ec) return ended_before_hello(ec == asio::error::eof ? "client closed" : ec.message().c_str());
+    // need_more: the parser never asks for more than kMaxClientHelloInput.
+    if (hello_bytes_.size() >= intercept::kMaxClientHelloInput) {
+      return deny("ClientHello larger than the limit", TlsAlert::decode_error, 0x0303);
+    }
+    read_hello();
+  }
+
+  // The client left (or stalled) before a whole hello: Squid logs an empty
+  // connection as error:transaction-end-before-headers; a partial hello is
+  // a denial like any unparseable one.
+  void ended_before_hello(const std::string& why) {
+    if (hello_bytes_.empty()) {
+      rec_.method = "NONE";
+      rec_.url = "error:transaction-end-before-headers";
+      rec_.host = "-:0";
+      spdlog::debug("tls-intercept client {}:{}: {} before sending anything", rec_.client_ip, rec_.client_port, why);
+      return close(true);
+    }
+    deny("incomplete ClientHello (" + why + " after " + std::to_string(hello_bytes_.size()) + " bytes)",
+         std::nullopt, 0x0303);
+  }
+
+  void on_hello(const intercept::ClientHello& hello) {
+    host_ = policy::normalise_host(hello.sni);
+    rec_.url = host_ + ":" + std::to_string(port_);
+    rec_.host = rec_.url;
+    alert_version_ = intercept::alert_record_version(hello);
+    if (hello.has_ech) {
+      // ECH hides the real name; the outer SNI is all we can see, and all we route to.
+      spdlog::debug("tls-intercept client {}:{}: ClientHello carries ECH; deciding on the outer SNI {}",
+                    rec_.client_ip, rec_.client_port, host_);
+    }
+    const policy::Decision d = policy_->decide(policy::Request{hello.sni, port_, true});
+    if (!d.allowed) {
+      const policy::Rule* rule = policy_->rule(d);
+      return deny(std::string("policy: ") + policy::to_string(d.reason) + (rule ? " (rule " + rule->text + ")" : ""),
+                  TlsAlert::access_denied, alert_version_);
+    }
+    phase_ = Phase::upstream;
+    arm(ctx_.config.connect_timeout, "connect timeout");
+    ctx_.resolver->resolve(host_, client_.get_executor(), [self = shared_from_this()](Resolution r) {
+      if (self->phase_ != Phase::upstream) return;
+      self->on_resolved(std::move(r));
+    });
+  }
+
+  // -------------------------------------------------- resolve and connect
+
+  void on_resolved(Resolution r) {
+    if (r.addresses.empty()) return upstream_failed(503, "cannot resolve " + host_ + ": " + r.error);
+    std::string refused;
+    const bool host_gateway = ctx_.config.enable_host_access && host_ == "host.docker.internal";
+    for (const auto& a : r.addresses) {
+      if (host_gateway || ctx_.guard.permits(a)) {
+        candidates_.emplace_back(a, port_);
+      } else {
+        if (!refused.empty()) refused += ", ";
+        refused += std::string(to_string(ctx_.guard.classify(a))) + " " + a.to_string();
+      }
+    }
+    if (candidates_.empty()) {
+      return deny("private_address: " + host_ + " resolves only to refused addresses (" + refused +
+                      "; allow the range with --allow-private-ranges)",
+                  TlsAlert::access_denied, alert_version_);
+    }
+    connect_next();
+  }
+
+  void connect_next() {
+    if (next_candidate_ >= candidates_.size()) {
+      return upstream_failed(503, "cannot connect to " + rec_.url + ": " + last_error_);
+    }
+    const tcp::endpoint ep = candidates_[next_candidate_++];
+    upstream_.emplace(client_.get_executor());
+    upstream_->async_connect(ep, [self = shared_from_this(), ep](const error_code& ec) {
+      if (self->phase_ != Phase::upstream) return;
+      self->rec_.dest = ep.address().to_string() + ":" + std::to_string(ep.port());
+      self->rec_.hierarchy = Hierarchy::direct;
+      if (ec) {
+        self->last_error_ = ec.message() + " (" + ep.address().to_string() + ")";
+        return self->connect_next();
+      }
+      self->start_tunnel();
+    });
+  }
+
+  // Squid logs a CONNECT it could not complete as NONE_NONE with 503 (504
+  // for a timeout); the client, which expected a TLS server, sees a close.
+  void upstream_failed(int status, const std::string& detail) {
+    spdlog::info("tls-intercept {}: {}", rec_.url, detail);
+    rec_.status = status;
+    rec_.code = ResultCode::none_none;
+    close(true);
+  }
+
+  void start_tunnel() {
+    phase_ = Phase::tunnel;
+    timer_.cancel();
+    rec_.status = 200;
+    rec_.code = ResultCode::tcp_tunnel;
+    if (original_) {
+      spdlog::debug("tls-intercept {}:{} -> {} (dialled {}, connected to {})", rec_.client_ip, rec_.client_port,
+                    rec_.url, original_->to_string(), rec_.dest);
+    }
+    Relay::Options o;
+    o.idle_timeout = ctx_.config.read_timeout;
+    o.lifetime_end = started_ + ctx_.config.client_lifetime;
+    tcp::socket up = std::move(*upstream_);
+    upstream_.reset();
+    // The peeked bytes (the hello and anything after it) go first, unchanged.
+    relay_ = Relay::start(std::move(client_), std::move(up), std::move(hello_bytes_), std::string(), o,
+                          [self = shared_from_this()](const Relay::Totals& t) {
+                            self->rec_.bytes_to_client += t.upstream_to_client;
+                            spdlog::debug("tls-intercept tunnel {} ended: {} ({} B up, {} B down)", self->rec_.url,
+                                          t.end, t.client_to_upstream, t.upstream_to_client);
+                            self->log_now();
+                            self->phase_ = Phase::closed;
+                            self->relay_.reset();
+                          });
+  }
+
+  // -------------------------------------------------------------- denials
+
+  // Logs TCP_DENIED, sends the alert when the peer speaks TLS, then closes.
+  void deny(const std::string& why, std::optional<TlsAlert> alert, std::uint16_t record_version) {
+    spdlog::info("tls-intercept client {}:{}: denied {}: {}", rec_.client_ip, rec_.client_port,
+                 rec_.url == "-" ? "(no name)" : rec_.url, why);
+    if (rec_.url == "-") {
+      // No usable name: the dialled address is the only destination there is.
+      rec_.url = original_ ? original_->to_string() : "-:" + std::to_string(port_);
+      rec_.host = "-";
+    }
+    rec_.status = 403;
+    rec_.code = ResultCode::tcp_denied;
+    rec_.hierarchy = Hierarchy::none;
+    rec_.dest = "-:-";
+    if (!alert) return close(true);
+    phase_ = Phase::reply;
+    alert_ = intercept::tls_alert_record(*alert, record_version);
+    rec_.bytes_to_client = alert_.size();
+    arm(std::chrono::milliseconds(5'000), "alert write timeout");
+    asio::async_write(client_, asio::buffer(alert_), [self = shared_from_this()](const error_code&, std::size_t) {
+      self->close(true);
+    });
+  }
+
+  // ------------------------------------------------------------- plumbing
+
+  void arm(std::chrono::milliseconds limit, const char* what) {
+    deadline_what_ = what;
+    timer_.expires_at(std::min(Clock::now() + limit, started_ + ctx_.config.client_lifetime));
+    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+      if (ec) return;  // cancelled or re-armed
+      self->on_deadline();
+    });
+  }
+
+  void on_deadline() {
+    switch (phase_) {
+      case Phase::hello: return ended_before_hello(deadline_what_);
+      case Phase::upstream: return upstream_failed(504, std::string(deadline_what_) + " reaching " + rec_.url);
+      case Phase::reply: return close(true);
+      default: return;
+    }
+  }
+
+  void log_now() {
+    if (logged_) return;
+    logged_ = true;
+    rec_.time = std::chrono::system_clock::now();
+    rec_.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
+    ctx_.log->write(rec_);
+  }
+
+  void close(bool log) {
+    if (phase_ == Phase::closed) return;
+    if (log) log_now();
+    phase_ = Phase::closed;
+    timer_.cancel();
+    error_code ec;
+    if (client_.is_open()) {
+      client_.shutdown(tcp::socket::shutdown_both, ec);
+      client_.close(ec);
+    }
+    if (upstream_) upstream_->close(ec);
+  }
+
+  Worker& worker_;
+  ProxyContext& ctx_;
+  tcp::socket client_;
+  asio::steady_timer timer_;
+  std::shared_ptr<const policy::Ruleset> policy_;
+  Clock::time_point started_;
+  const char* deadline_what_ = "";
+  Phase phase_ = Phase::hello;
+
+  std::string hello_bytes_;  // everything read from the client so far
+  std::optional<intercept::SocketAddress> original_;
+  std::uint16_t port_ = 443;
+  std::string host_;
+  std::uint16_t alert_version_ = 0x0303;
+  std::array<std::uint8_t, 7> alert_{};
+
+  std::optional<tcp::socket> upstream_;
+  std::vector<tcp::endpoint> candidates_;
+  std::size_t next_candidate_ = 0;
+  std::string last_error_;
+  std::shared_ptr<Relay> relay_;
+
+  LogRecord rec_;
+  bool logged_ = false;
+};
+
+}  // namespace
+
+void start_tls_intercept_session(tcp::socket client, Worker& worker) {
+  worker.context.connections.fetch_add(1, std::memory_order_relaxed);
+  std::make_shared<TlsInterceptSession>(std::move(client), worker)->start();
+}
+
+}  // namespace awf::proxy
