@@ -1,36 +1,8 @@
-// UniqueFd: sole owner of a file descriptor, closed exactly once.
+// The entrypoint's fd owner is the project-wide awf::UniqueFd.
 #pragma once
 
-#include <unistd.h>
-
-#include <utility>
+#include "awf/unique_fd.h"
 
 namespace awf::entrypoint {
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    // close(2): never retry on EINTR, the descriptor is gone either way.
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
-
+using UniqueFd = ::awf::UniqueFd;
 }  // namespace awf::entrypoint
