@@ -21,7 +21,7 @@ FROM debian:12-slim
 # list with the real binary (ProxyRuntimePackagesMatchWhatAwfProxyLinks).
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libc-ares2 libfmt9 libre2-9 libspdlog1.10 libyaml-cpp0.7 \
+      libc-ares2 libfmt9 libldns3 libre2-9 libspdlog1.10 libssl3 libyaml-cpp0.7 \
  && rm -rf /var/lib/apt/lists/*
 # UID/GID 13 `proxy`, as in awf's Squid image, so log directories written by
 # awf's Squid stay writable. debian:12-slim already has it (base-passwd).

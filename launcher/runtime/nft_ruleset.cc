@@ -131,8 +131,10 @@ std::string render_ruleset(const RulesetSpec& spec) {
   // The resolver in resolv.conf is the DNS listener itself (127.0.0.1:53):
   // a redirect to the same address and port changes no tuple, so conntrack
   // marks no DNAT and the rule above does not see it.
-  r += "\t\tip daddr 127.0.0.1 meta l4proto { tcp, udp } th dport " + dns + " accept\n";
-  r += "\t\tip6 daddr ::1 meta l4proto { tcp, udp } th dport " + dns + " accept\n";
+  for (const char* proto : {"udp", "tcp"}) {
+    r += std::string("\t\tip daddr 127.0.0.1 ") + proto + " dport " + dns + " accept\n";
+    r += std::string("\t\tip6 daddr ::1 ") + proto + " dport " + dns + " accept\n";
+  }
   // Everything else fails at once instead of timing out: a reset for TCP,
   // admin-prohibited (ICMP or ICMPv6) for UDP, ICMP and the rest, loopback
   // ports included (threats.md: other ports and protocols, IPv6).
