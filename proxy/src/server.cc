@@ -253,7 +253,10 @@ void Server::Impl::poll_drained(asio::io_context& control) {
     control.stop();
     return;
   }
-  poll_timer->expires_after(std::chrono::milliseconds(20));
+  // Short period: the launcher waits for this exit after every command, so
+  // the poll period is added to awf's run time; a few hundred wake-ups during
+  // a drain cost nothing.
+  poll_timer->expires_after(std::chrono::milliseconds(2));
   poll_timer->async_wait([this, &control](const error_code& ec) {
     if (!ec) poll_drained(control);
   });
