@@ -30,11 +30,24 @@ constexpr std::size_t kBatch = 256;                       // records that wake t
 constexpr auto kFlushEvery = std::chrono::milliseconds(50);  // upper bound on log latency
 
 // %ts.%03tu: epoch seconds and milliseconds.
-std::string epoch_millis(std::chrono::system_clock::time_point t) {
+void epoch_millis_to(std::string& out, std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(ms / 1000), static_cast<long long>(ms % 1000));
-  return buf;
+  int n = std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(ms / 1000),
+                        static_cast<long long>(ms % 1000));
+  out.append(buf, static_cast<std::size_t>(n));
+}
+
+void append_number(std::string& out, long long v) {
+  char buf[24];
+  int n = std::snprintf(buf, sizeof buf, "%lld", v);
+  out.append(buf, static_cast<std::size_t>(n));
+}
+
+void append_number(std::string& out, unsigned long long v) {
+  char buf[24];
+  int n = std::snprintf(buf, sizeof buf, "%llu", v);
+  out.append(buf, static_cast<std::size_t>(n));
 }
 
 // %{%Y-%m-%dT%H:%M:%S}tg.%03tuZ: UTC.
@@ -49,38 +62,71 @@ std::string iso_millis(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+constexpr char kHex[] = "0123456789ABCDEF";
+
+void append_pct(std::string& out, unsigned char c) {
+  const char buf[3] = {'%', kHex[c >> 4], kHex[c & 0xf]};
+  out.append(buf, 3);
+}
+
 // Squid quotes header values in logs: keep printable text, %-encode what
-// would break the quoted field (quote, backslash, control bytes).
-std::string quote_safe(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
+// would break the quoted field (quote, backslash, control bytes). The
+// *_to helpers append the unchanged stretches in one go: escapes are rare.
+void quote_safe_to(std::string& out, std::string_view s) {
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7f || c == '"' || c == '\\' || c == '%') {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
+      out.append(s.data() + run, i - run);
+      append_pct(out, c);
+      run = i + 1;
     }
   }
-  return out;
+  out.append(s.data() + run, s.size() - run);
 }
 
 // Fields without quotes must not contain spaces or control bytes.
-std::string token_safe(std::string_view s) {
-  if (s.empty()) return "-";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
+void token_safe_to(std::string& out, std::string_view s) {
+  if (s.empty()) {
+    out += '-';
+    return;
+  }
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
     if (c <= 0x20 || c == 0x7f || c == '"' || c == '%') {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
+      out.append(s.data() + run, i - run);
+      append_pct(out, c);
+      run = i + 1;
     }
   }
-  return out;
+  out.append(s.data() + run, s.size() - run);
+}
+
+void json_escape_to(std::string& out, std::string_view s) {
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    const char* esc = nullptr;
+    switch (c) {
+      case '"': esc = "\\\""; break;
+      case '\\': esc = "\\\\"; break;
+      case '\n': esc = "\\n"; break;
+      case '\r': esc = "\\r"; break;
+      case '\t': esc = "\\t"; break;
+      default:
+        if (c >= 0x20 && c != 0x7f) continue;
+    }
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    if (esc) {
+      out += esc;
+    } else {
+      const char buf[6] = {'\\', 'u', '0', '0', static_cast<char>(kHex[c >> 4] | 0x20), static_cast<char>(kHex[c & 0xf] | 0x20)};
+      out.append(buf, 6);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
 }
 
 }  // namespace
@@ -88,114 +134,111 @@ std::string token_safe(std::string_view s) {
 std::string json_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 8);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
+  json_escape_to(out, s);
   return out;
 }
 
-std::string format_firewall_detailed(const LogRecord& r) {
+void append_firewall_detailed(std::string& line, const LogRecord& r) {
   // %ts.%03tu %>a:%>p %{Host}>h %<a:%<p %rv %rm %>Hs %Ss:%Sh %ru "%{User-Agent}>h"
-  std::string line;
-  line.reserve(160 + r.url.size() + r.user_agent.size());
-  line += epoch_millis(r.time);
+  epoch_millis_to(line, r.time);
   line += ' ';
   line += r.client_ip;
   line += ':';
-  line += std::to_string(r.client_port);
+  append_number(line, static_cast<long long>(r.client_port));
   line += ' ';
-  line += token_safe(r.host);
+  token_safe_to(line, r.host);
   line += ' ';
   line += r.dest;
   line += ' ';
   line += r.version;
   line += ' ';
-  line += token_safe(r.method);
+  token_safe_to(line, r.method);
   line += ' ';
-  line += std::to_string(r.status);
+  append_number(line, static_cast<long long>(r.status));
   line += ' ';
   line += to_string(r.code);
   line += ':';
   line += to_string(r.hierarchy);
   line += ' ';
-  line += token_safe(r.url);
+  token_safe_to(line, r.url);
   line += " \"";
-  line += quote_safe(r.user_agent);
+  quote_safe_to(line, r.user_agent);
   line += '"';
+}
+
+void append_audit_jsonl(std::string& line, const LogRecord& r, const std::string& version) {
+  line += "{\"_schema\":\"audit/v";
+  json_escape_to(line, version);
+  line += "\",\"timestamp\":\"";
+  line += iso_millis(r.time);
+  line += "\",\"event\":\"http_access\",\"client\":\"";
+  json_escape_to(line, r.client_ip);
+  line += "\",\"host\":\"";
+  json_escape_to(line, r.host);
+  line += "\",\"dest\":\"";
+  json_escape_to(line, r.dest);
+  line += "\",\"method\":\"";
+  json_escape_to(line, r.method);
+  line += "\",\"status\":";
+  append_number(line, static_cast<long long>(r.status));
+  line += ",\"decision\":\"";
+  line += to_string(r.code);
+  line += "\",\"url\":\"";
+  json_escape_to(line, r.url);
+  if (!r.original_dest.empty()) {
+    line += "\",\"original_dest\":\"";
+    json_escape_to(line, r.original_dest);
+  }
+  line += "\"}";
+}
+
+void append_squid_native(std::string& line, const LogRecord& r) {
+  // Squid's default "squid" logformat:
+  // %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt
+  std::string_view dest_ip = "-";
+  if (r.dest != "-:-") dest_ip = std::string_view(r.dest).substr(0, r.dest.rfind(':'));
+  epoch_millis_to(line, r.time);
+  char buf[32];
+  int n = std::snprintf(buf, sizeof buf, " %6lld ", static_cast<long long>(r.duration.count()));
+  line.append(buf, static_cast<std::size_t>(n));
+  line += r.client_ip;
+  line += ' ';
+  line += to_string(r.code);
+  line += '/';
+  n = std::snprintf(buf, sizeof buf, "%03d", r.status);
+  line.append(buf, static_cast<std::size_t>(n));
+  line += ' ';
+  append_number(line, static_cast<unsigned long long>(r.bytes_to_client));
+  line += ' ';
+  token_safe_to(line, r.method);
+  line += ' ';
+  token_safe_to(line, r.url);
+  line += " - ";
+  line += to_string(r.hierarchy);
+  line += '/';
+  line += dest_ip;
+  line += ' ';
+  token_safe_to(line, r.content_type);
+}
+
+std::string format_firewall_detailed(const LogRecord& r) {
+  std::string line;
+  line.reserve(160 + r.url.size() + r.user_agent.size());
+  append_firewall_detailed(line, r);
   return line;
 }
 
 std::string format_audit_jsonl(const LogRecord& r, const std::string& version) {
   std::string line;
   line.reserve(256 + r.url.size());
-  line += "{\"_schema\":\"audit/v";
-  line += json_escape(version);
-  line += "\",\"timestamp\":\"";
-  line += iso_millis(r.time);
-  line += "\",\"event\":\"http_access\",\"client\":\"";
-  line += json_escape(r.client_ip);
-  line += "\",\"host\":\"";
-  line += json_escape(r.host);
-  line += "\",\"dest\":\"";
-  line += json_escape(r.dest);
-  line += "\",\"method\":\"";
-  line += json_escape(r.method);
-  line += "\",\"status\":";
-  line += std::to_string(r.status);
-  line += ",\"decision\":\"";
-  line += to_string(r.code);
-  line += "\",\"url\":\"";
-  line += json_escape(r.url);
-  if (!r.original_dest.empty()) {
-    line += "\",\"original_dest\":\"";
-    line += json_escape(r.original_dest);
-  }
-  line += "\"}";
+  append_audit_jsonl(line, r, version);
   return line;
 }
 
 std::string format_squid_native(const LogRecord& r) {
-  // Squid's default "squid" logformat:
-  // %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt
-  std::string dest_ip = "-";
-  if (r.dest != "-:-") dest_ip = r.dest.substr(0, r.dest.rfind(':'));
-  char head[96];
-  std::snprintf(head, sizeof head, "%s %6lld ", epoch_millis(r.time).c_str(),
-                static_cast<long long>(r.duration.count()));
-  char status[8];
-  std::snprintf(status, sizeof status, "%03d", r.status);
-  std::string line = head;
-  line += r.client_ip;
-  line += ' ';
-  line += to_string(r.code);
-  line += '/';
-  line += status;
-  line += ' ';
-  line += std::to_string(r.bytes_to_client);
-  line += ' ';
-  line += token_safe(r.method);
-  line += ' ';
-  line += token_safe(r.url);
-  line += " - ";
-  line += to_string(r.hierarchy);
-  line += '/';
-  line += dest_ip;
-  line += ' ';
-  line += token_safe(r.content_type);
+  std::string line;
+  line.reserve(160 + r.url.size());
+  append_squid_native(line, r);
   return line;
 }
 
@@ -277,10 +320,15 @@ void AccessLog::run() {
     text.clear();
     json.clear();
     for (const LogRecord& r : batch) {
-      text += options_.format == LogFormat::squid ? format_squid_native(r) : format_firewall_detailed(r);
+      // Appended in place: no string per record.
+      if (options_.format == LogFormat::squid) {
+        append_squid_native(text, r);
+      } else {
+        append_firewall_detailed(text, r);
+      }
       text += '\n';
       if (audit_) {
-        json += format_audit_jsonl(r, options_.version);
+        append_audit_jsonl(json, r, options_.version);
         json += '\n';
       }
     }

@@ -2,8 +2,10 @@
 // two connected TCP sockets until both directions ended, with half-close
 // passed on (FIN in one direction does not stop the other), an idle deadline
 // that any activity pushes back, and a lifetime cap. Uses splice(2) through
-// a pipe per direction while bytes flow (none while idle); falls back to a
-// buffer copy when pipes are short.
+// a pipe per direction while bytes flow (none while idle): empty pipes go
+// back to a small per-thread pool (no pipe2/close per burst) and are grown
+// to 1 MiB (F_SETPIPE_SZ) so bulk transfers take fewer splice calls; falls
+// back to a buffer copy when pipes are short.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
