@@ -44,7 +44,6 @@ Status drop_bounding_and_ambient() {
   return ok_status();
 }
 
-namespace {
 // user_namespaces(7): in a user namespace created without privilege the
 // launcher must write "deny" to /proc/PID/setgroups before it may map GIDs,
 // and setgroups(2) then fails with EPERM for good. The supplementary groups
@@ -55,7 +54,6 @@ bool setgroups_denied() {
   std::string word;
   return in >> word && word == "deny";
 }
-}  // namespace
 
 Status switch_user(const Identity& id) {
   if (id.uid == 0 || id.gid == 0) return Error{"Refusing to run the command as root"};

@@ -112,7 +112,17 @@ void exec_command(const LaunchPlan& plan, int report_fd, const sigset_t& origina
 
   auto status = read_file("/proc/self/status", false);
   if (!status) fail(report_fd, kExitSetupFailed, status.message());
-  check(report_fd, check_confinement(*status, plan.identity));
+  // Rootless: setgroups(2) was impossible, so the groups to expect are the
+  // ones inherited (they were the invoking user's own; nothing was gained).
+  Identity expected = plan.identity;
+  if (setgroups_denied()) {
+    const int n = getgroups(0, nullptr);
+    expected.groups.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    if (n > 0 && getgroups(n, expected.groups.data()) != n) {
+      fail(report_fd, kExitSetupFailed, fmt::format("getgroups failed: {}", errno_text(errno)));
+    }
+  }
+  check(report_fd, check_confinement(*status, expected));
 
   execve(program.c_str(), argv.data(), envp.data());
   int err = errno;

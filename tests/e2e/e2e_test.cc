@@ -371,6 +371,26 @@ TEST_F(AwfEndToEnd, LogsSubcommandsReadTheProducedFiles) {
   EXPECT_NE(summary.out.find("denied.test"), std::string::npos) << summary.out;
 }
 
+TEST_F(AwfEndToEnd, RootlessRunUsesAUserNamespaceAndStillFilters) {
+  REQUIRE_FACILITY(fs::exists("/usr/bin/setpriv"), "setpriv (util-linux) is not installed");
+  REQUIRE_FACILITY(awf::testing::read_file("/proc/sys/user/max_user_namespaces") != "0\n",
+                   "unprivileged user namespaces are disabled (user.max_user_namespaces=0)");
+  TempDir parent;
+  fs::permissions(parent.path(), fs::perms::all);  // awf (unprivileged) creates its log dir in it
+  const std::string log_dir = parent.file("logs");
+  // env(1) sets HOME: the unprivileged user's home, not root's.
+  auto p = Process::spawn({"/usr/bin/env", "HOME=" + parent.path(), "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", kAwf,
+                           "--dns-servers", kDns, "--allow-private-ranges", "127.0.90.0/24", "--proxy-logs-dir",
+                           log_dir, "--allow-domains", "allowed.test", "--",
+                           "id -u; curl -s -o /dev/null -w '%{http_code} ' --max-time 10 http://allowed.test/; "
+                           "curl -s -o /dev/null -w '%{http_code}\\n' --max-time 10 http://denied.test/"});
+  auto code = p->wait(60s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << p->stderr_text();
+  EXPECT_EQ(p->stdout_text(), "65534\n200 403\n") << p->stderr_text();
+  EXPECT_NE(count_lines_with(awf::testing::read_file(log_dir + "/access.log"), "TCP_DENIED", "denied.test"), "");
+}
+
 TEST_F(AwfEndToEnd, NothingIsLeftBehindAfterARun) {
   auto mounts_before = awf::testing::read_file("/proc/self/mounts");
   auto netns_before = awf::testing::run({"ip", "netns", "list"}).out;

@@ -17,6 +17,10 @@ Status drop_bounding_and_ambient();
 // inheritable set alone).
 Status switch_user(const Identity& identity);
 
+// True in a user namespace whose setgroups file says "deny" (a rootless run):
+// switch_user() then keeps the inherited supplementary groups.
+bool setgroups_denied();
+
 // PR_SET_NO_NEW_PRIVS: execve can no longer grant privileges (setuid bits,
 // file capabilities); also lets us load seccomp without CAP_SYS_ADMIN.
 Status set_no_new_privs();
