@@ -1,6 +1,8 @@
 // Runs the real `awf policy check` as a process over the vectors of
 // reference §2.6 and checks its output lines and exit codes (0/1/2).
 #include <gtest/gtest.h>
+
+#include "awf/testing/files.h"
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -35,19 +37,9 @@ std::string slurp(const fs::path& p) {
 // A scratch directory per test for the child's output and input files.
 class PolicyCheckProcess : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "awf-launcher-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
   std::string write(const std::string& name, const std::string& content) {
-    const auto path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << content;
+    const auto path = tmp_.file(name);
+    awf::testing::write_file(path, content);
     return path;
   }
 
@@ -78,7 +70,8 @@ class PolicyCheckProcess : public ::testing::Test {
     return run;
   }
 
-  fs::path dir_;
+  awf::testing::TempDir tmp_;  // removed with the fixture
+  fs::path dir_ = tmp_.path();
 };
 
 struct Vector {

@@ -3,6 +3,8 @@
 #include "awf/policy/sources.h"
 
 #include <gtest/gtest.h>
+
+#include "awf/testing/files.h"
 #include <unistd.h>
 
 #include <cstdlib>
@@ -17,21 +19,13 @@ namespace fs = std::filesystem;
 // A temporary directory removed with the fixture; tests write files into it.
 class SourcesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "awf-policy-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   std::string write(const std::string& name, const std::string& content) {
-    const auto path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << content;
+    const auto path = tmp_.file(name);
+    awf::testing::write_file(path, content);
     return path;
   }
-  fs::path dir_;
+  awf::testing::TempDir tmp_;  // removed with the fixture
+  fs::path dir_ = tmp_.path();
 };
 
 TEST(SplitDomainList, TrimsAndDropsEmptyItems) {
