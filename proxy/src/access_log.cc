@@ -69,23 +69,33 @@ void append_pct(std::string& out, unsigned char c) {
   out.append(buf, 3);
 }
 
-// Squid quotes header values in logs: keep printable text, %-encode what
-// would break the quoted field (quote, backslash, control bytes). The
-// *_to helpers append the unchanged stretches in one go: escapes are rare.
+// The text formats follow what Squid 5 writes for awf's logformats (checked
+// against a live Squid by tests/differential). The *_to helpers append the
+// unchanged stretches in one go: escapes are rare.
+
+// A quoted field ("%{User-Agent}>h"): Squid backslash-escapes '"' and '\\'
+// and writes everything else raw. Control bytes, which Squid also writes raw,
+// become \xHH here, so a client cannot put terminal escapes into a log line.
 void quote_safe_to(std::string& out, std::string_view s) {
   std::size_t run = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\' || c == '%') {
-      out.append(s.data() + run, i - run);
-      append_pct(out, c);
-      run = i + 1;
+    if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else {
+      const char buf[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
+      out.append(buf, 4);
     }
   }
   out.append(s.data() + run, s.size() - run);
 }
 
-// Fields without quotes must not contain spaces or control bytes.
+// An unquoted field (%rm, %ru, %mt): Squid writes it raw, so do we, except
+// for the bytes that would split the line (a parsed request has none).
 void token_safe_to(std::string& out, std::string_view s) {
   if (s.empty()) {
     out += '-';
@@ -94,7 +104,29 @@ void token_safe_to(std::string& out, std::string_view s) {
   std::size_t run = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c <= 0x20 || c == 0x7f || c == '"' || c == '%') {
+    if (c <= 0x20 || c == 0x7f) {
+      out.append(s.data() + run, i - run);
+      append_pct(out, c);
+      run = i + 1;
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+}
+
+// The unquoted %{Host}>h: Squid URL-escapes RFC 1738's unsafe characters
+// except '%' (its rfc1738_escape_unescaped), so an IPv6 literal is logged
+// as %5B::1%5D:443. Only IP-literal brackets occur in practice: the field
+// is the host the request was routed to.
+void host_escape_to(std::string& out, std::string_view s) {
+  if (s.empty()) {
+    out += '-';
+    return;
+  }
+  constexpr std::string_view kUnsafe = "<>\"#{}|\\^~[]`' ";
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x7f || kUnsafe.find(static_cast<char>(c)) != std::string_view::npos) {
       out.append(s.data() + run, i - run);
       append_pct(out, c);
       run = i + 1;
@@ -146,7 +178,7 @@ void append_firewall_detailed(std::string& line, const LogRecord& r) {
   line += ':';
   append_number(line, static_cast<long long>(r.client_port));
   line += ' ';
-  token_safe_to(line, r.host);
+  host_escape_to(line, r.host);
   line += ' ';
   line += r.dest;
   line += ' ';

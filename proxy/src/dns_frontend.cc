@@ -421,8 +421,8 @@ class DnsUdpService : public std::enable_shared_from_this<DnsUdpService> {
 
 class DnsTcpSession final : public Connection, public std::enable_shared_from_this<DnsTcpSession> {
  public:
-  DnsTcpSession(tcp::socket client, Worker& worker)
-      : worker_(worker), client_(std::move(client)), timer_(client_.get_executor()) {}
+  DnsTcpSession(tcp::socket client, const tcp::endpoint& peer, Worker& worker)
+      : worker_(worker), client_(std::move(client)), peer_(peer), timer_(client_.get_executor()) {}
 
   ~DnsTcpSession() override {
     worker_.remove(this);
@@ -431,10 +431,8 @@ class DnsTcpSession final : public Connection, public std::enable_shared_from_th
 
   void start() {
     worker_.add(this, weak_from_this());
-    error_code ec;
-    auto remote = client_.remote_endpoint(ec);
-    ip_ = ec ? "-" : client_text(remote.address());
-    port_ = ec ? 0 : remote.port();
+    ip_ = client_text(peer_.address());
+    port_ = peer_.port();
     next();
   }
 
@@ -508,6 +506,7 @@ class DnsTcpSession final : public Connection, public std::enable_shared_from_th
 
   Worker& worker_;
   tcp::socket client_;
+  tcp::endpoint peer_;  // the client, as accept(2) reported it
   asio::steady_timer timer_;
   std::string ip_;
   std::uint16_t port_ = 0;
@@ -530,9 +529,9 @@ void start_dns_udp_service(udp::socket& socket, Worker& worker) {
   std::make_shared<DnsUdpService>(socket, worker)->receive();
 }
 
-void start_dns_tcp_session(tcp::socket client, Worker& worker) {
+void start_dns_tcp_session(tcp::socket client, const tcp::endpoint& peer, Worker& worker) {
   worker.context.connections.fetch_add(1, std::memory_order_relaxed);
-  std::make_shared<DnsTcpSession>(std::move(client), worker)->start();
+  std::make_shared<DnsTcpSession>(std::move(client), peer, worker)->start();
 }
 
 }  // namespace awf::proxy

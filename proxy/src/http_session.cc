@@ -12,6 +12,7 @@
 
 #include "awf/intercept/original_dst.h"
 #include "awf/policy/host.h"
+#include "awf/proxy/connector.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/http_head.h"
 #include "awf/proxy/relay.h"
@@ -98,11 +99,13 @@ const char* reason_phrase(int status) {
 
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket client, Worker& worker, SessionMode mode)
+  HttpSession(tcp::socket client, const tcp::endpoint& peer, Worker& worker, SessionMode mode)
       : worker_(worker),
         ctx_(worker.context),
         client_(std::move(client)),
         timer_(client_.get_executor()),
+        client_ip_(address_text(peer.address())),
+        client_port_(peer.port()),
         transparent_(mode == SessionMode::transparent) {}
 
   ~HttpSession() override {
@@ -113,15 +116,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void start() {
     worker_.add(this, weak_from_this());
     policy_ = ctx_.policy();
-    error_code ec;
-    auto remote = client_.remote_endpoint(ec);
-    if (!ec) {
-      client_ip_ = address_text(remote.address());
-      client_port_ = remote.port();
-    } else {
-      client_ip_ = "-";
-    }
-    client_.set_option(tcp::no_delay(true), ec);
+    // TCP_NODELAY comes from the listener (accepted sockets inherit it).
     if (transparent_) {
       // Where the client was headed before the redirect: logged, and the
       // port (and, without a Host header, the address) policy is asked
@@ -176,6 +171,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     close_client_ = false;
     upstream_reusable_ = false;
     response_started_ = false;
+    head_pending_ = 0;
     connected_ = false;
   }
 
@@ -222,7 +218,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     rec_.method = req_.method;
     rec_.version = req_.version_minor == 0 ? "1.0" : "1.1";
     if (const std::string* ua = req_.find("user-agent")) rec_.user_agent = *ua;
-    if (const std::string* h = req_.find("host")) rec_.host = normalise_host_header(*h);
+    // Squid logs the Host of a proxied request as the host the request is
+    // routed to (decide() below); of an intercepted one as the client sent it.
+    if (const std::string* h = req_.find("host"); h && transparent_) rec_.host = normalise_host_header(*h);
     is_connect_ = req_.method == "CONNECT";
     if (!transparent_ && req_.method == "GET" && req_.target == kHealthCheckPath) return reply_health();
     if (transparent_) {
@@ -307,6 +305,17 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       std::string path = target_.path.substr(0, target_.path.find('?'));
       if (path.size() < target_.path.size()) path += '?';
       rec_.url = "http://" + host_ + (target_.port == 80 ? "" : ":" + std::to_string(target_.port)) + path;
+    }
+    if (!transparent_ && req_.find("host")) {
+      // Squid's %{Host}>h for an absolute-URI or CONNECT request: not what
+      // the client wrote in Host (RFC 9112 3.2.2: the target wins) but the
+      // target's host, with the port unless it is http's default; "-" when
+      // the client sent no Host at all.
+      rec_.host = host_;
+      if (is_connect_ || target_.port != 80) {
+        rec_.host += ':';
+        rec_.host += std::to_string(target_.port);
+      }
     }
     policy::Decision d = policy_->decide(policy::Request{as_sent, target_.port, is_connect_});
     target_.host = host_;  // from here on only the canonical name: routed, sent as Host, logged
@@ -429,36 +438,31 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                          "; allow the range with --allow-private-ranges)\n";
       return reply_error(403, body, ResultCode::tcp_denied, "ERR_ACCESS_DENIED", true);
     }
-    next_candidate_ = 0;
-    connect_next();
+    connect_upstream();
   }
 
-  void connect_next() {
-    if (next_candidate_ >= candidates_.size()) {
-      // Squid: ERR_CONNECT_FAIL, 503.
-      return upstream_failed(503, "ERR_CONNECT_FAIL",
-                             "cannot connect to " + host_ + ":" + std::to_string(target_.port) + ": " + last_error_);
-    }
-    tcp::endpoint ep = candidates_[next_candidate_++];
-    up_.emplace(client_.get_executor());
-    up_->async_connect(ep, [self = shared_from_this(), ep](const error_code& ec) {
-      if (self->phase_ != Phase::upstream) return;
-      if (ec) {
-        self->last_error_ = ec.message() + " (" + ep.address().to_string() + ")";
-        // Squid logs the address it tried, with HIER_DIRECT.
-        self->rec_.dest = ep.address().to_string() + ":" + std::to_string(ep.port());
-        self->rec_.hierarchy = Hierarchy::direct;
-        return self->connect_next();
-      }
-      error_code ignored;
-      self->up_->set_option(tcp::no_delay(true), ignored);
-      self->connected_ = true;
-      self->up_reused_ = false;
-      self->up_dest_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-      self->rec_.dest = self->up_dest_;
-      self->rec_.hierarchy = Hierarchy::direct;
-      self->on_upstream_ready();
-    });
+  void connect_upstream() {
+    connector_ = Connector::start(
+        client_.get_executor(), std::move(candidates_), Connector::kDefaultAttemptDelay,
+        [self = shared_from_this()](Connector::Outcome o) {
+          self->connector_.reset();
+          if (self->phase_ != Phase::upstream) return;
+          const tcp::endpoint& ep = o.endpoint;
+          // Squid logs the address it connected to, or the last it tried, with HIER_DIRECT.
+          self->rec_.dest = ep.address().to_string() + ":" + std::to_string(ep.port());
+          self->rec_.hierarchy = Hierarchy::direct;
+          if (o.error) {
+            // Squid: ERR_CONNECT_FAIL, 503.
+            return self->upstream_failed(
+                503, "ERR_CONNECT_FAIL",
+                "cannot connect to " + self->host_ + ":" + std::to_string(self->target_.port) + ": " + o.detail);
+          }
+          self->up_.emplace(std::move(o.socket));
+          self->connected_ = true;
+          self->up_reused_ = false;
+          self->up_dest_ = self->rec_.dest;
+          self->on_upstream_ready();
+        });
   }
 
   // Hands a reusable idle upstream connection to the thread's pool.
@@ -470,6 +474,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void drop_upstream() {
+    if (connector_) {
+      connector_->cancel();
+      connector_.reset();
+    }
     if (up_) {
       error_code ec;
       up_->close(ec);
@@ -661,16 +669,31 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                          !resp_.has_token("connection", "close");
     out_client_ = build_client_response(resp_, close_client_, false);
     response_started_ = true;
-    rec_.bytes_to_client += out_client_.size();
-    asio::async_write(client_, asio::buffer(out_client_), [self = shared_from_this()](const error_code& ec, std::size_t) {
-      if (self->phase_ != Phase::exchange) return;
-      if (ec) return self->close_all("client write failed");
-      self->pump_response_body();
-    });
+    // The head goes out together with the body bytes that came with it: one
+    // send instead of two (on loopback each send is most of a request's cost).
+    head_pending_ = out_client_.size();
+    pump_response_body();
+  }
+
+  // Writes the response head held in out_client_ on its own: there are no
+  // body bytes to go with it yet, and the client should see it now.
+  template <typename Next>
+  void flush_head(Next next) {
+    rec_.bytes_to_client += head_pending_;
+    head_pending_ = 0;
+    asio::async_write(client_, asio::buffer(out_client_),
+                      [self = shared_from_this(), next](const error_code& ec, std::size_t) {
+                        if (self->phase_ != Phase::exchange) return;
+                        if (ec) return self->close_all("client write failed");
+                        (self.get()->*next)();
+                      });
   }
 
   void pump_response_body() {
-    if (resp_kind_ == BodyKind::none) return response_complete();
+    if (resp_kind_ == BodyKind::none) {
+      if (head_pending_) return flush_head(&HttpSession::response_complete);
+      return response_complete();
+    }
     if (!up_in_.empty()) {
       std::size_t k = up_in_.size();
       bool complete = false;
@@ -684,7 +707,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         complete = resp_remaining_ == 0;
       }
       if (complete && k < up_in_.size()) upstream_reusable_ = false;  // bytes after the response: do not trust it
-      out_client_.assign(up_in_, 0, k);
+      const std::size_t head = head_pending_;
+      head_pending_ = 0;
+      if (head) out_client_.append(up_in_, 0, k);
+      else out_client_.assign(up_in_, 0, k);
       up_in_.erase(0, k);
       if (complete) up_in_.clear();
       last_activity_ = Clock::now();
@@ -692,12 +718,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                         [self = shared_from_this(), complete](const error_code& ec, std::size_t n) {
                           if (self->phase_ != Phase::exchange) return;
                           if (ec) return self->close_all("client write failed");
-                          self->rec_.bytes_to_client += n;
+                          self->rec_.bytes_to_client += n;  // the head included
                           if (complete) return self->response_complete();
                           self->pump_response_body();
                         });
       return;
     }
+    if (head_pending_) return flush_head(&HttpSession::pump_response_body);
     read_upstream([self = shared_from_this()](const error_code& ec, std::size_t) {
       if (self->phase_ != Phase::exchange) return;
       if (ec == asio::error::eof && self->resp_kind_ == BodyKind::until_close) {
@@ -827,10 +854,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     error_code ec;
     timer_.cancel();
     if (relay_) relay_->close(why ? why : "closed");
-    if (client_.is_open()) {
-      client_.shutdown(tcp::socket::shutdown_both, ec);
-      client_.close(ec);
-    }
+    // close(2) alone sends the FIN (or the RST when input is left unread),
+    // as a shutdown(2) before it would.
+    client_.close(ec);
     drop_upstream();
   }
 
@@ -864,8 +890,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   std::string up_key_, up_dest_;
   bool up_reused_ = false, connected_ = false, retried_ = false;
   std::vector<tcp::endpoint> candidates_;
-  std::size_t next_candidate_ = 0;
-  std::string last_error_;
+  std::shared_ptr<Connector> connector_;  // while connecting
 
   std::string up_in_;
   ResponseHead resp_;
@@ -876,15 +901,16 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   ChunkedScanner req_chunks_;
   bool req_done_ = false, resp_done_ = false, close_client_ = false, upstream_reusable_ = false;
   bool response_started_ = false;
+  std::size_t head_pending_ = 0;  // size of a response head in out_client_ not written yet
   std::string out_client_, out_up_;
   std::shared_ptr<Relay> relay_;
 };
 
 }  // namespace
 
-void start_http_session(tcp::socket client, Worker& worker, SessionMode mode) {
+void start_http_session(tcp::socket client, const tcp::endpoint& peer, Worker& worker, SessionMode mode) {
   worker.context.connections.fetch_add(1, std::memory_order_relaxed);
-  std::make_shared<HttpSession>(std::move(client), worker, mode)->start();
+  std::make_shared<HttpSession>(std::move(client), peer, worker, mode)->start();
 }
 
 }  // namespace awf::proxy

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/ip/v6_only.hpp>
 #include <cerrno>
 #include <cstring>
@@ -130,6 +132,15 @@ Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
   return out;
 }
 
+// TCP_NODELAY on a listener is inherited by every socket it accepts, which
+// saves a setsockopt(2) per connection. Best effort: without it the sessions
+// still work, with Nagle's delays on small writes.
+void set_no_delay(tcp::acceptor& a, const std::string& shown) {
+  error_code ec;
+  a.set_option(tcp::no_delay(true), ec);
+  if (ec) spdlog::warn("listener {}: TCP_NODELAY: {}", shown, ec.message());
+}
+
 Status open_on_worker(ListenerSource& source, Worker& worker) {
   const bool datagram = intercept::is_datagram(source.kind);
   if (source.inherited.valid()) {
@@ -158,6 +169,7 @@ Status open_on_worker(ListenerSource& source, Worker& worker) {
         return Error{std::string("inherited ") + intercept::to_string(source.kind) + " listener " + source.shown +
                      ": " + ec.message()};
       }
+      set_no_delay(*a, source.shown);
       worker.acceptors.push_back(std::move(a));
       worker.acceptor_kinds.push_back(source.kind);
     }
@@ -180,6 +192,7 @@ Status open_on_worker(ListenerSource& source, Worker& worker) {
     a->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return Error{"cannot listen on " + where.text() + " (" + flag + "): listen: " + ec.message()};
     where.port = a->local_endpoint(ec).port();
+    set_no_delay(*a, where.text());
     worker.acceptors.push_back(std::move(a));
     worker.acceptor_kinds.push_back(source.kind);
   }

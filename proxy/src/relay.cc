@@ -150,9 +150,9 @@ void Relay::begin(std::string to_upstream, std::string to_client) {
   down_->to = &client_;
   down_->total = &totals_.upstream_to_client;
   if (!to_client.empty()) down_->pending = std::move(to_client);
+  // TCP_NODELAY: the client socket inherited it from the listener, the
+  // upstream one got it when it connected.
   boost::system::error_code ec;
-  client_.set_option(tcp::no_delay(true), ec);
-  upstream_.set_option(tcp::no_delay(true), ec);
   // Both modes wait for readiness and then read or splice with raw calls,
   // which need O_NONBLOCK on the descriptor. Sockets that already ran an
   // async operation have it (Asio's internal non-blocking mode): no ioctl.

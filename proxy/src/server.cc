@@ -108,7 +108,7 @@ struct Server::Impl {
   std::chrono::steady_clock::time_point last_accept_warning{};
 
   Status bind_all(std::vector<intercept::InheritedListener> inherited);
-  void accept(Worker& w, tcp::acceptor& a, intercept::ListenerKind kind);
+  void accept(Worker& w, std::size_t i);
   void reload();
   void drain(asio::io_context& control);
   void poll_drained(asio::io_context& control);
@@ -155,8 +155,12 @@ Status Server::Impl::bind_all(std::vector<intercept::InheritedListener> inherite
   return ok_status();
 }
 
-void Server::Impl::accept(Worker& w, tcp::acceptor& a, intercept::ListenerKind kind) {
-  a.async_accept([this, &w, &a, kind](const error_code& ec, tcp::socket socket) {
+// Accepts on w.acceptors[i] forever; accept(2) fills w.accept_peers[i].
+void Server::Impl::accept(Worker& w, std::size_t i) {
+  tcp::acceptor& a = *w.acceptors[i];
+  const intercept::ListenerKind kind = w.acceptor_kinds[i];
+  const tcp::endpoint& peer = w.accept_peers[i];
+  a.async_accept(w.accept_peers[i], [this, &w, &a, &peer, i, kind](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !a.is_open()) return;
     if (ec) {
       auto now = std::chrono::steady_clock::now();
@@ -167,8 +171,8 @@ void Server::Impl::accept(Worker& w, tcp::acceptor& a, intercept::ListenerKind k
       }
       // Out of fds or memory: back off instead of spinning, then go on.
       auto timer = std::make_shared<asio::steady_timer>(w.io, std::chrono::milliseconds(50));
-      timer->async_wait([this, &w, &a, kind, timer](const error_code&) {
-        if (a.is_open()) accept(w, a, kind);
+      timer->async_wait([this, &w, &a, i, timer](const error_code&) {
+        if (a.is_open()) accept(w, i);
       });
       return;
     }
@@ -182,16 +186,16 @@ void Server::Impl::accept(Worker& w, tcp::acceptor& a, intercept::ListenerKind k
       socket.close(ignored);
     } else {
       switch (kind) {
-        case intercept::ListenerKind::forward: start_http_session(std::move(socket), w); break;
+        case intercept::ListenerKind::forward: start_http_session(std::move(socket), peer, w); break;
         case intercept::ListenerKind::http_intercept:
-          start_http_session(std::move(socket), w, SessionMode::transparent);
+          start_http_session(std::move(socket), peer, w, SessionMode::transparent);
           break;
-        case intercept::ListenerKind::tls_intercept: start_tls_intercept_session(std::move(socket), w); break;
-        case intercept::ListenerKind::dns_tcp: start_dns_tcp_session(std::move(socket), w); break;
+        case intercept::ListenerKind::tls_intercept: start_tls_intercept_session(std::move(socket), peer, w); break;
+        case intercept::ListenerKind::dns_tcp: start_dns_tcp_session(std::move(socket), peer, w); break;
         case intercept::ListenerKind::dns_udp: break;  // never an acceptor
       }
     }
-    accept(w, a, kind);
+    accept(w, i);
   });
 }
 
@@ -327,7 +331,8 @@ int Server::run() {
   };
   wait_signal();
   for (auto& w : m.workers) {
-    for (std::size_t i = 0; i < w->acceptors.size(); ++i) m.accept(*w, *w->acceptors[i], w->acceptor_kinds[i]);
+    w->accept_peers.resize(w->acceptors.size());
+    for (std::size_t i = 0; i < w->acceptors.size(); ++i) m.accept(*w, i);
     for (auto& d : w->dns_sockets) start_dns_udp_service(*d, *w);
   }
   std::vector<std::thread> threads;

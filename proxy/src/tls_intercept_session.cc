@@ -16,6 +16,7 @@
 #include "awf/intercept/original_dst.h"
 #include "awf/intercept/tls_alert.h"
 #include "awf/policy/host.h"
+#include "awf/proxy/connector.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/relay.h"
 
@@ -43,8 +44,12 @@ std::string client_address_text(const asio::ip::address& a) {
 
 class TlsInterceptSession final : public Connection, public std::enable_shared_from_this<TlsInterceptSession> {
  public:
-  TlsInterceptSession(tcp::socket client, Worker& worker)
-      : worker_(worker), ctx_(worker.context), client_(std::move(client)), timer_(client_.get_executor()) {}
+  TlsInterceptSession(tcp::socket client, const tcp::endpoint& peer, Worker& worker)
+      : worker_(worker),
+        ctx_(worker.context),
+        client_(std::move(client)),
+        peer_(peer),
+        timer_(client_.get_executor()) {}
 
   ~TlsInterceptSession() override {
     worker_.remove(this);
@@ -55,11 +60,9 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     worker_.add(this, weak_from_this());
     policy_ = ctx_.policy();
     started_ = Clock::now();
-    error_code ec;
-    auto remote = client_.remote_endpoint(ec);
-    rec_.client_ip = ec ? "-" : client_address_text(remote.address());
-    rec_.client_port = ec ? 0 : remote.port();
-    client_.set_option(tcp::no_delay(true), ec);
+    rec_.client_ip = client_address_text(peer_.address());
+    rec_.client_port = peer_.port();
+    // TCP_NODELAY comes from the listener (accepted sockets inherit it).
     // The port the client dialled is the port policy is asked about; its
     // address is only logged (threats.md: never trust the dialled address).
     auto original = intercept::original_destination(client_.native_handle());
@@ -187,25 +190,20 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
                       "; allow the range with --allow-private-ranges)",
                   TlsAlert::access_denied, alert_version_);
     }
-    connect_next();
-  }
-
-  void connect_next() {
-    if (next_candidate_ >= candidates_.size()) {
-      return upstream_failed(503, "cannot connect to " + rec_.url + ": " + last_error_);
-    }
-    const tcp::endpoint ep = candidates_[next_candidate_++];
-    upstream_.emplace(client_.get_executor());
-    upstream_->async_connect(ep, [self = shared_from_this(), ep](const error_code& ec) {
-      if (self->phase_ != Phase::upstream) return;
-      self->rec_.dest = ep.address().to_string() + ":" + std::to_string(ep.port());
-      self->rec_.hierarchy = Hierarchy::direct;
-      if (ec) {
-        self->last_error_ = ec.message() + " (" + ep.address().to_string() + ")";
-        return self->connect_next();
-      }
-      self->start_tunnel();
-    });
+    connector_ = Connector::start(client_.get_executor(), std::move(candidates_), Connector::kDefaultAttemptDelay,
+                                  [self = shared_from_this()](Connector::Outcome o) {
+                                    self->connector_.reset();
+                                    if (self->phase_ != Phase::upstream) return;
+                                    self->rec_.dest =
+                                        o.endpoint.address().to_string() + ":" + std::to_string(o.endpoint.port());
+                                    self->rec_.hierarchy = Hierarchy::direct;
+                                    if (o.error) {
+                                      return self->upstream_failed(503,
+                                                                   "cannot connect to " + self->rec_.url + ": " + o.detail);
+                                    }
+                                    self->upstream_.emplace(std::move(o.socket));
+                                    self->start_tunnel();
+                                  });
   }
 
   // Squid logs a CONNECT it could not complete as NONE_NONE with 503 (504
@@ -307,11 +305,16 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
       client_.close(ec);
     }
     if (upstream_) upstream_->close(ec);
+    if (connector_) {
+      connector_->cancel();
+      connector_.reset();
+    }
   }
 
   Worker& worker_;
   ProxyContext& ctx_;
   tcp::socket client_;
+  tcp::endpoint peer_;  // the client, as accept(2) reported it
   asio::steady_timer timer_;
   std::shared_ptr<const policy::Ruleset> policy_;
   Clock::time_point started_;
@@ -327,8 +330,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
 
   std::optional<tcp::socket> upstream_;
   std::vector<tcp::endpoint> candidates_;
-  std::size_t next_candidate_ = 0;
-  std::string last_error_;
+  std::shared_ptr<Connector> connector_;  // while connecting
   std::shared_ptr<Relay> relay_;
 
   LogRecord rec_;
@@ -337,9 +339,9 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
 
 }  // namespace
 
-void start_tls_intercept_session(tcp::socket client, Worker& worker) {
+void start_tls_intercept_session(tcp::socket client, const tcp::endpoint& peer, Worker& worker) {
   worker.context.connections.fetch_add(1, std::memory_order_relaxed);
-  std::make_shared<TlsInterceptSession>(std::move(client), worker)->start();
+  std::make_shared<TlsInterceptSession>(std::move(client), peer, worker)->start();
 }
 
 }  // namespace awf::proxy

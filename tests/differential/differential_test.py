@@ -57,14 +57,7 @@ DOCUMENTED = {
 # Differences seen against the current awf-proxy that it should lose: the case still
 # runs and prints every mismatch, but mismatches confined to the named log field are
 # reported as XFAIL instead of failing the suite. Remove an entry when it XPASSes.
-KNOWN_GAPS = {
-    "host-escaping": ("host", "Squid URL-escapes '[' and ']' of the Host header in the text log "
-                              "(%5B::1%5D:443); awf-proxy writes them raw."),
-    "host-from-url": ("host", "for an absolute-URI request Squid logs (and forwards) the URL's host, "
-                              "ignoring the client's Host header as RFC 9112 3.2.2 requires; awf-proxy "
-                              "forwards the URL's host too but logs the client's Host header, so "
-                              "awf's reports would name a host that was never contacted."),
-}
+KNOWN_GAPS = {}
 
 
 class Case:
@@ -91,9 +84,20 @@ def cases(origin_ip):
              curl_args=["-X", "POST", "-d", "x=1"]),
         # The origin answers /host with the Host header it received.
         Case("forward_get_forwards_the_url_host_not_the_client_host_header", "http://plain.test/host", 200,
-             curl_args=["-H", "Host: other.test"], body="plain.test\n", gap="host-from-url"),
+             curl_args=["-H", "Host: other.test"], body="plain.test\n"),
         Case("forward_get_with_default_port_in_host_header_logs_bare_host", "http://plain.test/host", 200,
-             curl_args=["-H", "Host: plain.test:80"], body="plain.test\n", gap="host-from-url"),
+             curl_args=["-H", "Host: plain.test:80"], body="plain.test\n"),
+        # Host logged as "-" when the client sent none (HTTP/1.0), the CONNECT
+        # authority when the CONNECT's Host names something else
+        Case("forward_get_without_host_header_logs_dash", "http://plain.test/1k", 200,
+             curl_args=["-0", "-H", "Host:"]),
+        Case("connect_logs_its_authority_not_its_host_header", "https://plain.test/1k", 200,
+             curl_args=["--proxy-header", "Host: other.test:443"]),
+        # the URL is logged as sent (escapes kept, query cut); quotes and
+        # backslashes of the User-Agent are backslash-escaped
+        Case("forward_url_escapes_are_logged_as_sent", "http://plain.test/a%20b%2Fc?q=1", 404),
+        Case("user_agent_quotes_and_backslashes_are_escaped", "http://plain.test/1k", 200,
+             curl_args=["-A", 'agent "x" \\y% [z]']),
         # wildcard pattern: needs at least one label before the suffix
         Case("wildcard_subdomain_forward_get_is_allowed", "http://api.wild.test/1k", 200),
         Case("wildcard_subdomain_connect_is_allowed", "https://deep.api.wild.test/1k", 200),
@@ -118,8 +122,9 @@ def cases(origin_ip):
         Case("ipv4_literal_connect_is_denied", f"https://{origin_ip}/1k", 403),
         # Squid URL-escapes the Host header in the text log ("%5B::1%5D:443") but not in
         # JSON; awf's logs carry exactly that, so it is compared strictly.
-        Case("ipv6_literal_connect_is_denied", "https://[::1]/1k", 403, gap="host-escaping"),
-        Case("ipv6_literal_forward_get_is_denied", "http://[::1]/1k", 403, gap="host-escaping"),
+        Case("ipv6_literal_connect_is_denied", "https://[::1]/1k", 403),
+        Case("ipv6_literal_forward_get_is_denied", "http://[::1]/1k", 403),
+        Case("ipv6_literal_with_port_forward_get_is_denied", "http://[0:0::1]:8080/1k", 403),
         # a client that connects and sends nothing
         Case("empty_connection_logs_transaction_end_before_headers", raw_empty=True, status=0),
         # documented difference: loopback clients

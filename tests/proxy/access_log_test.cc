@@ -45,11 +45,37 @@ TEST(AccessLogFormat, DeniedLineHasNoDestination) {
             "github.com:8443 \"curl/7.81.0\"");
 }
 
-TEST(AccessLogFormat, UserAgentQuotesAreEscaped) {
+// Squid backslash-escapes quotes and backslashes of the User-Agent and
+// leaves the rest raw; control bytes (raw in Squid) become \xHH.
+TEST(AccessLogFormat, UserAgentQuotesAreBackslashEscaped) {
   LogRecord r = tunnel_record();
-  r.user_agent = "a \"b\"\n";
+  r.user_agent = "a \"b\" \\c 100% [d]\x1b\n";
   std::string line = format_firewall_detailed(r);
-  EXPECT_EQ(line.substr(line.find('"')), "\"a %22b%22%0A\"");
+  EXPECT_EQ(line.substr(line.find('"')), "\"a \\\"b\\\" \\\\c 100% [d]\\x1B\\x0A\"");
+}
+
+// Squid's %{Host}>h escapes IPv6 brackets (%5B::1%5D:443) in the text log
+// only; the URL is written as sent, its %-escapes untouched.
+TEST(AccessLogFormat, HostBracketsAreEscapedAndUrlIsRaw) {
+  LogRecord r = tunnel_record();
+  r.host = "[::1]:443";
+  r.url = "http://[::1]:443/a%20b?";
+  r.method = "GET";
+  EXPECT_EQ(format_firewall_detailed(r),
+            "1761074374.646 172.30.0.20:39748 %5B::1%5D:443 140.82.114.22:443 1.1 GET 200 "
+            "TCP_TUNNEL:HIER_DIRECT http://[::1]:443/a%20b? \"-\"");
+  EXPECT_NE(format_audit_jsonl(r, "1").find("\"host\":\"[::1]:443\""), std::string::npos);
+}
+
+// Fields outside quotes never carry a space or control byte: they would
+// shift every later field for a parser splitting on spaces.
+TEST(AccessLogFormat, UnquotedFieldsCannotBeSplit) {
+  LogRecord r = tunnel_record();
+  r.url = "http://a/b c\td";
+  r.method = "G T";
+  std::string line = format_firewall_detailed(r);
+  EXPECT_NE(line.find(" G%20T "), std::string::npos) << line;
+  EXPECT_NE(line.find(" http://a/b%20c%09d "), std::string::npos) << line;
 }
 
 TEST(AccessLogFormat, AuditJsonMatchesReferenceExample) {

@@ -432,5 +432,35 @@ TEST_F(ProxyTest, UpstreamNotAnsweringConnectGets504AfterConnectTimeout) {
   EXPECT_EQ(parse_detailed(lines[0]).status, "504");
 }
 
+TEST_F(ProxyTest, SilentFirstAddressFallsBackToTheNextAfterTheAttemptDelay) {
+  // racing.allowed.test resolves to a silent address first, then to the web
+  // origin, on the origin's port. Happy eyeballs starts the second attempt
+  // 250 ms in; a sequential fallback would wait out the 20 s connect timeout.
+  const std::uint16_t port = web_->port();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.15", &a.sin_addr);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 0), 0);
+  std::vector<TcpClient> fillers;
+  for (int i = 0; i < 3; ++i) {
+    if (auto c = TcpClient::connect("127.0.0.15", port, 300ms)) fillers.push_back(std::move(*c));
+  }
+  awf::testing::write_file(hosts_file(), awf::testing::read_file(hosts_file()) + "127.0.0.15 racing.allowed.test\n" +
+                                             kWebIp + " racing.allowed.test\n");
+  start_proxy({"--allow-domains", "allowed.test", "--connect-timeout", "20"});
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(status_of(web_url("racing.allowed.test", "/bytes/10")), 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  ::close(fd);
+  auto lines = log_lines(1);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(parse_detailed(lines[0]).dest, std::string(kWebIp) + ":" + std::to_string(port));
+}
+
 }  // namespace
 }  // namespace awf::proxy_test

@@ -61,6 +61,9 @@ struct Worker {
   boost::asio::io_context io;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors;
   std::vector<intercept::ListenerKind> acceptor_kinds;  // the front end of acceptors[i]
+  // Filled by accept(2) for acceptors[i]: the client's address without a
+  // getpeername(2) per connection.
+  std::vector<boost::asio::ip::tcp::endpoint> accept_peers;
   std::vector<std::unique_ptr<boost::asio::ip::udp::socket>> dns_sockets;  // dns-udp listeners
 
   // Touched at connection start and end only, never per byte.

@@ -29,7 +29,8 @@ void start_dns_udp_service(boost::asio::ip::udp::socket& socket, Worker& worker)
 
 // Takes ownership of an accepted dns-tcp connection (RFC 7766 framing,
 // queries answered in order, idle deadline).
-void start_dns_tcp_session(boost::asio::ip::tcp::socket client, Worker& worker);
+void start_dns_tcp_session(boost::asio::ip::tcp::socket client, const boost::asio::ip::tcp::endpoint& peer,
+                           Worker& worker);
 
 // The asio twin of intercept::forward_dns_query: our own id, UDP to each
 // server in turn (each exchange bounded by `timeout`), TCP to the same

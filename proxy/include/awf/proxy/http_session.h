@@ -18,10 +18,11 @@ enum class SessionMode : std::uint8_t {
   transparent,  // http-intercept: the client believes it talks to the origin
 };
 
-// Takes ownership of an accepted client socket; the session keeps itself
-// alive until the connection ends, and logs every transaction on it.
-void start_http_session(boost::asio::ip::tcp::socket client, Worker& worker,
-                        SessionMode mode = SessionMode::forward);
+// Takes ownership of an accepted client socket (`peer`: its address, as
+// accept(2) reported it); the session keeps itself alive until the
+// connection ends, and logs every transaction on it.
+void start_http_session(boost::asio::ip::tcp::socket client, const boost::asio::ip::tcp::endpoint& peer,
+                        Worker& worker, SessionMode mode = SessionMode::forward);
 
 // The health probe's request target (origin-form, forward listener only):
 // answered 200 by the proxy itself and never logged, so a container

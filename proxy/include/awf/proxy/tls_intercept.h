@@ -13,6 +13,7 @@ struct Worker;
 
 // Takes ownership of an accepted client socket; the session keeps itself
 // alive until the tunnel ends and writes one access-log record.
-void start_tls_intercept_session(boost::asio::ip::tcp::socket client, Worker& worker);
+void start_tls_intercept_session(boost::asio::ip::tcp::socket client, const boost::asio::ip::tcp::endpoint& peer,
+                                 Worker& worker);
 
 }  // namespace awf::proxy
