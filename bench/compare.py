@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/compare.py: drives the same loads through Squid (configured the way awf
 configures it) and through awf-proxy in one run, and prints per proxy the CPU time
-per request (from /proc/<pid>/stat), requests/s and memory, with the awf/squid ratio
+per request (the process CPU clock, i.e. what /proc/<pid>/stat counts, in ns), requests/s and memory, with the awf/squid ratio
 against the targets of issue 4.
 
 Loopback only: the origin is nginx on a per-run 127.x.y.2, names map to it through a
@@ -23,7 +23,6 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "differential"))
 import proxy_harness as harness  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 ORIGIN = "origin.bench.test"
 ECHO = "echo.bench.test"
 DENIED = "denied.bench.test"
@@ -71,11 +70,11 @@ def run_loadgen(loadgen, proxy, args):
 
 
 def measure_load(proxy, loadgen, load):
-    before = harness.read_proc_cpu_ticks(proxy.pid)
+    before = harness.read_proc_cpu_ns(proxy.pid)
     result = run_loadgen(loadgen, proxy, load.args)
     time.sleep(0.3)  # let the proxy finish closing and logging what it has in flight
-    after = harness.read_proc_cpu_ticks(proxy.pid)
-    cpu_s = (after - before) / CLK_TCK
+    after = harness.read_proc_cpu_ns(proxy.pid)
+    cpu_s = (after - before) / 1e9
     units = result.get("requests", 0)
     if load.unit_bytes:
         units = result.get("bytes", 0) / load.unit_bytes
@@ -114,9 +113,26 @@ def measure_idle(proxy, loadgen, tunnels):
     return result
 
 
+def start_floor(tb, binary):
+    """awf-floor (bench/floor): no parsing, policy, DNS or logging, only the
+    relaying every proxy must do; CONNECTs to DENIED get a canned 403."""
+    out_path = os.path.join(tb.root, "floor.out")
+    proc = tb.spawn([binary, "--listen", "127.0.0.1:0", "--upstream", tb.origin_ip, "--deny", DENIED], "floor")
+    end = time.monotonic() + 10
+    while time.monotonic() < end and proc.poll() is None:
+        text = tb.output_of("floor")
+        if "listening on 127.0.0.1:" in text:
+            port = int(text.split("listening on 127.0.0.1:", 1)[1].split()[0])
+            return harness.Proxy("floor", proc, port, tb.root)
+        time.sleep(0.02)
+    raise RuntimeError(f"awf-floor did not start (exit {proc.poll()}): {tb.output_of('floor')} ({out_path})")
+
+
 def start_proxy(tb, kind, opts, policy):
     if kind == "squid":
         return tb.start_squid(policy)
+    if kind == "floor":
+        return start_floor(tb, opts.floor)
     # --max-connections: its default is derived from the fd limit and would stop
     # the idle-tunnel load before the tunnel count Squid is given.
     extra = ["--threads", str(opts.awf_threads), "--log-level", "warn",
@@ -159,6 +175,8 @@ def measure_all(tb, kinds, opts, policy):
         for kind, per_load in rounds.items():
             results[kind]["loads"] = {key: best_round(rs) for key, rs in per_load.items()}
         for kind, proxy in proxies.items():
+            if kind == "floor":
+                continue  # holds no per-tunnel state worth comparing
             if "idle" in opts.loads:
                 print(f"  {kind}: {opts.idle_tunnels} idle tunnels", file=sys.stderr, flush=True)
                 results[kind]["idle"] = measure_idle(proxy, opts.loadgen, opts.idle_tunnels)
@@ -181,7 +199,7 @@ def fmt(v, spec="{:.1f}"):
 
 
 def print_table(results, opts):
-    sq, aw = results.get("squid"), results.get("awf-proxy")
+    sq, aw, fl = results.get("squid"), results.get("awf-proxy"), results.get("floor")
     rows = []
     hdr = ("load", "unit", "squid CPU us", "awf CPU us", "awf/squid", "target", "result", "squid req/s",
            "awf req/s", "errors s/a")
@@ -193,6 +211,17 @@ def print_table(results, opts):
         rows.append((load.title, load.unit, fmt(s.get("cpu_per_unit_us")), fmt(a.get("cpu_per_unit_us")),
                      fmt(r, "{:.3f}"), f"<= 1/{round(1 / load.target)}", verdict, fmt(s.get("rps")),
                      fmt(a.get("rps")), f"{s.get('errors', '-')}/{a.get('errors', '-')}"))
+    floor_rows = []
+    if fl:
+        for load in selected_loads(opts):
+            f = fl["loads"].get(load.key, {})
+            s = sq["loads"][load.key] if sq else {}
+            a = aw["loads"][load.key] if aw else {}
+            floor_rows.append((load.title, load.unit, fmt(f.get("cpu_per_unit_us")),
+                               fmt(ratio(f.get("cpu_per_unit_us"), s.get("cpu_per_unit_us")), "{:.3f}"),
+                               f"<= 1/{round(1 / load.target)}",
+                               fmt(ratio(a.get("cpu_per_unit_us"), f.get("cpu_per_unit_us")), "{:.2f}"),
+                               fmt(f.get("rps")), str(f.get("errors", "-"))))
     s_idle, a_idle = (sq or {}).get("idle", {}), (aw or {}).get("idle", {})
     s_held, a_held = s_idle.get("tunnels_held"), a_idle.get("tunnels_held")
     same_count = s_held is not None and s_held == a_held
@@ -226,6 +255,15 @@ def print_table(results, opts):
     print("-+-".join("-" * w for w in widths))
     for row in rows:
         print(line(row))
+    if floor_rows:
+        fhdr = ("load", "unit", "floor CPU us", "floor/squid", "target", "awf/floor", "floor req/s", "errors")
+        widths = [max(len(str(x)) for x in col) for col in zip(fhdr, *floor_rows)]
+        print("\nawf-floor (bench/floor: relaying only, no parsing, policy, DNS or logging): the least CPU any "
+              "proxy spends per unit here; floor/squid above a target means no proxy can meet it on this host.\n")
+        print(line(fhdr))
+        print("-+-".join("-" * w for w in widths))
+        for row in floor_rows:
+            print(line(row))
 
 
 def main():
@@ -233,11 +271,14 @@ def main():
     default_build = os.path.join(REPO, "build-bench", "bin")
     ap.add_argument("--awf-proxy", default=os.path.join(default_build, "awf-proxy"))
     ap.add_argument("--loadgen", default=os.path.join(default_build, "awf-loadgen"))
+    ap.add_argument("--floor", default=os.path.join(default_build, "awf-floor"),
+                    help="awf-floor binary, measured as a third proxy (default build-bench/bin/awf-floor)")
+    ap.add_argument("--no-floor", action="store_true", help="do not measure awf-floor")
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per load and round (default 2)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds of every load per proxy; the least CPU per unit is kept (default 3)")
     ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--bulk-count", type=int, default=3, help="100 MiB downloads per round in the bulk load (default 3)")
+    ap.add_argument("--bulk-count", type=int, default=6, help="100 MiB downloads per round in the bulk load (default 6)")
     ap.add_argument("--idle-tunnels", type=int, default=9000,
                     help="idle tunnels to hold (default 9000: each costs the proxy two fds and the "
                          "hard RLIMIT_NOFILE here is 20000, too few for 10k)")
@@ -245,7 +286,7 @@ def main():
     all_loads = [load.key for load in loads(argparse.Namespace(duration=1, concurrency=1, bulk_count=1))] + ["idle"]
     ap.add_argument("--loads", default=",".join(all_loads),
                     help=f"comma list of loads to run (default all: {','.join(all_loads)})")
-    ap.add_argument("--only", choices=["squid", "awf-proxy"], help="measure one proxy only")
+    ap.add_argument("--only", choices=["squid", "awf-proxy"], help="measure one proxy only (plus awf-floor)")
     ap.add_argument("--json", help="also write all measurements to this file")
     ap.add_argument("--keep-temp", action="store_true", help="keep the temp dir (configs, logs)")
     opts = ap.parse_args()
@@ -259,6 +300,11 @@ def main():
             sys.exit(f"compare.py: {what} not found at {path}; build it with "
                      f"cmake --build build-bench --target {what}")
     kinds = [opts.only] if opts.only else ["squid", "awf-proxy"]
+    if not opts.no_floor and opts.only != "squid":
+        if not os.access(opts.floor, os.X_OK):
+            sys.exit(f"compare.py: awf-floor not found at {opts.floor}; build it with "
+                     f"cmake --build build-bench --target awf-floor (or --no-floor)")
+        kinds.append("floor")
     if "awf-proxy" in kinds and not os.access(opts.awf_proxy, os.X_OK):
         sys.exit(f"compare.py: awf-proxy not found at {opts.awf_proxy} (--awf-proxy, or --only squid)")
     if "squid" in kinds and not shutil.which("squid") and not os.path.exists(harness.SQUID_BIN):
@@ -279,7 +325,7 @@ def main():
         if opts.keep_temp:
             print(f"temp dir kept: {tb.root}", file=sys.stderr)
     print(f"\nawf-proxy vs Squid: {opts.rounds} rounds of {opts.duration:g} s per load, concurrency "
-          f"{opts.concurrency}; CPU = proxy utime+stime per unit, best round; load average "
+          f"{opts.concurrency}; CPU = proxy CPU time (all threads) per unit, best round; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; total run {time.monotonic() - started:.0f} s\n")
     print_table(results, opts)
     if opts.json:

@@ -5,7 +5,7 @@ next to a new CONNECT tunnel (forward listener: CONNECT, 200, relay), both
 followed by the same TLS handshake and 1 KiB GET to nginx.
 
 One client implementation drives both front ends, so the difference is the
-proxy's: CPU = awf-proxy utime+stime per connection (from /proc/PID/stat, the
+proxy's: CPU = awf-proxy CPU time per connection (its process CPU clock, the
 best of --rounds rounds), plus the client-side latency of a whole connection.
 Loopback only: nginx on a per-run 127.x.y.2:443 (tests/differential's harness),
 names mapped there by a hosts file. Needs root (port 443), nginx and openssl.
@@ -26,7 +26,6 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "differential"))
 import proxy_harness as harness  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 ORIGIN = "origin.bench.test"
 
 
@@ -78,20 +77,20 @@ def drive(mode, proxy, tls_port, duration, concurrency):
                 with lock:
                     errors.append(str(e))
 
-    before = harness.read_proc_cpu_ticks(proxy.pid)
+    before = harness.read_proc_cpu_ns(proxy.pid)
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     time.sleep(0.3)  # let the proxy finish closing and logging
-    after = harness.read_proc_cpu_ticks(proxy.pid)
+    after = harness.read_proc_cpu_ns(proxy.pid)
     n = len(latencies)
     return {
         "connections": n,
         "errors": len(errors),
         "first_error": errors[0] if errors else "",
-        "cpu_per_conn_us": (after - before) / CLK_TCK / n * 1e6 if n else None,
+        "cpu_per_conn_us": (after - before) / 1e3 / n if n else None,
         "p50_ms": statistics.median(latencies) * 1e3 if n else None,
         "p99_ms": sorted(latencies)[int(0.99 * (n - 1))] * 1e3 if n else None,
         "rate": n / duration,
