@@ -274,6 +274,11 @@ std::string format_squid_native(const LogRecord& r) {
   return line;
 }
 
+struct AccessLog::Node {
+  LogRecord record;
+  Node* next = nullptr;
+};
+
 AccessLog::AccessLog(Options options) : options_(std::move(options)) {}
 
 Result<std::unique_ptr<AccessLog>> AccessLog::open(const Options& options) {
@@ -306,15 +311,16 @@ Status AccessLog::open_files() {
 AccessLog::~AccessLog() { stop(); }
 
 void AccessLog::write(LogRecord record) {
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(record));
-    wake = queue_.size() == kBatch;
+  auto* node = new Node{std::move(record), pending_.load(std::memory_order_relaxed)};
+  while (!pending_.compare_exchange_weak(node->next, node, std::memory_order_release, std::memory_order_relaxed)) {
   }
-  // The writer also wakes every kFlushEvery on its own: waking it per
-  // record would cost a futex call per request.
-  if (wake) wake_.notify_one();
+  // The writer wakes every kFlushEvery on its own; a full batch wakes it
+  // early (the lock, once per kBatch records, keeps that wake-up from
+  // slipping in between its check and its sleep).
+  if (pending_count_.fetch_add(1, std::memory_order_relaxed) + 1 == kBatch) {
+    std::lock_guard lock(mutex_);
+    wake_.notify_one();
+  }
 }
 
 void AccessLog::reopen() {
@@ -330,54 +336,69 @@ void AccessLog::stop() {
   }
   wake_.notify_one();
   if (writer_.joinable()) writer_.join();
+  // Whatever was written while the writer finished (nothing, normally).
+  write_out(pending_.exchange(nullptr, std::memory_order_acquire));
   if (access_) std::fclose(access_);
   if (audit_) std::fclose(audit_);
   access_ = audit_ = nullptr;
 }
 
 void AccessLog::run() {
-  std::vector<LogRecord> batch;
-  std::string text, json;
   for (;;) {
     bool last = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, kFlushEvery, [&] { return stopping_ || queue_.size() >= kBatch || reopen_requested_; });
-      batch.swap(queue_);
+      wake_.wait_for(lock, kFlushEvery, [&] {
+        return stopping_ || reopen_requested_ || pending_count_.load(std::memory_order_relaxed) >= kBatch;
+      });
       last = stopping_;
     }
     if (reopen_requested_.exchange(false)) {
       if (Status s = open_files(); !s) std::fprintf(stderr, "awf-proxy: warning: %s\n", s.message().c_str());
     }
-    text.clear();
-    json.clear();
-    for (const LogRecord& r : batch) {
-      // Appended in place: no string per record.
-      if (options_.format == LogFormat::squid) {
-        append_squid_native(text, r);
-      } else {
-        append_firewall_detailed(text, r);
-      }
-      text += '\n';
-      if (audit_) {
-        append_audit_jsonl(json, r, options_.version);
-        json += '\n';
-      }
+    pending_count_.store(0, std::memory_order_relaxed);
+    write_out(pending_.exchange(nullptr, std::memory_order_acquire));
+    // stop() set `stopping_` after the sessions were done: what they wrote is
+    // in the list just taken.
+    if (last) return;
+  }
+}
+
+void AccessLog::write_out(Node* newest_first) {
+  if (!newest_first) return;
+  // Oldest first, as they were written (per I/O thread).
+  Node* list = nullptr;
+  while (newest_first) {
+    Node* next = newest_first->next;
+    newest_first->next = list;
+    list = newest_first;
+    newest_first = next;
+  }
+  text_.clear();
+  json_.clear();
+  while (list) {
+    const LogRecord& r = list->record;
+    // Appended in place: no string per record.
+    if (options_.format == LogFormat::squid) {
+      append_squid_native(text_, r);
+    } else {
+      append_firewall_detailed(text_, r);
     }
-    batch.clear();
-    if (!text.empty()) {
-      std::FILE* out = access_ ? access_ : stderr;
-      std::fwrite(text.data(), 1, text.size(), out);
-      std::fflush(out);
+    text_ += '\n';
+    if (audit_) {
+      append_audit_jsonl(json_, r, options_.version);
+      json_ += '\n';
     }
-    if (!json.empty() && audit_) {
-      std::fwrite(json.data(), 1, json.size(), audit_);
-      std::fflush(audit_);
-    }
-    if (last) {
-      std::lock_guard lock(mutex_);
-      if (queue_.empty()) return;
-    }
+    Node* next = list->next;
+    delete list;
+    list = next;
+  }
+  std::FILE* out = access_ ? access_ : stderr;
+  std::fwrite(text_.data(), 1, text_.size(), out);
+  std::fflush(out);
+  if (!json_.empty() && audit_) {
+    std::fwrite(json_.data(), 1, json_.size(), audit_);
+    std::fflush(audit_);
   }
 }
 

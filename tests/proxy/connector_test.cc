@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio/io_context.hpp>
+#include <memory>
 #include <optional>
 
 #include "awf/unique_fd.h"
@@ -58,20 +59,21 @@ struct Listener {
 };
 
 struct Attempted {
+  // First, so it is destroyed last: the outcome's socket belongs to it.
+  std::unique_ptr<asio::io_context> io = std::make_unique<asio::io_context>();
   std::optional<Connector::Outcome> outcome;
   std::chrono::steady_clock::duration took{};
 };
 
 Attempted connect_all(std::vector<tcp::endpoint> candidates, std::chrono::milliseconds delay,
                 std::chrono::milliseconds give_up = 5s) {
-  asio::io_context io;
   Attempted run;
   const auto t0 = std::chrono::steady_clock::now();
-  auto c = Connector::start(io.get_executor(), std::move(candidates), delay, [&](Connector::Outcome o) {
+  auto c = Connector::start(run.io->get_executor(), std::move(candidates), delay, [&](Connector::Outcome o) {
     run.took = std::chrono::steady_clock::now() - t0;
     run.outcome.emplace(std::move(o));
   });
-  io.run_for(give_up);
+  run.io->run_for(give_up);
   if (!run.outcome) c->cancel();
   return run;
 }

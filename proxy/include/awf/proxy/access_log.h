@@ -69,23 +69,30 @@ class AccessLog {
   static Result<std::unique_ptr<AccessLog>> open(const Options& options);
   ~AccessLog();  // stops the writer after writing everything queued
 
-  void write(LogRecord record);  // any thread; never blocks on I/O
+  void write(LogRecord record);  // any thread; takes no lock and never blocks on I/O
   void reopen();                 // SIGUSR1: reopen files by name at the next batch
   void stop();                   // drain the queue, close files, join
 
  private:
   explicit AccessLog(Options options);
+  struct Node;
   Status open_files();
   void run();
+  void write_out(Node* newest_first);  // formats, writes and frees a taken list
 
   Options options_;
   std::FILE* access_ = nullptr;
   std::FILE* audit_ = nullptr;
+  // Records waiting for the writer: a lock-free stack (newest first) that
+  // the I/O threads push onto with one compare-and-swap and the writer takes
+  // whole with one exchange. The mutex only guards the writer's sleep.
+  std::atomic<Node*> pending_{nullptr};
+  std::atomic<std::size_t> pending_count_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::vector<LogRecord> queue_;
   bool stopping_ = false;
   std::atomic<bool> reopen_requested_{false};
+  std::string text_, json_;  // the writer's line buffers, reused
   std::thread writer_;
 };
 
