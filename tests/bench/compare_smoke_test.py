@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Smoke test of the benchmark pipeline: bench/compare.py with short loads,
+Squid, awf-proxy and awf-floor all measured, results read back from --json.
+
+Not a performance test (timings are not checked): it fails when a load stops
+working through any of the three (no request succeeds, a request fails, no
+CPU time is seen), when the idle-tunnel load cannot hold its tunnels, or when
+compare.py itself breaks, so the comparison users run by hand keeps working.
+
+Exit codes: 0 pass, 1 fail, 77 skipped (not root, or squid/nginx missing;
+with CI=true those fail instead).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+SKIP = 77
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def skip_or_fail(reason):
+    if os.environ.get("CI", "").lower() == "true":
+        print(f"FAIL: {reason} (CI=true: the benchmark smoke test must run in CI)")
+        return 1
+    print(f"SKIP: {reason}")
+    return SKIP
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--awf-proxy", required=True)
+    ap.add_argument("--loadgen", required=True)
+    ap.add_argument("--floor", required=True)
+    opts = ap.parse_args()
+    if os.geteuid() != 0:
+        return skip_or_fail("needs root (the origin listens on ports 80 and 443)")
+    for tool in ("squid", "nginx", "openssl"):
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            return skip_or_fail(f"{tool} is not installed (scripts/install-deps.sh installs it)")
+
+    tunnels = 200
+    with tempfile.TemporaryDirectory(prefix="awf-bench-smoke-") as d:
+        out = os.path.join(d, "results.json")
+        argv = [sys.executable, os.path.join(REPO, "bench", "compare.py"),
+                "--awf-proxy", opts.awf_proxy, "--loadgen", opts.loadgen, "--floor", opts.floor,
+                "--rounds", "1", "--duration", "0.5", "--bulk-count", "1", "--idle-tunnels", str(tunnels),
+                "--json", out]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=240)
+        print(r.stdout)
+        if r.returncode != 0:
+            print(f"FAIL: compare.py exited {r.returncode}\n{r.stderr}")
+            return 1
+        with open(out) as f:
+            results = json.load(f)
+
+    problems = []
+    loads = ("forward_ka", "tunnel_tls", "denied", "bulk")
+    for kind in ("squid", "awf-proxy", "floor"):
+        side = results.get(kind)
+        if not side:
+            problems.append(f"{kind}: not measured")
+            continue
+        for key in loads:
+            m = side["loads"].get(key)
+            if not m:
+                problems.append(f"{kind} {key}: no result")
+                continue
+            if m.get("failed"):
+                problems.append(f"{kind} {key}: {m['failed']}")
+            if not m.get("requests"):
+                problems.append(f"{kind} {key}: no request succeeded")
+            if m.get("errors"):
+                problems.append(f"{kind} {key}: {m['errors']} errors {m.get('errors_by_kind')}")
+            if not m.get("cpu_per_unit_us") or m["cpu_per_unit_us"] <= 0:
+                problems.append(f"{kind} {key}: no CPU time measured")
+        if kind != "floor":
+            idle = side.get("idle", {})
+            if idle.get("tunnels_held") != tunnels or not idle.get("rss_held_kib"):
+                problems.append(f"{kind} idle: held {idle.get('tunnels_held')} of {tunnels} tunnels, "
+                                f"RSS {idle.get('rss_held_kib')}")
+            if not side.get("log_lines"):
+                problems.append(f"{kind}: wrote no access.log line")
+    for p in problems:
+        print(f"FAIL: {p}")
+    print("ok" if not problems else f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
