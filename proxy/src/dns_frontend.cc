@@ -430,7 +430,7 @@ class DnsTcpSession final : public Connection, public std::enable_shared_from_th
   }
 
   void start() {
-    worker_.add(this, weak_from_this());
+    worker_.add(this);
     ip_ = client_text(peer_.address());
     port_ = peer_.port();
     next();

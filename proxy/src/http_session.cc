@@ -114,7 +114,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void start() {
-    worker_.add(this, weak_from_this());
+    worker_.add(this);
     policy_ = ctx_.policy();
     // TCP_NODELAY comes from the listener (accepted sockets inherit it).
     if (transparent_) {

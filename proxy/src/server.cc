@@ -29,14 +29,8 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
 void Worker::stop_all(bool force) {
-  std::vector<std::shared_ptr<Connection>> list;
-  {
-    std::lock_guard lock(live_mutex);
-    for (auto& [raw, weak] : live) {
-      if (auto c = weak.lock()) list.push_back(std::move(c));
-    }
-  }
-  for (auto& c : list) c->stop(force);
+  // stop() only posts, so the list does not change while it is walked.
+  for (Connection* c = live_; c; c = c->live_next_) c->stop(force);
 }
 
 namespace {

@@ -57,7 +57,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
   }
 
   void start() {
-    worker_.add(this, weak_from_this());
+    worker_.add(this);
     policy_ = ctx_.policy();
     started_ = Clock::now();
     rec_.client_ip = client_address_text(peer_.address());

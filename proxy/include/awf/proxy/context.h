@@ -14,7 +14,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -51,8 +50,14 @@ class Connection {
  public:
   virtual ~Connection() = default;
   // force=false: finish the current transaction, then close (drain);
-  // force=true: close now (the transaction is still logged).
+  // force=true: close now (the transaction is still logged). Only posts:
+  // never ends the connection before returning.
   virtual void stop(bool force) = 0;
+
+ private:
+  friend struct Worker;
+  Connection* live_prev_ = nullptr;  // the worker's list of live connections
+  Connection* live_next_ = nullptr;
 };
 
 struct Worker {
@@ -66,16 +71,22 @@ struct Worker {
   std::vector<boost::asio::ip::tcp::endpoint> accept_peers;
   std::vector<std::unique_ptr<boost::asio::ip::udp::socket>> dns_sockets;  // dns-udp listeners
 
-  // Touched at connection start and end only, never per byte.
-  std::mutex live_mutex;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> live;
-  void add(Connection* c, std::weak_ptr<Connection> w) {
-    std::lock_guard lock(live_mutex);
-    live.emplace(c, std::move(w));
+  // The live connections of this worker, linked through the connections
+  // themselves. A connection adds itself when it starts and removes itself
+  // in its destructor, both on this worker's thread, and stop_all runs there
+  // too (posted): no lock and no allocation per connection. A connection in
+  // the list is alive: it would have removed itself on this same thread.
+  void add(Connection* c) {
+    c->live_prev_ = nullptr;
+    c->live_next_ = live_;
+    if (live_) live_->live_prev_ = c;
+    live_ = c;
   }
   void remove(Connection* c) {
-    std::lock_guard lock(live_mutex);
-    live.erase(c);
+    if (c->live_prev_) c->live_prev_->live_next_ = c->live_next_;
+    else if (live_ == c) live_ = c->live_next_;
+    if (c->live_next_) c->live_next_->live_prev_ = c->live_prev_;
+    c->live_prev_ = c->live_next_ = nullptr;
   }
   void stop_all(bool force);  // posts stop(force) to every live connection
 
@@ -94,6 +105,7 @@ struct Worker {
   void clear_upstreams();
 
  private:
+  Connection* live_ = nullptr;
   std::unordered_map<std::string, std::list<std::shared_ptr<IdleUpstream>>> idle_upstreams_;
   std::size_t idle_count_ = 0;
 };
