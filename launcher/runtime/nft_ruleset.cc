@@ -87,7 +87,6 @@ Result<std::vector<PortRange>> parse_port_specs(std::string_view specs) {
 
 std::string render_ruleset(const RulesetSpec& spec) {
   const ListenerPorts& p = spec.ports;
-  const std::string forward = std::to_string(p.forward);
   const std::string http = std::to_string(p.http_intercept);
   const std::string tls = std::to_string(p.tls_intercept);
   const std::string dns = std::to_string(p.dns);
@@ -103,10 +102,12 @@ std::string render_ruleset(const RulesetSpec& spec) {
   // (priority -100 < 0), so the filter chain sees the redirected port.
   r += "\tchain agent_nat {\n";
   r += "\t\ttype nat hook output priority -100; policy accept;\n";
-  // The forward listener is always reached as itself, even when a
-  // --allow-host-ports range happens to cover its port.
-  r += "\t\tip daddr 127.0.0.1 tcp dport " + forward + " return\n";
-  r += "\t\tip6 daddr ::1 tcp dport " + forward + " return\n";
+  // The agent's own localhost (127.0.0.1, ::1) is its own business, as in
+  // awf: a dev server it starts there answers, and nothing to localhost is
+  // redirected (the forward listener and the DNS listener in resolv.conf are
+  // there too). The rest of 127.0.0.0/8 is treated like any other address.
+  r += "\t\tip daddr 127.0.0.1 return\n";
+  r += "\t\tip6 daddr ::1 return\n";
   // Any address: the transparent front ends decide on the Host header or SNI,
   // never on the address the agent picked.
   r += "\t\ttcp dport 80 redirect to :" + http + "\n";
@@ -126,18 +127,19 @@ std::string render_ruleset(const RulesetSpec& spec) {
   r += "\t\tct state established,related accept\n";
   // Only our nat chain translates, so this is exactly what it redirected.
   r += "\t\tct status dnat accept\n";
-  r += "\t\tip daddr 127.0.0.1 tcp dport " + forward + " accept\n";
-  r += "\t\tip6 daddr ::1 tcp dport " + forward + " accept\n";
-  // The resolver in resolv.conf is the DNS listener itself (127.0.0.1:53):
-  // a redirect to the same address and port changes no tuple, so conntrack
-  // marks no DNAT and the rule above does not see it.
-  for (const char* proto : {"udp", "tcp"}) {
-    r += std::string("\t\tip daddr 127.0.0.1 ") + proto + " dport " + dns + " accept\n";
-    r += std::string("\t\tip6 daddr ::1 ") + proto + " dport " + dns + " accept\n";
-  }
+  // The interception listeners take only what was redirected to them (the
+  // rule above): dialled directly they would see themselves as the
+  // original destination.
+  const std::string intercepts =
+      p.http_intercept == p.tls_intercept ? http : "{ " + http + ", " + tls + " }";
+  r += "\t\tip daddr 127.0.0.1 tcp dport " + intercepts + " reject with tcp reset\n";
+  r += "\t\tip6 daddr ::1 tcp dport " + intercepts + " reject with tcp reset\n";
+  // Localhost: the forward listener, the DNS listener, the agent's own servers.
+  r += "\t\tip daddr 127.0.0.1 accept\n";
+  r += "\t\tip6 daddr ::1 accept\n";
   // Everything else fails at once instead of timing out: a reset for TCP,
-  // admin-prohibited (ICMP or ICMPv6) for UDP, ICMP and the rest, loopback
-  // ports included (threats.md: other ports and protocols, IPv6).
+  // admin-prohibited (ICMP or ICMPv6) for UDP, ICMP and the rest, the other
+  // loopback addresses included (threats.md: other ports and protocols, IPv6).
   r += "\t\tmeta l4proto tcp reject with tcp reset\n";
   r += "\t\treject with icmpx admin-prohibited\n";
   r += "\t}\n";

@@ -267,6 +267,27 @@ TEST_F(AwfEndToEnd, AgentTimeoutGives124) {
   EXPECT_EQ(last_line(r.err), "Process exiting with code: 124");
 }
 
+// As in awf, the agent's localhost is its own: a dev server it starts answers
+// it there (by address and by name, IPv4 and IPv6, proxy variables set or
+// not), while its access log stays empty of it and the rest stays closed.
+TEST_F(AwfEndToEnd, TheAgentsOwnLocalhostServerAnswers) {
+  const std::string script =
+      "python3 -m http.server --bind 127.0.0.1 8765 >/dev/null 2>&1 & v4=$!; "
+      "python3 -m http.server --bind ::1 8766 >/dev/null 2>&1 & v6=$!; "
+      "for i in $(seq 50); do "
+      "  curl -s -o /dev/null --noproxy '*' http://127.0.0.1:8765/ && curl -s -o /dev/null --noproxy '*' "
+      "  'http://[::1]:8766/' && break; sleep 0.1; done; "
+      "curl -s -o /dev/null -w 'v4 %{http_code}\\n' --max-time 5 http://127.0.0.1:8765/; "
+      "curl -s -o /dev/null -w 'name %{http_code}\\n' --max-time 5 http://localhost:8765/; "
+      "curl -s -o /dev/null -w 'v6 %{http_code}\\n' --max-time 5 'http://[::1]:8766/'; "
+      "curl -s -o /dev/null -w 'other-port %{http_code}\\n' --max-time 5 http://127.0.0.1:8767/; "
+      "kill $v4 $v6";
+  auto r = awf(kAllowOne, {script});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "v4 200\nname 200\nv6 200\nother-port 000\n") << r.err;
+  EXPECT_EQ(count_lines_with(r.access_log(), "8765"), "") << r.access_log();
+}
+
 TEST_F(AwfEndToEnd, DnsAnswersAllowedNamesAndRefusesTheRest) {
   auto r = awf(kAllowOne, {"/bin/bash", "-c",
                            "dig +short +time=3 +tries=1 allowed.test; "
@@ -290,7 +311,7 @@ TEST_F(AwfEndToEnd, BypassAttemptsFail) {
       // Raw IP of an allowed origin, through the proxy and around it.
       "curl -s -o /dev/null -w 'raw-ip %{http_code}\\n' --max-time 5 http://127.0.90.10/; "
       "curl --noproxy '*' -s -o /dev/null --max-time 5 http://127.0.90.10:8080/ || echo other-port-failed; "
-      "curl -s -o /dev/null -w 'ipv6 %{http_code}\\n' --max-time 5 'http://[::1]/'; "
+      "curl -s -o /dev/null -w 'ipv6 %{http_code}\\n' --max-time 5 'http://[2001:db8::10]/'; "
       // UDP anywhere but DNS is rejected.
       "python3 -c \""
 "import socket\n"

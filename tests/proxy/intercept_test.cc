@@ -182,14 +182,16 @@ TEST_F(InterceptTest, AHelloWithoutSniGetsAFatalAlertAndADenial) {
 TEST_F(InterceptTest, Ipv6ConnectionsAreInterceptedToo) {
   if (!runtime::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback on this host";
   start_proxy(proxy_args());
-  // Dialled [::1]:443 inside the namespace: redirected to the IPv6 twin of
-  // the tls-intercept listener; the SNI still decides and the origin is IPv4.
-  RunResult r = agent_curl({"--resolve", "allowed.test:443:[::1]", "https://allowed.test/"});
+  // Dialled [2001:db8::1]:443 inside the namespace (it never leaves: the
+  // namespace has only lo): redirected to the IPv6 twin of the tls-intercept
+  // listener; the SNI still decides and the origin is IPv4. (::1 itself is
+  // the agent's own localhost and is not redirected.)
+  RunResult r = agent_curl({"--resolve", "allowed.test:443:[2001:db8::1]", "https://allowed.test/"});
   ASSERT_EQ(r.exit_code, 0) << r.err << "\n" << proxy_->stderr_text();
   auto line = log_line_with({"CONNECT", "allowed.test:443", "TCP_TUNNEL"});
   ASSERT_TRUE(line);
   EXPECT_EQ(parse_detailed(*line).client.rfind("::1:", 0), 0u) << *line;
-  RunResult http = agent_curl({"--resolve", "allowed.test:80:[::1]", "http://allowed.test/"});
+  RunResult http = agent_curl({"--resolve", "allowed.test:80:[2001:db8::1]", "http://allowed.test/"});
   EXPECT_EQ(http.out, "hello from " + origin_ip_ + "\n") << http.err;
 }
 

@@ -60,6 +60,18 @@ class AgentNetns : public ::testing::Test {
     EXPECT_EQ(::recv(c.fd.get(), buf, sizeof buf, 0), 2);
   }
 
+  // Expects `to` to reach a server of the agent's own listening there,
+  // not any of the proxy's listeners.
+  static void expect_local(const SocketAddress& to, int type = SOCK_STREAM) {
+    UniqueFd server = bound_socket(to, type);
+    auto c = connect_to(to, type);
+    ASSERT_EQ(c.error, 0) << to.to_string() << ": " << std::strerror(c.error);
+    if (type == SOCK_DGRAM) {
+      ASSERT_EQ(::send(c.fd.get(), "x", 1, 0), 1) << std::strerror(errno);
+    }
+    EXPECT_TRUE(readable_within(server.get(), 1000)) << to.to_string() << " did not reach the local server";
+  }
+
   // Expects `to` to be refused at once, and a listener there never to see it.
   static void expect_reset(const SocketAddress& to) {
     UniqueFd bait = bound_socket(to, SOCK_STREAM);
@@ -70,15 +82,21 @@ class AgentNetns : public ::testing::Test {
   }
 };
 
-TEST_F(AgentNetns, TcpToAnotherLoopbackPortIsResetAtOnce) {
-  run([](auto&) { expect_reset(address("127.0.0.1", 9999)); });
+// As in awf, the agent's localhost is its own: a dev server it starts on
+// 127.0.0.1 or ::1 answers on any port, web ports and 53 included.
+TEST_F(AgentNetns, LocalhostReachesTheAgentsOwnServersOnAnyPort) {
+  run([](auto&) {
+    for (std::uint16_t port : {9999, 80, 443, 3000}) expect_local(address("127.0.0.1", port));
+    expect_local(address("127.0.0.1", 9998), SOCK_DGRAM);
+    if (!has_ipv6_loopback()) return;
+    for (std::uint16_t port : {9999, 80, 443}) expect_local(address("::1", port));
+    expect_local(address("::1", 9998), SOCK_DGRAM);
+  });
 }
 
-TEST_F(AgentNetns, Ipv6TcpToAnotherLoopbackPortIsResetAtOnce) {
-  run([](auto&) {
-    if (!has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 in this kernel";
-    expect_reset(address("::1", 9999));
-  });
+// The rest of 127.0.0.0/8 is not localhost: another port there is refused.
+TEST_F(AgentNetns, TcpToAnotherLoopbackAddressIsResetAtOnce) {
+  run([](auto&) { expect_reset(address("127.0.0.2", 9999)); });
 }
 
 TEST_F(AgentNetns, TcpToOutsideAddressOnOtherPortIsResetAtOnce) {
@@ -93,10 +111,13 @@ TEST_F(AgentNetns, TcpToOutsideAddressOnOtherPortIsResetAtOnce) {
 
 TEST_F(AgentNetns, UdpToAnotherPortIsRejected) {
   run([](auto&) {
-    for (const char* host : {"127.0.0.1", "::1"}) {
-      if (std::string(host) == "::1" && !has_ipv6_loopback()) continue;
+    for (const char* host : {"127.0.0.2", "2001:db8::2"}) {
+      if (std::string(host) == "2001:db8::2" && !has_ipv6_loopback()) continue;
       const SocketAddress to = address(host, 9998);
-      UniqueFd bait = bound_socket(to, SOCK_DGRAM);
+      // A receiver where one can be bound (all of 127.0.0.0/8 is local; no
+      // IPv6 address but ::1 is).
+      const bool local = to.family == AF_INET;
+      UniqueFd bait = local ? bound_socket(to, SOCK_DGRAM) : UniqueFd();
       auto c = connect_to(to, SOCK_DGRAM);
       ASSERT_EQ(c.error, 0);
       // The filter verdict surfaces on send (EPERM) or, via the ICMP error,
@@ -109,7 +130,9 @@ TEST_F(AgentNetns, UdpToAnotherPortIsRejected) {
       } else {
         EXPECT_EQ(errno, EPERM);
       }
-      EXPECT_FALSE(readable_within(bait.get(), 100)) << "the datagram reached " << host;
+      if (local) {
+        EXPECT_FALSE(readable_within(bait.get(), 100)) << "the datagram reached " << host;
+      }
     }
   });
 }
@@ -122,7 +145,7 @@ TEST_F(AgentNetns, IcmpEchoIsRejected) {
     echo.type = ICMP_ECHO;
     echo.checksum = htons(static_cast<std::uint16_t>(~(ICMP_ECHO << 8)));
     sockaddr_storage ss{};
-    const socklen_t len = address("127.0.0.1", 0).to_sockaddr(ss);
+    const socklen_t len = address("127.0.0.2", 0).to_sockaddr(ss);
     EXPECT_EQ(::sendto(raw.get(), &echo, sizeof echo, 0, reinterpret_cast<sockaddr*>(&ss), len), -1);
     EXPECT_EQ(errno, EPERM);
   });
@@ -152,10 +175,10 @@ TEST_F(AgentNetns, WebPortsToAnyAddressReachTheInterceptListeners) {
   run([](std::vector<OpenedListener>& all) {
     expect_redirected(address("127.0.0.5", 80), listener(all, ListenerKind::http_intercept, AF_INET));
     expect_redirected(address("203.0.113.9", 443), listener(all, ListenerKind::tls_intercept, AF_INET));
-    expect_redirected(address("140.82.112.3", 80), listener(all, ListenerKind::http_intercept, AF_INET));
+    expect_redirected(address("198.51.100.3", 80), listener(all, ListenerKind::http_intercept, AF_INET));
     if (!has_ipv6_loopback()) return;
     expect_redirected(address("2001:db8::7", 443), listener(all, ListenerKind::tls_intercept, AF_INET6));
-    expect_redirected(address("::1", 80), listener(all, ListenerKind::http_intercept, AF_INET6));
+    expect_redirected(address("2001:db8::8", 80), listener(all, ListenerKind::http_intercept, AF_INET6));
   });
 }
 
@@ -174,9 +197,12 @@ TEST_F(AgentNetns, ForwardPortIsReachableOnLoopbackOnly) {
 
 TEST_F(AgentNetns, InterceptListenersAreNotReachableDirectly) {
   run([](auto&) {
-    for (std::uint16_t port : {3129, 3130}) {
-      auto c = connect_to(address("127.0.0.1", port));
-      EXPECT_EQ(c.error, ECONNREFUSED) << port;
+    for (const char* host : {"127.0.0.1", "::1"}) {
+      if (std::string(host) == "::1" && !has_ipv6_loopback()) continue;
+      for (std::uint16_t port : {3129, 3130}) {
+        auto c = connect_to(address(host, port));
+        EXPECT_EQ(c.error, ECONNREFUSED) << host << " " << port;
+      }
     }
   });
 }
@@ -185,13 +211,15 @@ TEST_F(AgentNetns, AllowedHostPortsGoToTheHttpInterceptListener) {
   RulesetSpec spec;
   spec.host_ports = *parse_port_specs("3000-3010,3128");
   run(spec, [](std::vector<OpenedListener>& all) {
-    expect_redirected(address("127.0.0.1", 3005), listener(all, ListenerKind::http_intercept, AF_INET));
+    expect_redirected(address("127.0.0.5", 3005), listener(all, ListenerKind::http_intercept, AF_INET));
     expect_redirected(address("192.0.2.10", 3000), listener(all, ListenerKind::http_intercept, AF_INET));
+    // The agent's own localhost stays its own on those ports too.
+    expect_local(address("127.0.0.1", 3006));
     // A range over the forward port does not capture the forward proxy.
     ASSERT_EQ(connect_to(address("127.0.0.1", 3128)).error, 0);
     const int forward = listener(all, ListenerKind::forward, AF_INET);
     EXPECT_TRUE(readable_within(forward, 1000));
-    expect_reset(address("127.0.0.1", 3011));
+    expect_reset(address("127.0.0.5", 3011));
   });
 }
 
@@ -203,7 +231,7 @@ TEST_F(AgentNetns, ABrokenRulesetChangesNothingAndSaysWhy) {
     auto listed = list_ruleset();
     ASSERT_TRUE(listed) << listed.message();
     EXPECT_NE(listed->find("redirect to :3129"), std::string::npos) << *listed;
-    expect_reset(address("127.0.0.1", 9999));
+    expect_reset(address("127.0.0.2", 9999));
   });
 }
 

@@ -58,16 +58,23 @@ TEST(RenderRuleset, DefaultPortsRedirectWebAndDnsAndRejectTheRest) {
   EXPECT_TRUE(contains(r, "\t\ttcp dport 443 redirect to :3130\n"));
   EXPECT_TRUE(contains(r, "\t\tudp dport 53 redirect to :53\n"));
   EXPECT_TRUE(contains(r, "\t\ttcp dport 53 redirect to :53\n"));
-  EXPECT_TRUE(contains(r, "\t\tip daddr 127.0.0.1 tcp dport 3128 return\n"));
-  EXPECT_TRUE(contains(r, "\t\tip6 daddr ::1 tcp dport 3128 return\n"));
+  // Localhost is not redirected, and first: before any redirect.
+  EXPECT_TRUE(contains(r, "policy accept;\n\t\tip daddr 127.0.0.1 return\n\t\tip6 daddr ::1 return\n")) << r;
   EXPECT_TRUE(contains(r, "type filter hook output priority 0; policy drop;"));
   EXPECT_TRUE(contains(r, "\t\tct state established,related accept\n"));
-  EXPECT_TRUE(contains(r, "\t\tct status dnat accept\n"));
-  EXPECT_TRUE(contains(r, "\t\tip daddr 127.0.0.1 tcp dport 3128 accept\n"));
-  EXPECT_TRUE(contains(r, "\t\tip6 daddr ::1 tcp dport 3128 accept\n"));
+  // Redirected flows, then the intercept ports refused when dialled
+  // directly, then the rest of localhost.
+  EXPECT_TRUE(contains(r, "\t\tct status dnat accept\n"
+                          "\t\tip daddr 127.0.0.1 tcp dport { 3129, 3130 } reject with tcp reset\n"
+                          "\t\tip6 daddr ::1 tcp dport { 3129, 3130 } reject with tcp reset\n"
+                          "\t\tip daddr 127.0.0.1 accept\n"
+                          "\t\tip6 daddr ::1 accept\n"))
+      << r;
   // The two final rules, in this order: reset for TCP, ICMP(v6) for the rest.
   EXPECT_TRUE(contains(r, "\t\tmeta l4proto tcp reject with tcp reset\n\t\treject with icmpx admin-prohibited\n\t}\n}\n"));
-  EXPECT_FALSE(contains(r, "{ ")) << "no host-port set without --allow-host-ports";
+  std::size_t to_http = 0;
+  for (auto at = r.find("redirect to :3129"); at != std::string::npos; at = r.find("redirect to :3129", at + 1)) ++to_http;
+  EXPECT_EQ(to_http, 1u) << "only port 80 without --allow-host-ports: " << r;
 }
 
 TEST(RenderRuleset, CustomListenerPortsAppearInEveryRule) {
@@ -77,8 +84,9 @@ TEST(RenderRuleset, CustomListenerPortsAppearInEveryRule) {
   EXPECT_TRUE(contains(r, "tcp dport 80 redirect to :8001\n"));
   EXPECT_TRUE(contains(r, "tcp dport 443 redirect to :8002\n"));
   EXPECT_TRUE(contains(r, "udp dport 53 redirect to :5353\n"));
-  EXPECT_TRUE(contains(r, "ip daddr 127.0.0.1 tcp dport 8000 accept\n"));
+  EXPECT_TRUE(contains(r, "ip daddr 127.0.0.1 tcp dport { 8001, 8002 } reject with tcp reset\n"));
   EXPECT_FALSE(contains(r, "3128"));
+  EXPECT_FALSE(contains(r, "3129"));
 }
 
 TEST(RenderRuleset, HostPortsGoToTheHttpInterceptListenerAsOneSet) {

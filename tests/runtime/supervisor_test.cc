@@ -174,7 +174,7 @@ TEST_F(NativeRuntime, TheCliEnvironmentWinsOverRuntimeDefaults) {
 TEST_F(NativeRuntime, CommandReachesTheProxyListenersThroughTheRuleset) {
   const std::string probe = AWF_TEST_PROBE;
   shell(probe + " tcp 127.0.0.1 3128; " + probe + " tcp 127.0.0.5 80; " + probe + " tcp 203.0.113.9 443; " + probe +
-        " udp 127.0.0.2 53; " + probe + " tcp 127.0.0.1 9999; " + probe + " udp 127.0.0.1 9999; true");
+        " udp 127.0.0.2 53; " + probe + " tcp 127.0.0.2 9999; " + probe + " udp 127.0.0.2 9999; true");
   Outcome o = run();
   ASSERT_EQ(o.exit_code, 0) << o.err;
   EXPECT_EQ(o.out,
