@@ -20,16 +20,13 @@ import sys
 import tempfile
 
 sys.dont_write_bytecode = True
-SKIP = 77
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "differential"))
+import proxy_harness as harness  # noqa: E402
 
 
 def skip_or_fail(reason):
-    if os.environ.get("CI", "").lower() == "true":
-        print(f"FAIL: {reason} (CI=true: the benchmark smoke test must run in CI)")
-        return 1
-    print(f"SKIP: {reason}")
-    return SKIP
+    return harness.skip_or_fail(reason, "benchmark smoke test")
 
 
 def main():
