@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <ctime>
 #include <utility>
@@ -30,36 +31,53 @@ constexpr std::size_t kBatch = 256;                       // records that wake t
 constexpr auto kFlushEvery = std::chrono::milliseconds(50);  // upper bound on log latency
 
 // %ts.%03tu: epoch seconds and milliseconds.
+// Numbers are formatted with to_chars: no locale, no format string.
+template <typename Int>
+void append_integer(std::string& out, Int v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+void append_millis_part(std::string& out, long long ms) {
+  const auto m = static_cast<int>(ms % 1000);
+  const char digits[3] = {static_cast<char>('0' + m / 100), static_cast<char>('0' + m / 10 % 10),
+                          static_cast<char>('0' + m % 10)};
+  out.append(digits, 3);
+}
+
 void epoch_millis_to(std::string& out, std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(ms / 1000),
-                        static_cast<long long>(ms % 1000));
-  out.append(buf, static_cast<std::size_t>(n));
+  append_integer(out, static_cast<long long>(ms / 1000));
+  out += '.';
+  append_millis_part(out, ms);
 }
 
-void append_number(std::string& out, long long v) {
-  char buf[24];
-  int n = std::snprintf(buf, sizeof buf, "%lld", v);
-  out.append(buf, static_cast<std::size_t>(n));
-}
+void append_number(std::string& out, long long v) { append_integer(out, v); }
+void append_number(std::string& out, unsigned long long v) { append_integer(out, v); }
 
-void append_number(std::string& out, unsigned long long v) {
-  char buf[24];
-  int n = std::snprintf(buf, sizeof buf, "%llu", v);
-  out.append(buf, static_cast<std::size_t>(n));
-}
-
-// %{%Y-%m-%dT%H:%M:%S}tg.%03tuZ: UTC.
+// %{%Y-%m-%dT%H:%M:%S}tg.%03tuZ: UTC. The date and time of day change once a
+// second while records come by the thousand: each thread keeps the last one.
 std::string iso_millis(std::chrono::system_clock::time_point t) {
+  thread_local long long cached_secs = -1;
+  thread_local std::string cached_prefix;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[48];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03lldZ", static_cast<long long>(ms % 1000));
-  return buf;
+  const long long secs = ms / 1000;
+  if (secs != cached_secs) {
+    const std::time_t tt = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[48];
+    cached_prefix.assign(buf, std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm));
+    cached_secs = secs;
+  }
+  std::string out;
+  out.reserve(cached_prefix.size() + 5);
+  out += cached_prefix;
+  out += '.';
+  append_millis_part(out, ms);
+  out += 'Z';
+  return out;
 }
 
 constexpr char kHex[] = "0123456789ABCDEF";

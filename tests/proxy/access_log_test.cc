@@ -85,6 +85,25 @@ TEST(AccessLogFormat, AuditJsonMatchesReferenceExample) {
             "\"method\":\"CONNECT\",\"status\":200,\"decision\":\"TCP_TUNNEL\",\"url\":\"api.github.com:443\"}");
 }
 
+// Times in both formats, across second and day boundaries and with small
+// millisecond parts (the date part is cached per second).
+TEST(AccessLogFormat, TimesAreRightAcrossSecondsAndDays) {
+  LogRecord r = tunnel_record();
+  auto at = [&](long long ms) {
+    r.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+    std::string text = format_firewall_detailed(r);
+    std::string json = format_audit_jsonl(r, "1");
+    const auto ts = json.find("\"timestamp\":\"") + 13;
+    return text.substr(0, text.find(' ')) + " " + json.substr(ts, json.find('"', ts) - ts);
+  };
+  EXPECT_EQ(at(1761074374646), "1761074374.646 2025-10-21T19:19:34.646Z");
+  EXPECT_EQ(at(1761074374999), "1761074374.999 2025-10-21T19:19:34.999Z");
+  EXPECT_EQ(at(1761074375005), "1761074375.005 2025-10-21T19:19:35.005Z");
+  EXPECT_EQ(at(1761091199999), "1761091199.999 2025-10-21T23:59:59.999Z");
+  EXPECT_EQ(at(1761091200000), "1761091200.000 2025-10-22T00:00:00.000Z");
+  EXPECT_EQ(at(1761074374646), "1761074374.646 2025-10-21T19:19:34.646Z");  // back again
+}
+
 TEST(AccessLogFormat, JsonEscapesControlAndQuotes) {
   EXPECT_EQ(json_escape("a\"b\\c\x01\n"), "a\\\"b\\\\c\\u0001\\n");
 }
