@@ -408,10 +408,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       else r.addresses.push_back(a);
       return on_resolved(std::move(r));
     }
-    ctx_.resolver->resolve(host_, client_.get_executor(), [self = shared_from_this()](Resolution r) {
-      if (self->phase_ != Phase::upstream) return;  // timed out or closed meanwhile
-      self->on_resolved(std::move(r));
-    });
+    ctx_.resolver->resolve(
+        host_, client_.get_executor(),
+        [self = shared_from_this()](Resolution r) {
+          if (self->phase_ != Phase::upstream) return;  // timed out or closed meanwhile
+          self->on_resolved(std::move(r));
+        },
+        &worker_.resolver_cache);
   }
 
   void on_resolved(Resolution r) {

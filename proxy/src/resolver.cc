@@ -72,6 +72,9 @@ struct Resolver::Impl {
     CacheEntry v4, v6;
   };
   std::unordered_map<std::string, AgentView> agent_view;
+  // Bumped by every remember(): thread caches filled under an older value
+  // are dropped, so the proxy keeps dialling what the agent was told.
+  std::atomic<std::uint64_t> generation{1};
 
   ares_channel channel = nullptr;
   std::mutex queue_mutex;
@@ -115,8 +118,9 @@ struct Resolver::Impl {
     if (r.addresses.empty()) {
       r.error = status == ARES_SUCCESS ? "no addresses" : ares_strerror(status);
     } else if (ttl > 0) {
+      r.expires = Clock::now() + std::chrono::seconds(ttl);
       std::lock_guard lock(p->self->cache_mutex);
-      p->self->cache[p->name] = {r.addresses, Clock::now() + std::chrono::seconds(ttl)};
+      p->self->cache[p->name] = {r.addresses, r.expires};
     }
     deliver(*p, std::move(r));
   }
@@ -222,31 +226,59 @@ void Resolver::stop() {
   impl_->queue.clear();
 }
 
-void Resolver::resolve(const std::string& name, const boost::asio::any_io_executor& executor, Callback callback) {
+void Resolver::resolve(const std::string& name, const boost::asio::any_io_executor& executor, Callback callback,
+                       ThreadCache* local) {
   auto post_result = [&](Resolution r) {
     boost::asio::post(executor, [cb = std::move(callback), r = std::move(r)]() mutable { cb(std::move(r)); });
   };
   if (auto it = impl_->hosts.find(name); it != impl_->hosts.end()) {
-    post_result(Resolution{it->second, {}});
+    post_result(Resolution{it->second, {}, {}});
     return;
+  }
+  if (local) {
+    const std::uint64_t generation = impl_->generation.load(std::memory_order_acquire);
+    if (local->generation != generation) {
+      local->entries.clear();
+      local->generation = generation;
+    } else if (auto it = local->entries.find(name); it != local->entries.end()) {
+      if (it->second.expires > Clock::now()) {
+        post_result(Resolution{it->second.addresses, {}, it->second.expires});  // no lock taken
+        return;
+      }
+      local->entries.erase(it);
+    }
+    // Whatever answers below is kept for this thread, unless the agent's
+    // view changed in the meantime.
+    callback = [local, generation, name, cb = std::move(callback)](Resolution r) {
+      constexpr std::size_t kMaxLocalNames = 4096;
+      if (!r.addresses.empty() && r.expires > Clock::now() && local->generation == generation) {
+        if (local->entries.size() >= kMaxLocalNames) local->entries.clear();
+        local->entries[name] = ThreadCache::Entry{r.addresses, r.expires};
+      }
+      cb(std::move(r));
+    };
   }
   {
     std::lock_guard lock(impl_->cache_mutex);
     if (auto it = impl_->agent_view.find(name); it != impl_->agent_view.end()) {
       const auto now = Clock::now();
       std::vector<ip::address> seen;
+      Clock::time_point expires = Clock::time_point::max();
       for (const Impl::CacheEntry* e : {&it->second.v4, &it->second.v6}) {
-        if (e->expires > now) seen.insert(seen.end(), e->addresses.begin(), e->addresses.end());
+        if (e->expires > now) {
+          seen.insert(seen.end(), e->addresses.begin(), e->addresses.end());
+          expires = std::min(expires, e->expires);
+        }
       }
       if (!seen.empty()) {
-        post_result(Resolution{std::move(seen), {}});
+        post_result(Resolution{std::move(seen), {}, expires});
         return;
       }
       impl_->agent_view.erase(it);
     }
     if (auto it = impl_->cache.find(name); it != impl_->cache.end()) {
       if (it->second.expires > Clock::now()) {
-        post_result(Resolution{it->second.addresses, {}});
+        post_result(Resolution{it->second.addresses, {}, it->second.expires});
         return;
       }
       impl_->cache.erase(it);
@@ -287,6 +319,7 @@ void Resolver::remember(const std::string& name, int family, std::vector<ip::add
   auto& entry = family == AF_INET6 ? view.v6 : view.v4;
   entry.addresses = std::move(addresses);
   entry.expires = Clock::now() + ttl;
+  impl_->generation.fetch_add(1, std::memory_order_release);
 }
 
 }  // namespace awf::proxy

@@ -165,10 +165,13 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     }
     phase_ = Phase::upstream;
     arm(ctx_.config.connect_timeout, "connect timeout");
-    ctx_.resolver->resolve(host_, client_.get_executor(), [self = shared_from_this()](Resolution r) {
-      if (self->phase_ != Phase::upstream) return;
-      self->on_resolved(std::move(r));
-    });
+    ctx_.resolver->resolve(
+        host_, client_.get_executor(),
+        [self = shared_from_this()](Resolution r) {
+          if (self->phase_ != Phase::upstream) return;
+          self->on_resolved(std::move(r));
+        },
+        &worker_.resolver_cache);
   }
 
   // -------------------------------------------------- resolve and connect

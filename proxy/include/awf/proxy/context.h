@@ -90,6 +90,9 @@ struct Worker {
   }
   void stop_all(bool force);  // posts stop(force) to every live connection
 
+  // Recent name answers of this thread: cache hits take no lock.
+  Resolver::ThreadCache resolver_cache;
+
   // Idle upstream connections kept for reuse by later clients of this
   // thread (Squid's pconn). Keyed by canonical host:port; only connections
   // to addresses that passed the SSRF guard are ever parked here.

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <cstdint>
 #include <unordered_map>
 #include <vector>
 
@@ -20,6 +21,9 @@ namespace awf::proxy {
 struct Resolution {
   std::vector<boost::asio::ip::address> addresses;  // empty on failure
   std::string error;                                // why, when empty
+  // Until when the answer may be reused; unset (the epoch): not at all
+  // (hosts-file answers need no caching, failures are not cached).
+  std::chrono::steady_clock::time_point expires{};
 };
 
 // Reads an /etc/hosts-style file: `ADDRESS NAME...`, `#` comments. Names are
@@ -39,10 +43,25 @@ class Resolver {
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
 
+  // One I/O thread's own copy of recent answers. resolve() answers from it
+  // without taking a lock as long as the agent's view (remember()) has not
+  // changed since it was filled, and fills it from the answers it delivers.
+  // Only the owning thread touches it (resolve() and the callbacks run there).
+  struct ThreadCache {
+    struct Entry {
+      std::vector<boost::asio::ip::address> addresses;
+      std::chrono::steady_clock::time_point expires;
+    };
+    std::unordered_map<std::string, Entry> entries;
+    std::uint64_t generation = 0;  // of the agent's view it was filled under
+  };
+
   using Callback = std::function<void(Resolution)>;
   // `name` is already normalised (lower case, no trailing dot). The callback
-  // always runs on `executor`, never inline.
-  void resolve(const std::string& name, const boost::asio::any_io_executor& executor, Callback callback);
+  // always runs on `executor`, never inline. `local`: the calling thread's
+  // cache (optional), owned by that thread and outliving the callback.
+  void resolve(const std::string& name, const boost::asio::any_io_executor& executor, Callback callback,
+               ThreadCache* local = nullptr);
 
   // What the DNS front end told the agent about `name` (normalised): the
   // addresses of one family (AF_INET for A, AF_INET6 for AAAA) for `ttl`.
