@@ -312,7 +312,7 @@ void answer_query(Worker& worker, std::span<const std::uint8_t> packet, const st
     return;
   }
   const DnsQuestion& q = parsed.question;
-  auto policy = ctx.policy();
+  const auto& policy = worker.current_policy();
   const intercept::DnsDecision d = intercept::decide_dns_query(
       q, ctx.config.dns_policy, [&policy](std::string_view name) { return policy->allows_name(name); });
   if (!d.forward) {

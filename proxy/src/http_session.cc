@@ -115,7 +115,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   void start() {
     worker_.add(this);
-    policy_ = ctx_.policy();
+    policy_ = worker_.current_policy();
     // TCP_NODELAY comes from the listener (accepted sockets inherit it).
     if (transparent_) {
       // Where the client was headed before the redirect: logged, and the

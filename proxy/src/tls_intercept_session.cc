@@ -58,7 +58,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
 
   void start() {
     worker_.add(this);
-    policy_ = ctx_.policy();
+    policy_ = worker_.current_policy();
     started_ = Clock::now();
     rec_.client_ip = client_address_text(peer_.address());
     rec_.client_port = peer_.port();

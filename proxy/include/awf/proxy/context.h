@@ -37,9 +37,15 @@ struct ProxyContext {
   // nameservers of /etc/resolv.conf.
   std::vector<boost::asio::ip::udp::endpoint> dns_upstreams;
 
-  // Read once per client connection; the connection keeps it to the end.
+  // The current policy. Connections take it through their worker
+  // (Worker::current_policy), which reloads it only when the generation
+  // moved; a connection keeps what it got to its end.
   std::shared_ptr<const policy::Ruleset> policy() const { return policy_.load(std::memory_order_acquire); }
-  void set_policy(std::shared_ptr<const policy::Ruleset> p) { policy_.store(std::move(p), std::memory_order_release); }
+  void set_policy(std::shared_ptr<const policy::Ruleset> p) {
+    policy_.store(std::move(p), std::memory_order_release);
+    policy_generation.fetch_add(1, std::memory_order_release);
+  }
+  std::atomic<std::uint64_t> policy_generation{0};
 
  private:
   std::atomic<std::shared_ptr<const policy::Ruleset>> policy_;
@@ -93,6 +99,18 @@ struct Worker {
   // Recent name answers of this thread: cache hits take no lock.
   Resolver::ThreadCache resolver_cache;
 
+  // The policy for a new connection or DNS query: this thread's copy, taken
+  // again from the context only after a reload (std::atomic<shared_ptr> is
+  // not lock-free in libstdc++; a generation check is).
+  const std::shared_ptr<const policy::Ruleset>& current_policy() {
+    const std::uint64_t generation = context.policy_generation.load(std::memory_order_acquire);
+    if (generation != policy_seen_ || !policy_) {
+      policy_ = context.policy();
+      policy_seen_ = generation;
+    }
+    return policy_;
+  }
+
   // Idle upstream connections kept for reuse by later clients of this
   // thread (Squid's pconn). Keyed by canonical host:port; only connections
   // to addresses that passed the SSRF guard are ever parked here.
@@ -109,6 +127,8 @@ struct Worker {
 
  private:
   Connection* live_ = nullptr;
+  std::shared_ptr<const policy::Ruleset> policy_;
+  std::uint64_t policy_seen_ = 0;
   std::unordered_map<std::string, std::list<std::shared_ptr<IdleUpstream>>> idle_upstreams_;
   std::size_t idle_count_ = 0;
 };
