@@ -102,6 +102,7 @@ struct Server::Impl {
   std::chrono::steady_clock::time_point last_accept_warning{};
 
   Status bind_all(std::vector<intercept::InheritedListener> inherited);
+  Status refuse_dns_loop(const ListenAddress& listener) const;
   void accept(Worker& w, std::size_t i);
   void reload();
   void drain(asio::io_context& control);
@@ -145,6 +146,30 @@ Status Server::Impl::bind_all(std::vector<intercept::InheritedListener> inherite
     }
     if (source.kind == intercept::ListenerKind::forward) bound.push_back(source.shown);
     described.push_back(describe_listener(source));
+    if (source.kind == intercept::ListenerKind::dns_udp && source.bind) {
+      if (Status s = refuse_dns_loop(*source.bind); !s) return s;
+    }
+  }
+  return ok_status();
+}
+
+// An upstream resolver that is the DNS front end itself would send every
+// forwarded query back in, again and again until the in-flight limit. Only
+// listeners bound here can be compared: an inherited one lives in another
+// network namespace, where the same address is another socket.
+Status Server::Impl::refuse_dns_loop(const ListenAddress& listener) const {
+  error_code ec;
+  const auto own = asio::ip::make_address(listener.host, ec);
+  if (ec) return ok_status();
+  for (const auto& upstream : context.dns_upstreams) {
+    if (upstream.port() != listener.port) continue;
+    const auto a = upstream.address();
+    const bool same = a == own || (own.is_unspecified() && a.is_loopback() && a.is_v6() == own.is_v6());
+    if (same) {
+      return Error{"--dns-servers " + a.to_string() + ":" + std::to_string(upstream.port()) +
+                   " is this proxy's own --listen-dns " + listener.text() +
+                   ": every forwarded query would come back to it; name the real resolvers"};
+    }
   }
   return ok_status();
 }

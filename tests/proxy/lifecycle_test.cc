@@ -192,7 +192,14 @@ INSTANTIATE_TEST_SUITE_P(
         StartupError{"MissingHostsFile", {"--hosts-file", "/nonexistent/hosts"}, "/nonexistent/hosts"},
         StartupError{"BadListen", {"--listen", "nowhere"}, "--listen \"nowhere\""},
         StartupError{"MissingLogDir", {"--log-dir", "/nonexistent/logs"}, "/nonexistent/logs"},
-        StartupError{"UnknownFlag", {"--bogus"}, "bogus"}),
+        StartupError{"UnknownFlag", {"--bogus"}, "bogus"},
+        // The DNS front end as its own upstream: queries would loop.
+        StartupError{"DnsServerIsTheOwnDnsListener",
+                     {"--listen-dns", "127.0.0.1:5399", "--dns-servers", "127.0.0.1:5399"},
+                     "--dns-servers 127.0.0.1:5399 is this proxy's own --listen-dns 127.0.0.1:5399"},
+        StartupError{"DnsServerReachesTheOwnWildcardDnsListener",
+                     {"--listen-dns", "0.0.0.0:5398", "--dns-servers", "127.0.0.9:5398"},
+                     "--dns-servers 127.0.0.9:5398 is this proxy's own --listen-dns 0.0.0.0:5398"}),
     [](const ::testing::TestParamInfo<StartupError>& p) { return std::string(p.param.name); });
 
 TEST(StartupErrorsProcess, PortInUseExitsNonZeroNamingTheAddress) {
