@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <optional>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -39,6 +41,14 @@ constexpr std::size_t kPipePool = 64;
 constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
 constexpr std::string_view kDenied =
     "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 7\r\nConnection: close\r\n\r\ndenied\n";
+
+// A decimal port, 0-65535, nothing else.
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty() || value > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
 
 [[noreturn]] void die(const char* what, const std::string& value) {
   std::fprintf(stderr, "awf-floor: %s \"%s\": %s\n", what, value.c_str(), std::strerror(errno));
@@ -236,11 +246,13 @@ void on_head(Connection* c) {
         return finish(c);
       }
       std::size_t colon = target.rfind(':');
-      int port = colon == std::string_view::npos ? 443 : std::atoi(std::string(target.substr(colon + 1)).c_str());
+      const std::optional<std::uint16_t> port =
+          colon == std::string_view::npos ? std::optional<std::uint16_t>(443) : parse_port(target.substr(colon + 1));
+      if (!port) return finish(c);
       c->tunnel = true;
       c->up.pending = c->head.substr(end + 4);
       c->down.pending = kEstablished;
-      if (!start_connect(c, static_cast<std::uint16_t>(port))) return finish(c);
+      if (!start_connect(c, *port)) return finish(c);
     } else {
       c->up.pending = std::move(c->head);
       if (!start_connect(c, 80)) return finish(c);
@@ -294,8 +306,10 @@ void on_accept(int listener) {
 bool parse_address(const std::string& text, sockaddr_in& out) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos) return false;
+  auto port = parse_port(std::string_view(text).substr(colon + 1));
+  if (!port) return false;
   out.sin_family = AF_INET;
-  out.sin_port = htons(static_cast<std::uint16_t>(std::atoi(text.c_str() + colon + 1)));
+  out.sin_port = htons(*port);
   return ::inet_pton(AF_INET, text.substr(0, colon).c_str(), &out.sin_addr) == 1;
 }
 

@@ -58,7 +58,7 @@ void append_number(std::string& out, unsigned long long v) { append_integer(out,
 
 // %{%Y-%m-%dT%H:%M:%S}tg.%03tuZ: UTC. The date and time of day change once a
 // second while records come by the thousand: each thread keeps the last one.
-std::string iso_millis(std::chrono::system_clock::time_point t) {
+void iso_millis_to(std::string& out, std::chrono::system_clock::time_point t) {
   thread_local long long cached_secs = -1;
   thread_local std::string cached_prefix;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -71,13 +71,10 @@ std::string iso_millis(std::chrono::system_clock::time_point t) {
     cached_prefix.assign(buf, std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm));
     cached_secs = secs;
   }
-  std::string out;
-  out.reserve(cached_prefix.size() + 5);
   out += cached_prefix;
   out += '.';
   append_millis_part(out, ms);
   out += 'Z';
-  return out;
 }
 
 constexpr char kHex[] = "0123456789ABCDEF";
@@ -112,9 +109,10 @@ void quote_safe_to(std::string& out, std::string_view s) {
   out.append(s.data() + run, s.size() - run);
 }
 
-// An unquoted field (%rm, %ru, %mt): Squid writes it raw, so do we, except
-// for the bytes that would split the line (a parsed request has none).
-void token_safe_to(std::string& out, std::string_view s) {
+// Appends `s` with the bytes `escaped(c)` picks as %XX, "-" for an empty
+// field (the space-separated line must not lose a column).
+template <typename Escaped>
+void pct_escape_to(std::string& out, std::string_view s, Escaped escaped) {
   if (s.empty()) {
     out += '-';
     return;
@@ -122,7 +120,7 @@ void token_safe_to(std::string& out, std::string_view s) {
   std::size_t run = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c <= 0x20 || c == 0x7f) {
+    if (escaped(c)) {
       out.append(s.data() + run, i - run);
       append_pct(out, c);
       run = i + 1;
@@ -131,26 +129,21 @@ void token_safe_to(std::string& out, std::string_view s) {
   out.append(s.data() + run, s.size() - run);
 }
 
+// An unquoted field (%rm, %ru, %mt): Squid writes it raw, so do we, except
+// for the bytes that would split the line (a parsed request has none).
+void token_safe_to(std::string& out, std::string_view s) {
+  pct_escape_to(out, s, [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
+}
+
 // The unquoted %{Host}>h: Squid URL-escapes RFC 1738's unsafe characters
 // except '%' (its rfc1738_escape_unescaped), so an IPv6 literal is logged
 // as %5B::1%5D:443. Only IP-literal brackets occur in practice: the field
 // is the host the request was routed to.
+constexpr std::string_view kRfc1738Unsafe = "<>\"#{}|\\^~[]`' ";
 void host_escape_to(std::string& out, std::string_view s) {
-  if (s.empty()) {
-    out += '-';
-    return;
-  }
-  constexpr std::string_view kUnsafe = "<>\"#{}|\\^~[]`' ";
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c >= 0x7f || kUnsafe.find(static_cast<char>(c)) != std::string_view::npos) {
-      out.append(s.data() + run, i - run);
-      append_pct(out, c);
-      run = i + 1;
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
+  pct_escape_to(out, s, [](unsigned char c) {
+    return c < 0x20 || c >= 0x7f || kRfc1738Unsafe.find(static_cast<char>(c)) != std::string_view::npos;
+  });
 }
 
 void json_escape_to(std::string& out, std::string_view s) {
@@ -220,7 +213,7 @@ void append_audit_jsonl(std::string& line, const LogRecord& r, const std::string
   line += "{\"_schema\":\"audit/v";
   json_escape_to(line, version);
   line += "\",\"timestamp\":\"";
-  line += iso_millis(r.time);
+  iso_millis_to(line, r.time);
   line += "\",\"event\":\"http_access\",\"client\":\"";
   json_escape_to(line, r.client_ip);
   line += "\",\"host\":\"";

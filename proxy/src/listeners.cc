@@ -132,13 +132,17 @@ Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
   return out;
 }
 
-// TCP_NODELAY on a listener is inherited by every socket it accepts, which
-// saves a setsockopt(2) per connection. Best effort: without it the sessions
-// still work, with Nagle's delays on small writes.
-void set_no_delay(tcp::acceptor& a, const std::string& shown) {
+// Every TCP listener of a worker is added here. TCP_NODELAY is set on the
+// listener once: the sockets it accepts inherit it, which saves a
+// setsockopt(2) per connection. Best effort: without it the sessions still
+// work, with Nagle's delays on small writes.
+void add_acceptor(Worker& worker, std::unique_ptr<tcp::acceptor> a, intercept::ListenerKind kind,
+                  const std::string& shown) {
   error_code ec;
-  a.set_option(tcp::no_delay(true), ec);
+  a->set_option(tcp::no_delay(true), ec);
   if (ec) spdlog::warn("listener {}: TCP_NODELAY: {}", shown, ec.message());
+  worker.acceptors.push_back(std::move(a));
+  worker.acceptor_kinds.push_back(kind);
 }
 
 Status open_on_worker(ListenerSource& source, Worker& worker) {
@@ -169,9 +173,7 @@ Status open_on_worker(ListenerSource& source, Worker& worker) {
         return Error{std::string("inherited ") + intercept::to_string(source.kind) + " listener " + source.shown +
                      ": " + ec.message()};
       }
-      set_no_delay(*a, source.shown);
-      worker.acceptors.push_back(std::move(a));
-      worker.acceptor_kinds.push_back(source.kind);
+      add_acceptor(worker, std::move(a), source.kind, source.shown);
     }
     return ok_status();
   }
@@ -192,9 +194,7 @@ Status open_on_worker(ListenerSource& source, Worker& worker) {
     a->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return Error{"cannot listen on " + where.text() + " (" + flag + "): listen: " + ec.message()};
     where.port = a->local_endpoint(ec).port();
-    set_no_delay(*a, where.text());
-    worker.acceptors.push_back(std::move(a));
-    worker.acceptor_kinds.push_back(source.kind);
+    add_acceptor(worker, std::move(a), source.kind, where.text());
   }
   source.shown = where.text();
   return ok_status();

@@ -4,16 +4,15 @@
 // host that does not answer.
 #include "awf/proxy/connector.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <boost/asio/io_context.hpp>
 #include <memory>
 #include <optional>
+#include <stdexcept>
+#include <string>
 
-#include "awf/unique_fd.h"
+#include "awf/testing/net.h"
 
 namespace awf::proxy {
 namespace {
@@ -24,39 +23,15 @@ using namespace std::chrono_literals;
 
 tcp::endpoint ep(const char* ip, std::uint16_t port) { return {asio::ip::make_address(ip), port}; }
 
-// A listener on ip:port (port 0: any); `silent` fills its backlog so that
-// further connects hang.
-struct Listener {
-  UniqueFd fd;
-  std::uint16_t port = 0;
-  std::vector<UniqueFd> fillers;
+using awf::testing::IdleListener;
 
-  static Listener open(const char* ip, std::uint16_t port, bool silent) {
-    Listener l;
-    l.fd = UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    int one = 1;
-    ::setsockopt(l.fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    ::inet_pton(AF_INET, ip, &a.sin_addr);
-    EXPECT_EQ(::bind(l.fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << ip << ":" << port;
-    EXPECT_EQ(::listen(l.fd.get(), silent ? 0 : 16), 0);
-    socklen_t len = sizeof a;
-    ::getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
-    l.port = ntohs(a.sin_port);
-    if (silent) {
-      // Backlog 0 holds one connection; a few more are dropped at the SYN
-      // (non-blocking so filling never waits).
-      for (int i = 0; i < 3; ++i) {
-        UniqueFd c(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-        ::connect(c.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
-        l.fillers.push_back(std::move(c));
-      }
-    }
-    return l;
-  }
-};
+// A listener that accepts nothing; `silent`: one whose connects hang. A
+// failure to listen throws, which fails the test that asked.
+IdleListener listener(const char* ip, std::uint16_t port, bool silent) {
+  auto l = IdleListener::open(ip, port, silent);
+  if (!l) throw std::runtime_error("cannot listen on " + std::string(ip) + ":" + std::to_string(port));
+  return std::move(*l);
+}
 
 struct Attempted {
   // First, so it is destroyed last: the outcome's socket belongs to it.
@@ -91,12 +66,12 @@ TEST(Connector, InterleavesFamiliesStartingWithTheFirst) {
 }
 
 TEST(Connector, SilentFirstAddressCostsOneAttemptDelayNotTheTimeout) {
-  Listener live = Listener::open("127.0.0.52", 0, false);
-  Listener silent = Listener::open("127.0.0.51", live.port, true);
-  Attempted r = connect_all({ep("127.0.0.51", live.port), ep("127.0.0.52", live.port)}, 100ms);
+  IdleListener live = listener("127.0.0.52", 0, false);
+  IdleListener silent = listener("127.0.0.51", live.port(), true);
+  Attempted r = connect_all({ep("127.0.0.51", live.port()), ep("127.0.0.52", live.port())}, 100ms);
   ASSERT_TRUE(r.outcome);
   EXPECT_FALSE(r.outcome->error) << r.outcome->detail;
-  EXPECT_EQ(r.outcome->endpoint, ep("127.0.0.52", live.port));
+  EXPECT_EQ(r.outcome->endpoint, ep("127.0.0.52", live.port()));
   EXPECT_TRUE(r.outcome->socket.is_open());
   EXPECT_GE(r.took, 90ms);   // the second attempt waited for the delay...
   EXPECT_LT(r.took, 2s);     // ...not for the silent one to time out
@@ -106,31 +81,31 @@ TEST(Connector, SilentFirstAddressCostsOneAttemptDelayNotTheTimeout) {
 }
 
 TEST(Connector, RefusedAddressIsSkippedWithoutWaitingForTheDelay) {
-  Listener live = Listener::open("127.0.0.52", 0, false);
+  IdleListener live = listener("127.0.0.52", 0, false);
   // Nothing listens on 127.0.0.53 at that port: an immediate RST.
-  Attempted r = connect_all({ep("127.0.0.53", live.port), ep("127.0.0.52", live.port)}, 3s);
+  Attempted r = connect_all({ep("127.0.0.53", live.port()), ep("127.0.0.52", live.port())}, 3s);
   ASSERT_TRUE(r.outcome);
   EXPECT_FALSE(r.outcome->error) << r.outcome->detail;
-  EXPECT_EQ(r.outcome->endpoint, ep("127.0.0.52", live.port));
+  EXPECT_EQ(r.outcome->endpoint, ep("127.0.0.52", live.port()));
   EXPECT_LT(r.took, 1s);
 }
 
 TEST(Connector, AllRefusedFailsNamingTheLastAddress) {
-  Listener live = Listener::open("127.0.0.52", 0, false);  // reserves a port nobody else listens on
-  Attempted r = connect_all({ep("127.0.0.53", live.port), ep("127.0.0.54", live.port)}, 3s);
+  IdleListener live = listener("127.0.0.52", 0, false);  // reserves a port nobody else listens on
+  Attempted r = connect_all({ep("127.0.0.53", live.port()), ep("127.0.0.54", live.port())}, 3s);
   ASSERT_TRUE(r.outcome);
   EXPECT_EQ(r.outcome->error, asio::error::connection_refused);
-  EXPECT_EQ(r.outcome->endpoint, ep("127.0.0.54", live.port));
+  EXPECT_EQ(r.outcome->endpoint, ep("127.0.0.54", live.port()));
   EXPECT_NE(r.outcome->detail.find("(127.0.0.54)"), std::string::npos) << r.outcome->detail;
   EXPECT_FALSE(r.outcome->socket.is_open());
 }
 
 TEST(Connector, CancelledConnectNeverCallsBack) {
-  Listener live = Listener::open("127.0.0.52", 0, false);
-  Listener silent = Listener::open("127.0.0.51", live.port, true);
+  IdleListener live = listener("127.0.0.52", 0, false);
+  IdleListener silent = listener("127.0.0.51", live.port(), true);
   asio::io_context io;
   bool called = false;
-  auto c = Connector::start(io.get_executor(), {ep("127.0.0.51", live.port)}, 50ms,
+  auto c = Connector::start(io.get_executor(), {ep("127.0.0.51", live.port())}, 50ms,
                             [&](Connector::Outcome) { called = true; });
   c->cancel();
   io.run_for(300ms);

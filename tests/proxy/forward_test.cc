@@ -406,25 +406,14 @@ namespace {
 TEST_F(ProxyTest, UpstreamNotAnsweringConnectGets504AfterConnectTimeout) {
   // A listener that never accepts, its backlog filled: further SYNs are
   // dropped and connect() hangs, as with a silent remote host.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  ::inet_pton(AF_INET, "127.0.0.14", &a.sin_addr);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 0), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  std::uint16_t port = ntohs(a.sin_port);
-  std::vector<TcpClient> fillers;
-  for (int i = 0; i < 4; ++i) {
-    if (auto c = TcpClient::connect("127.0.0.14", port, 300ms)) fillers.push_back(std::move(*c));
-  }
+  auto silent = awf::testing::IdleListener::open("127.0.0.14", 0, true);
+  ASSERT_TRUE(silent);
+  const std::uint16_t port = silent->port();
   awf::testing::write_file(hosts_file(), awf::testing::read_file(hosts_file()) + "127.0.0.14 silent.allowed.test\n");
   start_proxy({"--allow-domains", "allowed.test", "--connect-timeout", "1", "--allow-host-ports",
                ports() + "," + std::to_string(port)});
   auto t0 = std::chrono::steady_clock::now();
   RunResult r = curl({"-i", "http://silent.allowed.test:" + std::to_string(port) + "/"});
-  ::close(fd);
   EXPECT_EQ(r.out.rfind("HTTP/1.1 504", 0), 0u) << r.out << r.err;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
   auto lines = log_lines(1);
@@ -437,26 +426,14 @@ TEST_F(ProxyTest, SilentFirstAddressFallsBackToTheNextAfterTheAttemptDelay) {
   // origin, on the origin's port. Happy eyeballs starts the second attempt
   // 250 ms in; a sequential fallback would wait out the 20 s connect timeout.
   const std::uint16_t port = web_->port();
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  ::inet_pton(AF_INET, "127.0.0.15", &a.sin_addr);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 0), 0);
-  std::vector<TcpClient> fillers;
-  for (int i = 0; i < 3; ++i) {
-    if (auto c = TcpClient::connect("127.0.0.15", port, 300ms)) fillers.push_back(std::move(*c));
-  }
+  auto silent = awf::testing::IdleListener::open("127.0.0.15", port, true);
+  ASSERT_TRUE(silent);
   awf::testing::write_file(hosts_file(), awf::testing::read_file(hosts_file()) + "127.0.0.15 racing.allowed.test\n" +
                                              kWebIp + " racing.allowed.test\n");
   start_proxy({"--allow-domains", "allowed.test", "--connect-timeout", "20"});
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(status_of(web_url("racing.allowed.test", "/bytes/10")), 200);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  ::close(fd);
   auto lines = log_lines(1);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(parse_detailed(lines[0]).dest, std::string(kWebIp) + ":" + std::to_string(port));

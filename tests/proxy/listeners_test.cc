@@ -6,8 +6,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <netinet/tcp.h>
+
 #include "awf/proxy/config.h"
+#include "awf/proxy/context.h"
 #include "awf/proxy/listeners.h"
+#include "awf/testing/net.h"
 
 namespace awf::proxy {
 namespace {
@@ -95,6 +99,32 @@ TEST(ListenerFlags, DnsPolicyAndRefusalCodeAreParsed) {
   EXPECT_EQ(c.dns_timeout, std::chrono::milliseconds(500));
   std::vector<const char*> argv = {"awf-proxy", "--dns-policy", "closed"};
   EXPECT_FALSE(parse_command_line(static_cast<int>(argv.size()), argv.data()));
+}
+
+// Sessions do not set TCP_NODELAY themselves: accepted sockets must inherit
+// it from every listener, bound here or handed over.
+TEST(ListenerSockets, AcceptedSocketsHaveNoDelayFromTheListener) {
+  std::vector<intercept::InheritedListener> given;
+  given.push_back(inherited(ListenerKind::forward));
+  auto plan = plan_listeners(parse({"--listen", "127.0.0.1:0"}), std::move(given));
+  ASSERT_TRUE(plan) << plan.message();
+  ProxyContext context;
+  Worker worker(context);
+  for (auto& source : *plan) {
+    auto opened = open_on_worker(source, worker);
+    ASSERT_TRUE(opened) << opened.message();
+  }
+  ASSERT_EQ(worker.acceptors.size(), 2u);
+  for (auto& acceptor : worker.acceptors) {
+    const auto port = acceptor->local_endpoint().port();
+    auto client = awf::testing::TcpClient::connect("127.0.0.1", port);
+    ASSERT_TRUE(client) << port;
+    boost::asio::ip::tcp::socket accepted = acceptor->accept();
+    int nodelay = 0;
+    socklen_t len = sizeof nodelay;
+    ASSERT_EQ(::getsockopt(accepted.native_handle(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+    EXPECT_NE(nodelay, 0) << "accepted on port " << port;
+  }
 }
 
 }  // namespace

@@ -69,6 +69,45 @@ std::uint16_t unused_port(const std::string& host) {
   return port;
 }
 
+std::optional<IdleListener> IdleListener::open(const std::string& host, std::uint16_t port, bool silent) {
+  sockaddr_storage ss;
+  socklen_t len;
+  if (!make_addr(host, port, ss, len)) return std::nullopt;
+  IdleListener l;
+  l.fd_ = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (l.fd_ < 0) return std::nullopt;
+  int one = 1;
+  ::setsockopt(l.fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(l.fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(l.fd_, silent ? 0 : 16) != 0 ||
+      ::getsockname(l.fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return std::nullopt;
+  }
+  l.port_ = ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                          : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  if (silent) {
+    // Backlog 0 holds one connection; the SYNs of the others are dropped.
+    // Non-blocking, so filling never waits for them.
+    for (int i = 0; i < 3; ++i) {
+      int c = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (c < 0) return std::nullopt;
+      ::connect(c, reinterpret_cast<sockaddr*>(&ss), len);
+      l.fillers_.push_back(c);
+    }
+  }
+  return l;
+}
+
+IdleListener::IdleListener(IdleListener&& o) noexcept
+    : fd_(o.fd_), port_(o.port_), fillers_(std::move(o.fillers_)) {
+  o.fd_ = -1;
+  o.fillers_.clear();
+}
+
+IdleListener::~IdleListener() {
+  for (int c : fillers_) ::close(c);
+  if (fd_ >= 0) ::close(fd_);
+}
+
 std::optional<TcpClient> TcpClient::connect(const std::string& host, std::uint16_t port,
                                             std::chrono::milliseconds timeout) {
   sockaddr_storage ss;

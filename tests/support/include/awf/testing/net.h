@@ -7,12 +7,32 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace awf::testing {
 
 bool wait_for_port(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout);
 // A port that was free a moment ago (bind to 0, read, close): for "refused" targets.
 std::uint16_t unused_port(const std::string& host);
+
+// A listening socket nobody accepts on. `silent`: its accept queue is filled
+// at once, so the kernel drops further SYNs and a connect to it hangs, like
+// one to a remote host that does not answer. Otherwise connects complete
+// (into the backlog). Port 0: any free port. Closed when destroyed.
+class IdleListener {
+ public:
+  static std::optional<IdleListener> open(const std::string& host, std::uint16_t port, bool silent);
+  IdleListener(IdleListener&& other) noexcept;
+  IdleListener& operator=(IdleListener&&) = delete;
+  ~IdleListener();
+  std::uint16_t port() const { return port_; }
+
+ private:
+  IdleListener() = default;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::vector<int> fillers_;
+};
 
 // A blocking TCP connection with a deadline on every call.
 class TcpClient {
