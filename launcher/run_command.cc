@@ -5,7 +5,11 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -15,6 +19,7 @@
 #include "awf/cli/blocked_report.h"
 #include "awf/logs/entry.h"
 #include "awf/logs/manifest.h"
+#include "awf/logs/run_records.h"
 #include "awf/runtime/runtime.h"
 
 namespace awf::launcher {
@@ -113,6 +118,26 @@ class HostAccessHosts {
   std::string path_;
 };
 
+// Host paths under /tmp that awf's workflows share with the command and that
+// its private /tmp must therefore still show: gh-aw's directory and the
+// safe-outputs directory, where they exist.
+std::vector<std::string> private_tmp_binds(const cli::Environment& host_env) {
+  std::vector<std::string> binds;
+  auto add = [&binds](const std::string& path) {
+    std::error_code ec;
+    if (path.rfind("/tmp/", 0) != 0 || !std::filesystem::is_directory(path, ec)) return;
+    for (const auto& existing : binds) {
+      if (path == existing || path.rfind(existing + "/", 0) == 0) return;  // already inside a bound one
+    }
+    binds.push_back(path);
+  };
+  add("/tmp/gh-aw");
+  if (auto outputs = env_or(host_env, "GH_AW_SAFE_OUTPUTS"); !outputs.empty()) {
+    add(std::filesystem::path(outputs).lexically_normal().parent_path().string());
+  }
+  return binds;
+}
+
 }  // namespace
 
 int run_command(const CLI::App& app, cli::Options options, const cli::Environment& host_env) {
@@ -187,6 +212,24 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
   rc.work_dir = cfg.work_dir;
   rc.keep_work_dir = cfg.keep_work_dir;
   rc.proxy_logs_dir = cfg.proxy_logs_dir;
+  rc.share_host_tmp = cfg.share_host_tmp;
+  rc.tmp_binds = private_tmp_binds(host_env);
+
+  // awf's record of this run, the only thing `awf logs` trusts to find it.
+  auto record = std::make_shared<logs::RunRecord>();
+  record->pid = ::getpid();
+  record->id = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+  const std::string state_dir = logs::own_state_dir(host_env);
+  auto save_record = [record, state_dir, level = cfg.log_level](const std::string& log_dir) {
+    record->log_dir = log_dir;
+    if (auto status = logs::write_run_record(state_dir, *record); !status && shows(level, cli::Notice::Level::warn)) {
+      std::cerr << "[WARN] awf logs will not find this run by itself: " << status.message() << "\n";
+    }
+  };
+  rc.on_log_dir = save_record;
+  rc.on_logs_preserved = save_record;
 
   rc.on_finished = [&cfg](int exit_code, const std::string& log_dir) {
     // The manifest lets `awf logs audit` replay these rules later.

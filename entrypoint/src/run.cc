@@ -104,7 +104,9 @@ Status prepare_root(const Config& cfg, const std::string& root) {
     AWF_TRY(build_view(root, selective_mount_table(cfg), cfg.uid, cfg.gid));
   }
   AWF_TRY(apply_extra_mounts(root, cfg.mounts));
-  return mask_credentials(root, cfg.home);
+  AWF_TRY(mask_credentials(root, cfg.home));
+  if (cfg.mode != RootMode::kBuildView) return ok_status();
+  return mask_host_sockets(root, writable_host_dirs(cfg));
 }
 
 // Steps 6 and 8: PATH, environment, argv and working directory.

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <fmt/format.h>
@@ -17,6 +18,13 @@ namespace {
 // Namespace creation through clone(2) would bypass the unshare(2) denial.
 constexpr uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
                                      CLONE_NEWNET | CLONE_NEWCGROUP | 0x00000080 /* CLONE_NEWTIME */;
+
+// The socket families the command may create (see load_seccomp_filter).
+constexpr uint64_t kLastAllowedFamily = AF_NETLINK;
+
+bool is_allowed_socket_family(int family) {
+  return family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK;
+}
 
 using FilterPtr = std::unique_ptr<void, void (*)(scmp_filter_ctx)>;
 
@@ -73,6 +81,22 @@ Status load_seccomp_filter() {
     if (auto s = add_rule(ctx, deny, "clone", 1, &has_flag); !s) return s;
   }
   if (auto s = add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3"); !s) return s;
+  // Socket families: only those the command needs. A network namespace
+  // confines AF_INET/AF_INET6 (and AF_NETLINK to the namespace's own
+  // tables) but not others: AF_VSOCK reaches the hypervisor, AF_BLUETOOTH,
+  // AF_CAN and friends reach hardware. Any other family gets EAFNOSUPPORT,
+  // as if the kernel lacked it. (32-bit x86 programs that still create
+  // sockets through socketcall(2) cannot be filtered by family and are
+  // denied all socket creation that way; their libc uses socket(2).)
+  for (const char* call : {"socket", "socketpair"}) {
+    for (uint64_t family = 0; family <= kLastAllowedFamily; ++family) {
+      if (is_allowed_socket_family(static_cast<int>(family))) continue;
+      scmp_arg_cmp is_family = SCMP_A0(SCMP_CMP_EQ, family);
+      if (auto s = add_rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), call, 1, &is_family); !s) return s;
+    }
+    scmp_arg_cmp above = SCMP_A0(SCMP_CMP_GT, kLastAllowedFamily);
+    if (auto s = add_rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), call, 1, &above); !s) return s;
+  }
   // TIOCSTI/TIOCLINUX push input into a terminal shared with the outside.
   for (unsigned long request : {static_cast<unsigned long>(TIOCSTI), static_cast<unsigned long>(TIOCLINUX)}) {
     scmp_arg_cmp a = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, request);

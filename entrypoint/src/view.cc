@@ -3,6 +3,8 @@
 // the allowed tool directories, credential files masked by /dev/null.
 #include "awf/entrypoint/view.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -263,6 +265,72 @@ Status mask_credentials(const std::string& root, const std::string& home) {
     auto existing = open_in_root(root, sock, CreateOptions{.create = false});
     if (!existing) continue;
     if (auto s = bind_mount("/dev/null", *existing, BindOptions{.readonly = true}); !s) return s;
+  }
+  return ok_status();
+}
+
+namespace {
+
+struct SocketWalk {
+  const std::string& root;
+  const SocketScan& limits;
+  size_t entries = 0;
+  std::vector<std::string> found;  // paths inside the root
+};
+
+void find_sockets(int dir_fd, const std::string& path, int depth, SocketWalk& walk) {
+  DIR* dir = fdopendir(dir_fd);
+  if (dir == nullptr) {
+    close(dir_fd);
+    return;
+  }
+  while (const dirent* entry = readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    if (++walk.entries > walk.limits.max_entries) break;
+    struct stat st;
+    if (fstatat(dirfd(dir), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISSOCK(st.st_mode)) {
+      walk.found.push_back(path + "/" + name);
+    } else if (S_ISDIR(st.st_mode) && depth < walk.limits.max_depth) {
+      int child = openat(dirfd(dir), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (child >= 0) find_sockets(child, path + "/" + name, depth + 1, walk);
+    }
+  }
+  closedir(dir);
+}
+
+}  // namespace
+
+std::vector<std::string> writable_host_dirs(const Config& cfg) {
+  std::vector<std::string> dirs;
+  for (const auto& sub : home_allowlist()) dirs.push_back(cfg.home + "/" + sub);
+  if (!cfg.workspace.empty()) dirs.push_back(cfg.workspace);
+  if (!cfg.tool_cache.empty()) dirs.push_back(cfg.tool_cache);
+  for (const auto& m : cfg.mounts) dirs.push_back(m.target);  // --mount: read-only does not stop connect(2)
+  return dirs;
+}
+
+Status mask_host_sockets(const std::string& root, const std::vector<std::string>& dirs, const SocketScan& limits) {
+  SocketWalk walk{root, limits, 0, {}};
+  for (const auto& dir : dirs) {
+    auto opened = open_in_root(root, dir, CreateOptions{.create = false});
+    if (!opened) continue;  // not in this view
+    int fd = openat(opened->fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) continue;
+    find_sockets(fd, dir, 0, walk);
+    if (walk.entries > limits.max_entries) {
+      log_warn(fmt::format("Stopped looking for host Unix sockets after {} entries (in {}); sockets further in "
+                           "stay reachable from the command",
+                           limits.max_entries, dir));
+      break;
+    }
+  }
+  for (const auto& socket : walk.found) {
+    auto target = open_in_root(root, socket, CreateOptions{.create = false});
+    if (!target) return target.error();
+    if (auto s = bind_mount("/dev/null", *target, BindOptions{.readonly = true}); !s) return s;
+    log_info(fmt::format("Host Unix socket {} hidden from the command", socket));
   }
   return ok_status();
 }

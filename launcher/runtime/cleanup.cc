@@ -19,6 +19,8 @@
 #include <system_error>
 #include <utility>
 
+#include "awf/runtime/safe_tree.h"
+
 namespace awf::runtime {
 namespace fs = std::filesystem;
 
@@ -165,8 +167,11 @@ WorkDir::WorkDir(WorkDir&& other) noexcept : path_(std::move(other.path_)), keep
 
 WorkDir::~WorkDir() {
   if (path_.empty() || keep_) return;
-  std::error_code ec;
-  fs::remove_all(path_, ec);  // best effort: nothing to report to at this point
+  // The command may have written below (its private /tmp lives here): the
+  // removal never follows a link it left. Best effort: nothing to report to.
+  if (auto parent = open_directory(path_.parent_path().empty() ? "." : path_.parent_path().string())) {
+    (void)remove_tree_at(parent->get(), path_.filename().string(), path_.string());
+  }
 }
 
 std::string WorkDir::timestamp() const {
@@ -177,40 +182,71 @@ std::string WorkDir::timestamp() const {
 // ---- logs ----
 
 Status make_world_readable(const fs::path& root) {
-  std::string failures;
-  auto add_read = [&](const fs::path& p) {
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return;
-    mode_t mode = st.st_mode | S_IRUSR | S_IRGRP | S_IROTH;
-    // X: execute for directories (and files someone could already execute).
-    if (S_ISDIR(st.st_mode) || (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) mode |= S_IXUSR | S_IXGRP | S_IXOTH;
-    if (::chmod(p.c_str(), mode & 07777) != 0) failures += (failures.empty() ? "" : ", ") + p.string();
-  };
-  add_read(root);
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
-       !ec && it != end; it.increment(ec)) {
-    add_read(it->path());
-  }
-  if (ec) return Error{"cannot walk " + root.string() + ": " + ec.message()};
-  if (!failures.empty()) return Error{"cannot make readable: " + failures};
-  return ok_status();
+  auto dir = open_directory(root.string());
+  if (!dir) return dir.error();
+  return make_tree_readable(dir->get(), root.string());
 }
 
-Result<fs::path> preserve_logs(const fs::path& logs, const std::string& tmp_dir, const std::string& timestamp) {
+Result<KeptLogs> preserve_logs(const fs::path& logs, const std::string& tmp_dir, const std::string& timestamp) {
+  // Everything goes through descriptors: the work directory (root's own), the
+  // temporary directory (the user's $TMPDIR, which the command may share and
+  // write to), and the destination, which is created, never reused.
+  const std::string parent_path = logs.parent_path().empty() ? "." : logs.parent_path().string();
+  auto parent = open_directory(parent_path);
+  if (!parent) return parent.error();
+  const std::string logs_name = logs.filename().string();
   std::error_code ec;
-  if (!fs::is_directory(logs, ec) || fs::is_empty(logs, ec)) return fs::path{};
-  fs::path destination = fs::path(tmp_dir) / ("squid-logs-" + timestamp);
-  fs::rename(logs, destination, ec);
-  if (ec) {
-    // EXDEV (work dir on another file system) or an existing destination.
-    ec.clear();
-    fs::copy(logs, destination, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
-    if (ec) return Error{"cannot preserve proxy logs " + logs.string() + " to " + destination.string() + ": " +
-                         ec.message()};
+  // The proxy never wrote (or never started): nothing to keep.
+  if (!fs::is_directory(logs, ec) || fs::is_empty(logs, ec)) return KeptLogs{};
+  auto logs_fd = open_directory_at(parent->get(), logs_name, logs.string());
+  if (!logs_fd) return logs_fd.error();
+  // $TMPDIR is the user's own setting: a link there is followed on purpose.
+  UniqueFd tmp(::open(tmp_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!tmp) return Error{"cannot open " + tmp_dir + ": " + std::strerror(errno)};
+
+  const std::string usual = "squid-logs-" + timestamp;
+  KeptLogs kept;
+  std::string name = usual;
+  bool placed = false;
+  for (int attempt = 0; attempt < 8 && !placed; ++attempt) {
+    if (attempt > 0) name = usual + "-" + random_suffix();
+    // RENAME_NOREPLACE: an existing name (a directory, file or link someone
+    // else put there) is never replaced or written through.
+    if (::renameat2(parent->get(), logs_name.c_str(), tmp.get(), name.c_str(), RENAME_NOREPLACE) == 0) {
+      placed = true;
+      break;
+    }
+    const int err = errno;
+    if (err == EEXIST) continue;
+    if (err != EXDEV && err != EINVAL) {
+      return Error{"cannot move proxy logs " + logs.string() + " to " + tmp_dir + "/" + name + ": " + std::strerror(err)};
+    }
+    // Another file system (EXDEV), or one without RENAME_NOREPLACE (EINVAL):
+    // a fresh directory of ours, then a copy into it.
+    if (::mkdirat(tmp.get(), name.c_str(), 0700) != 0) {
+      if (errno == EEXIST) continue;
+      return Error{"cannot create " + tmp_dir + "/" + name + ": " + std::strerror(errno)};
+    }
+    auto destination = open_directory_at(tmp.get(), name, tmp_dir + "/" + name);
+    if (!destination) return destination.error();
+    if (auto status = copy_tree_at(logs_fd->get(), destination->get(), logs.string()); !status) {
+      return Error{"cannot copy proxy logs to " + tmp_dir + "/" + name + ": " + status.message()};
+    }
+    placed = true;
   }
-  if (auto status = make_world_readable(destination); !status) return status.error();
-  return destination;
+  if (!placed) {
+    return Error{tmp_dir + "/" + usual + " and every alternative name were taken"};
+  }
+  kept.path = fs::path(tmp_dir) / name;
+  if (name != usual) {
+    kept.note = tmp_dir + "/" + usual + " already existed and was not made by this run; left untouched";
+  }
+  auto destination = open_directory_at(tmp.get(), name, kept.path.string());
+  if (!destination) return destination.error();
+  if (auto status = make_tree_readable(destination->get(), kept.path.string()); !status) {
+    kept.note += (kept.note.empty() ? "" : "; ") + status.message();
+  }
+  return kept;
 }
 
 }  // namespace awf::runtime

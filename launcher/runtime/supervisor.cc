@@ -247,7 +247,7 @@ bool has_env(const std::vector<std::string>& env, const std::string& key) {
   return std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
 }
 
-Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir) {
+Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir, const fs::path& private_tmp) {
   Plan plan;
   auto host_ports = parse_port_specs(config.allow_host_ports);
   if (!host_ports) return host_ports.error();
@@ -286,6 +286,10 @@ Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir) {
   auto& a = plan.agent_argv;
   a.push_back(plan.entrypoint_path);
   a.insert(a.end(), config.entrypoint_args.begin(), config.entrypoint_args.end());
+  if (!private_tmp.empty()) {
+    a.insert(a.end(), {"--tmp", private_tmp.string()});
+    for (const auto& path : config.tmp_binds) a.insert(a.end(), {"--mount", path + ":" + path + ":rw"});
+  }
   a.push_back("--");
   a.insert(a.end(), config.command.begin(), config.command.end());
 
@@ -502,6 +506,23 @@ std::string describe_duration(milliseconds d) {
   return std::to_string(d.count()) + " ms";
 }
 
+// awf and its proxy write the log directory as awf's user (root for sudo
+// awf) after the command started: if anyone else could write there, they
+// could swap a file for a link and have root write through it.
+Status check_private_directory(const fs::path& dir, const char* flag) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) return Error{std::string(flag) + " " + dir.string() + ": " + errno_text(errno)};
+  if (!S_ISDIR(st.st_mode)) return Error{std::string(flag) + " " + dir.string() + " is not a directory (a link?)"};
+  if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+    return Error{std::string(flag) + " " + dir.string() + " (owner uid " + std::to_string(st.st_uid) + ", mode " +
+                 mode + ") can be written by others, who could replace the files awf writes there; use a "
+                 "directory only you can write to"};
+  }
+  return ok_status();
+}
+
 enum class Ending { command_exited, timed_out, signalled, proxy_died };
 
 }  // namespace
@@ -527,7 +548,16 @@ Result<int> run_native(const RuntimeConfig& config) {
   const fs::path log_dir = config.proxy_logs_dir.empty() ? work->path() / "squid-logs" : fs::path(config.proxy_logs_dir);
   // World-writable is not needed: the proxy runs as awf's own user.
   if (auto status = make_directory(log_dir, 0755); !status) return status.error();
-  auto plan = make_plan(config, log_dir);
+  if (auto status = check_private_directory(log_dir, "--proxy-logs-dir"); !status) return status.error();
+  // The command's private /tmp (sticky, world-writable like any /tmp): host
+  // sockets under the host's /tmp stay out of its reach.
+  fs::path private_tmp;
+  if (!config.share_host_tmp) {
+    private_tmp = work->path() / "tmp";
+    if (auto status = make_directory(private_tmp, 01777); !status) return status.error();
+  }
+  if (config.on_log_dir) config.on_log_dir(log_dir.string());
+  auto plan = make_plan(config, log_dir, private_tmp);
   if (!plan) return plan.error();
   auto signals = SignalWatch::start();
   if (!signals) return signals.error();
@@ -709,9 +739,15 @@ Result<int> run_native(const RuntimeConfig& config) {
   if (plan->logs_dir_given) {
     if (auto status = make_world_readable(log_dir); !status) diag.warn("proxy logs: " + status.message());
   } else if (auto kept = preserve_logs(log_dir, tmp, work->timestamp()); !kept) {
-    diag.warn(kept.message());
-  } else if (!kept->empty()) {
-    diag.info("Squid logs preserved at: " + kept->string());
+    // The logs are the record of what the command did: losing them is a
+    // failure of the run, never a warning. They stay in the work directory.
+    work->keep();
+    diag.error("proxy logs not preserved: " + kept.message() + "; the logs remain at " + log_dir.string());
+    if (code == 0) code = kExitFailure;
+  } else if (!kept->path.empty()) {
+    if (!kept->note.empty()) diag.warn("proxy logs: " + kept->note);
+    diag.info("Squid logs preserved at: " + kept->path.string());
+    if (config.on_logs_preserved) config.on_logs_preserved(kept->path.string());
   }
   if (config.keep_work_dir) diag.info("Work directory kept at: " + work->path().string());
   print_exit_line(code);

@@ -5,6 +5,9 @@
 // the agent uses resolves to 127.0.90.x.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -81,6 +84,7 @@ class AwfEndToEnd : public ::testing::Test {
   static void SetUpTestSuite() {
     if (geteuid() != 0) return;
     certs_ = std::make_unique<TempDir>();
+    state_ = std::make_unique<TempDir>();
     const std::map<std::string, std::vector<std::string>> names = {
         {"allowed.test", {kAllowedIp}},      {"api.allowed.test", {kAllowedIp}},
         {"blocked.allowed.test", {kAllowedIp}}, {"sub.wild.test", {kAllowedIp}},
@@ -101,6 +105,7 @@ class AwfEndToEnd : public ::testing::Test {
     denied_https_.reset();
     dns_.reset();
     certs_.reset();
+    state_.reset();
   }
 
   void SetUp() override {
@@ -124,6 +129,9 @@ class AwfEndToEnd : public ::testing::Test {
     argv.insert(argv.end(), flags.begin(), flags.end());
     argv.push_back("--");
     argv.insert(argv.end(), command.begin(), command.end());
+    // awf records every run for `awf logs`: in this test's own place, never
+    // the machine's /var/lib/awf.
+    env.push_back("AWF_STATE_DIR=" + state_->path());
     auto p = Process::spawn(argv, env);
     AwfRun r;
     r.log_dir = logs->path();
@@ -134,13 +142,13 @@ class AwfEndToEnd : public ::testing::Test {
     return r;
   }
 
-  static std::unique_ptr<TempDir> certs_;
+  static std::unique_ptr<TempDir> certs_, state_;
   static std::unique_ptr<DnsStub> dns_;
   static std::unique_ptr<Origin> allowed_http_, allowed_https_, denied_http_, denied_https_;
   std::vector<std::shared_ptr<TempDir>> log_dirs_;
 };
 
-std::unique_ptr<TempDir> AwfEndToEnd::certs_;
+std::unique_ptr<TempDir> AwfEndToEnd::certs_, AwfEndToEnd::state_;
 std::unique_ptr<DnsStub> AwfEndToEnd::dns_;
 std::unique_ptr<Origin> AwfEndToEnd::allowed_http_, AwfEndToEnd::allowed_https_, AwfEndToEnd::denied_http_,
     AwfEndToEnd::denied_https_;
@@ -246,7 +254,8 @@ TEST_F(AwfEndToEnd, SeveralArgumentsAreQuotedAndOneIsAShellString) {
 TEST_F(AwfEndToEnd, SigtermStopsTheCommandAndExits143) {
   auto logs = std::make_shared<TempDir>();
   auto p = Process::spawn({kAwf, "--dns-servers", kDns, "--proxy-logs-dir", logs->path(), "--allow-domains",
-                           "allowed.test", "--", "echo started; sleep 30"});
+                           "allowed.test", "--", "echo started; sleep 30"},
+                          {"AWF_STATE_DIR=" + state_->path()});
   ASSERT_TRUE(p);
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 100 && p->stdout_text().find("started") == std::string::npos; ++i) {
@@ -422,6 +431,243 @@ TEST_F(AwfEndToEnd, NothingIsLeftBehindAfterARun) {
   // No awf-proxy or awf-entrypoint of ours is left running.
   auto procs = awf::testing::run({"pgrep", "-f", AWF_BIN_DIR "/awf-"});
   EXPECT_EQ(procs.out, "") << procs.out;
+}
+
+
+// ---- Attacks from inside the sandbox on the host and on awf's own records ----
+
+// A Unix socket some host program listens on, as tmux, ssh-agent or an editor
+// server would; counts the connections it accepted.
+class HostSocket {
+ public:
+  explicit HostSocket(const std::string& path) : path_(path) {
+    fs::create_directories(fs::path(path).parent_path());
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    ::unlink(path.c_str());
+    ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd_, 16) == 0;
+    ::chmod(path.c_str(), 0777);  // any local user could connect: only the sandbox may stop it
+  }
+  ~HostSocket() {
+    if (fd_ >= 0) ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  bool ok() const { return ok_; }
+  const std::string& path() const { return path_; }
+  int accepted() {
+    int n = 0;
+    for (int c; (c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0; ++n) ::close(c);
+    return n;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+// Python run inside the sandbox: tries each socket path, prints one line each.
+std::string connect_probe(const std::vector<std::string>& paths) {
+  std::string list;
+  for (const auto& p : paths) list += "'" + p + "',";
+  return "python3 -c \"\n"
+         "import socket\n"
+         "for p in [" + list + "]:\n"
+         "    s = socket.socket(socket.AF_UNIX)\n"
+         "    try:\n"
+         "        s.connect(p); print('reached', p)\n"
+         "    except OSError as e:\n"
+         "        print('refused', p)\n"
+         "\"";
+}
+
+void make_walkable(const std::string& dir) {
+  for (fs::path p = dir; p != p.root_path() && !p.empty(); p = p.parent_path()) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0) ::chmod(p.c_str(), (st.st_mode & 07777) | 0011);
+  }
+}
+
+TEST_F(AwfEndToEnd, HostUnixSocketsAreOutOfTheSandboxesReach) {
+  char tmp_template[] = "/tmp/awf-e2e-XXXXXX";  // the host's /tmp itself, whatever $TMPDIR says
+  ASSERT_NE(::mkdtemp(tmp_template), nullptr);
+  const std::string host_tmp_area = tmp_template;
+  TempDir home;
+  make_walkable(host_tmp_area);
+  make_walkable(home.path());
+  char run_dir_template[] = "/run/awf-e2e-XXXXXX";
+  const bool have_run = ::mkdtemp(run_dir_template) != nullptr;
+  REQUIRE_FACILITY(have_run, "cannot create a directory under /run");
+  const std::string run_dir = run_dir_template;
+  ::chmod(run_dir.c_str(), 0755);
+  {
+    // One socket in each place host programs keep them.
+    std::vector<std::unique_ptr<HostSocket>> sockets;
+    for (const std::string& path : {host_tmp_area + "/tmux-1000/default",   // /tmp
+                                    home.path() + "/.agent.sock",                  // $HOME itself
+                                    home.path() + "/.cache/editor/ipc.sock",        // an allowed $HOME directory
+                                    home.path() + "/.config/tool/a/b/daemon.sock",  // deeper in one
+                                    run_dir + "/user-bus",                          // /run/user/<uid>, /var/run
+                                    "/var/run/" + fs::path(run_dir).filename().string() + "-docker.sock"}) {
+      sockets.push_back(std::make_unique<HostSocket>(path));
+      ASSERT_TRUE(sockets.back()->ok()) << path;
+      make_walkable(fs::path(path).parent_path().string());
+    }
+    std::vector<std::string> paths;
+    for (const auto& s : sockets) paths.push_back(s->path());
+    // The command's own sockets in its private /tmp keep working.
+    const std::string own =
+        "python3 -c \"import socket,os; s=socket.socket(socket.AF_UNIX); s.bind('/tmp/own.sock'); s.listen(1); "
+        "c=socket.socket(socket.AF_UNIX); c.connect('/tmp/own.sock'); print('own socket works')\"; ";
+    auto r = awf(kAllowOne, {own + connect_probe(paths)}, {"HOME=" + home.path()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::string expected = "own socket works\n";
+    for (const auto& p : paths) expected += "refused " + p + "\n";
+    EXPECT_EQ(r.out, expected) << r.err;
+    for (const auto& s : sockets) EXPECT_EQ(s->accepted(), 0) << s->path() << " was reached from the sandbox";
+
+    // The probe can tell: with the host's /tmp shared on request (awf's way,
+    // with a warning), the socket there is reachable again.
+    auto shared = awf({"--allow-domains", "allowed.test", "--share-host-tmp"}, {connect_probe({paths[0]})},
+                      {"HOME=" + home.path()});
+    EXPECT_EQ(shared.out, "reached " + paths[0] + "\n") << shared.err;
+    EXPECT_NE(shared.err.find("--share-host-tmp"), std::string::npos) << "sharing warns: " << shared.err;
+    EXPECT_EQ(sockets[0]->accepted(), 1);
+  }
+  fs::remove_all(run_dir);
+  fs::remove_all(host_tmp_area);
+}
+
+TEST_F(AwfEndToEnd, GhAwDirectoriesAreSharedWithThePrivateTmp) {
+  // /tmp/gh-aw is where awf's workflows exchange files with the command: it
+  // must still be the host's directory inside the private /tmp.
+  const bool existed = fs::exists("/tmp/gh-aw");
+  fs::create_directories("/tmp/gh-aw");
+  ::chmod("/tmp/gh-aw", 0777);
+  TempDir outputs_parent;
+  make_walkable(outputs_parent.path());
+  const std::string marker = "/tmp/gh-aw/awf-e2e-" + std::to_string(::getpid());
+  auto r = awf(kAllowOne, {"echo from-inside > " + marker + "; ls /tmp"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(awf::testing::read_file(marker), "from-inside\n");
+  EXPECT_EQ(r.out, "gh-aw\n") << "nothing else of the host's /tmp is visible";
+  fs::remove(marker);
+  if (!existed) fs::remove_all("/tmp/gh-aw");
+}
+
+TEST_F(AwfEndToEnd, SocketFamiliesBeyondUnixInetAndNetlinkAreRefused) {
+  auto r = awf(kAllowOne, {"python3 -c \"\n"
+                           "import socket\n"
+                           "for name, family, kind in [('unix', socket.AF_UNIX, socket.SOCK_STREAM),\n"
+                           "        ('inet', socket.AF_INET, socket.SOCK_STREAM), ('inet6', socket.AF_INET6, socket.SOCK_STREAM),\n"
+                           "        ('netlink', socket.AF_NETLINK, socket.SOCK_RAW), ('vsock', 40, socket.SOCK_STREAM),\n"
+                           "        ('packet', 17, socket.SOCK_RAW), ('bluetooth', 31, socket.SOCK_STREAM),\n"
+                           "        ('alg', 38, socket.SOCK_SEQPACKET), ('huge', 0x10000028, socket.SOCK_STREAM)]:\n"
+                           "    try:\n"
+                           "        socket.socket(family, kind).close(); print(name, 'created')\n"
+                           "    except OSError as e:\n"
+                           "        print(name, e.errno)\n"
+                           "try:\n"
+                           "    socket.socketpair(40, socket.SOCK_STREAM); print('vsock pair created')\n"
+                           "except OSError as e:\n"
+                           "    print('vsock pair', e.errno)\n"
+                           "\""});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "unix created\ninet created\ninet6 created\nnetlink created\n"
+            "vsock 97\npacket 97\nbluetooth 97\nalg 97\nhuge 97\nvsock pair 97\n")
+      << r.err;
+}
+
+// awf run without --proxy-logs-dir, so that it preserves the logs itself,
+// under a $TMPDIR the command shares (--share-host-tmp: the worst case).
+struct PreservingRun {
+  AwfRun run;
+  std::string tmpdir;
+};
+
+class AwfPreservation : public AwfEndToEnd {
+ protected:
+  void SetUp() override {
+    AwfEndToEnd::SetUp();
+    if (IsSkipped()) return;
+    // A world-writable, sticky $TMPDIR like /tmp, reachable by the command.
+    make_walkable(tmp_.path());
+    ::chmod(tmp_.path().c_str(), 01777);
+    make_walkable(state_dir_.path());
+  }
+  AwfRun run(const std::string& script) {
+    std::vector<std::string> argv = {kAwf, "--dns-servers", kDns, "--allow-private-ranges", "127.0.90.0/24",
+                                     "--allow-domains", "allowed.test", "--share-host-tmp", "--", script};
+    auto p = Process::spawn(argv, {"TMPDIR=" + tmp_.path(), "AWF_STATE_DIR=" + state_dir_.path()});
+    AwfRun r;
+    auto code = p->wait(60s);
+    r.exit_code = code ? *code : -1;
+    r.out = p->stdout_text();
+    r.err = p->stderr_text();
+    const std::string marker = "Squid logs preserved at: ";
+    if (auto at = r.err.find(marker); at != std::string::npos) {
+      r.log_dir = r.err.substr(at + marker.size(), r.err.find('\n', at) - at - marker.size());
+    }
+    return r;
+  }
+  // The command learns its run's timestamp from the work directory it sees.
+  std::string plant(const std::string& what) const {
+    return "d=$(ls -d " + tmp_.path() + "/awf-*); ms=${d##*-}; " + what +
+           "; curl -s -o /dev/null --max-time 10 http://allowed.test/planted";
+  }
+  awf::testing::TempDir tmp_, state_dir_;
+};
+
+TEST_F(AwfPreservation, RootNeverWritesThroughALinkTheCommandPlanted) {
+  TempDir secret_dir;  // 0700, root's
+  const std::string secret = secret_dir.file("secret");
+  awf::testing::write_file(secret, "root only\n");
+  ::chmod(secret.c_str(), 0600);
+  const std::string planted = tmp_.path() + "/squid-logs-$ms";
+  auto r = run(plant("mkdir " + planted + " && ln -s " + secret + " " + planted + "/access.log"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(awf::testing::read_file(secret), "root only\n") << "root wrote through the planted link";
+  struct stat st {};
+  ASSERT_EQ(::stat(secret.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // The logs are kept, under a name nobody could have planted, and said so.
+  ASSERT_FALSE(r.log_dir.empty()) << r.err;
+  EXPECT_EQ(fs::path(r.log_dir).parent_path(), fs::path(tmp_.path()));
+  EXPECT_NE(count_lines_with(awf::testing::read_file(r.log_dir + "/access.log"), "http://allowed.test/planted"), "");
+  EXPECT_NE(r.err.find("already existed and was not made by this run"), std::string::npos) << r.err;
+  ASSERT_EQ(::lstat(r.log_dir.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_uid, 0u);
+}
+
+TEST_F(AwfPreservation, APlainFileAtThePreservedNameDoesNotEraseTheLogs) {
+  auto r = run(plant("echo decoy > " + tmp_.path() + "/squid-logs-$ms"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_FALSE(r.log_dir.empty()) << r.err;
+  EXPECT_NE(count_lines_with(awf::testing::read_file(r.log_dir + "/access.log"), "http://allowed.test/planted"), "")
+      << r.err;
+}
+
+TEST_F(AwfPreservation, AwfLogsBelievesOnlyTheRunsAwfRecorded) {
+  auto r = run(plant("mkdir " + tmp_.path() + "/squid-logs-999999999999999 && "
+                     "echo '1.0 127.0.0.1:1 forged.test:80 - 1.1 GET 200 TCP_MISS:HIER_DIRECT http://forged.test/ \"-\"'"
+                     " > " + tmp_.path() + "/squid-logs-999999999999999/access.log"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_FALSE(r.log_dir.empty()) << r.err;
+  // A forged directory of root's own making but not recorded is no better.
+  awf::testing::write_file(tmp_.path() + "/squid-logs-999999999999998/access.log", "forged\n");
+  const std::vector<std::string> env = {"TMPDIR=" + tmp_.path(), "AWF_STATE_DIR=" + state_dir_.path()};
+  auto list = Process::spawn({kAwf, "logs", "--list"}, env);
+  ASSERT_TRUE(list->wait(20s).has_value());
+  EXPECT_NE(list->stdout_text().find(r.log_dir), std::string::npos) << list->stdout_text();
+  EXPECT_EQ(list->stdout_text().find("99999999999999"), std::string::npos) << list->stdout_text();
+  auto raw = Process::spawn({kAwf, "logs", "--format", "raw"}, env);
+  ASSERT_TRUE(raw->wait(20s).has_value());
+  EXPECT_NE(raw->stdout_text().find("http://allowed.test/planted"), std::string::npos) << raw->stderr_text();
+  EXPECT_EQ(raw->stdout_text().find("forged"), std::string::npos) << raw->stdout_text();
 }
 
 }  // namespace

@@ -299,7 +299,31 @@ TEST_F(EntrypointTest, PrivilegedOperationsFail) {
 }
 
 #ifdef AWF_INT80_PROBE
+// Whether this kernel runs 32-bit system calls (int $0x80) at all: kernels
+// built without IA32 emulation, or booted with ia32_emulation=0, kill the
+// caller with SIGSEGV, sandbox or not.
+bool kernel_has_32bit_entry() {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    execl(AWF_INT80_PROBE, AWF_INT80_PROBE, static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 TEST_F(EntrypointTest, ThirtyTwoBitSystemCallsMeetTheSameFilter) {
+  // No 32-bit entry means no 32-bit system call to filter: the facility does
+  // not exist, so this skips even under CI=true (a skip cannot hide a broken
+  // filter here; there is nothing for the filter to see).
+  if (!kernel_has_32bit_entry()) {
+    GTEST_SKIP() << "this kernel has no 32-bit system call entry (int $0x80 kills the probe outside the sandbox "
+                    "too): nothing to filter";
+  }
   // The probe lives in the build tree, outside the view: expose it.
   const std::string probe_dir = fs::path(AWF_INT80_PROBE).parent_path();
   RunOptions opt;

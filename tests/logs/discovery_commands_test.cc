@@ -10,6 +10,7 @@
 
 #include "awf/logs/commands.h"
 #include "awf/logs/discovery.h"
+#include "awf/logs/run_records.h"
 
 namespace awf::logs {
 namespace {
@@ -44,24 +45,73 @@ std::string read(const fs::path& p) {
   return ss.str();
 }
 
+// Records a run the way awf does, so that discovery believes its directory.
+void record(const fs::path& state, const fs::path& log_dir, const std::string& id) {
+  RunRecord r;
+  r.id = id;
+  r.log_dir = log_dir.string();
+  r.pid = ::getpid();
+  ASSERT_TRUE(write_run_record(state.string(), r));
+}
+
 const std::string kLine =
     "1761074374.646 172.30.0.20:39748 api.github.com:443 140.82.114.22:443 1.1 CONNECT 200 TCP_TUNNEL:HIER_DIRECT "
     "api.github.com:443 \"-\"\n";
 
-TEST(Discovery, PreservedDirectoriesNewestFirstAndOnlyWithAccessLog) {
+TEST(Discovery, RecordedDirectoriesNewestFirstAndOnlyWithAccessLog) {
   TempDir t;
   write(t.path() / "squid-logs-1700000000000" / "access.log", kLine);
   write(t.path() / "squid-logs-1800000000000" / "access.log", kLine);
   fs::create_directories(t.path() / "squid-logs-1900000000000");  // no access.log
-  fs::create_directories(t.path() / "squid-logs-notanumber");
-  write(t.path() / "squid-logs-notanumber" / "access.log", kLine);
+  record(t.path() / "state", t.path() / "squid-logs-1700000000000", "1700000000000");
+  record(t.path() / "state", t.path() / "squid-logs-1800000000000", "1800000000000");
+  record(t.path() / "state", t.path() / "squid-logs-1900000000000", "1900000000000");
   DiscoveryEnv env;
   env.tmpdir = t.path().string();
+  env.state_dirs = {(t.path() / "state").string()};
   auto sources = discover_log_sources(env);
   ASSERT_EQ(sources.size(), 2u);
   EXPECT_EQ(sources[0].path, (t.path() / "squid-logs-1800000000000").string());
   EXPECT_EQ(sources[1].path, (t.path() / "squid-logs-1700000000000").string());
   EXPECT_EQ(*sources[0].timestamp_ms, 1800000000000.0);
+}
+
+TEST(Discovery, DirectoriesAwfDidNotRecordOrThatOthersCanWriteAreNotBelieved) {
+  TempDir t;
+  const fs::path state = t.path() / "state";
+  // Forged by the sandboxed command in a shared /tmp: never recorded.
+  write(t.path() / "squid-logs-999999999999999" / "access.log", kLine);
+  // Recorded, but then made writable by others, or its log replaced by a link.
+  write(t.path() / "squid-logs-1" / "access.log", kLine);
+  fs::permissions(t.path() / "squid-logs-1", fs::perms::others_write, fs::perm_options::add);
+  write(t.path() / "squid-logs-2" / "elsewhere.log", kLine);
+  fs::create_symlink(t.path() / "squid-logs-2" / "elsewhere.log", t.path() / "squid-logs-2" / "access.log");
+  write(t.path() / "squid-logs-3" / "access.log", kLine);
+  record(state, t.path() / "squid-logs-1", "1");
+  record(state, t.path() / "squid-logs-2", "2");
+  record(state, t.path() / "squid-logs-3", "3");
+  DiscoveryEnv env;
+  env.tmpdir = t.path().string();
+  env.state_dirs = {state.string()};
+  auto sources = discover_log_sources(env);
+  ASSERT_EQ(sources.size(), 1u);
+  EXPECT_EQ(sources[0].path, (t.path() / "squid-logs-3").string());
+  // A record directory others could write to is not believed at all.
+  fs::permissions(state / "runs", fs::perms::others_write, fs::perm_options::add);
+  EXPECT_TRUE(discover_log_sources(env).empty());
+  std::vector<std::string> skipped;
+  EXPECT_TRUE(read_run_records(env.state_dirs, &skipped).empty());
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_NE(skipped[0].find("not trusted"), std::string::npos) << skipped[0];
+}
+
+TEST(Discovery, CheckLogDirNamesTheReason) {
+  TempDir t;
+  write(t.path() / "logs" / "access.log", kLine);
+  EXPECT_TRUE(check_log_dir((t.path() / "logs").string(), ::geteuid()));
+  auto other = check_log_dir((t.path() / "logs").string(), ::geteuid() + 1);
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.message().find("not by the run's user"), std::string::npos) << other.message();
 }
 
 TEST(Discovery, AwfLogsDirDirectAndNestedLayouts) {
@@ -82,8 +132,11 @@ TEST(Discovery, LiveProxyPidMakesASourceRunningAndFirst) {
   write(t.path() / "squid-logs-1900000000000" / "access.log", kLine);
   write(t.path() / "squid-logs-1700000000000" / "access.log", kLine);
   write(t.path() / "squid-logs-1700000000000" / kLivePidFile, std::to_string(::getpid()));
+  record(t.path() / "state", t.path() / "squid-logs-1900000000000", "1900000000000");
+  record(t.path() / "state", t.path() / "squid-logs-1700000000000", "1700000000000");
   DiscoveryEnv env;
   env.tmpdir = t.path().string();
+  env.state_dirs = {(t.path() / "state").string()};
   auto sources = discover_log_sources(env);
   ASSERT_EQ(sources.size(), 2u);
   EXPECT_EQ(sources[0].kind, LogSource::Kind::running);
@@ -212,21 +265,26 @@ TEST(LogsCommand, WithPidNeedsFollow) {
 
 TEST(LogsCommand, NoSourcesIsAnError) {
   TempDir t;
-  auto r = run_logs({"logs"}, {{"TMPDIR", t.path().string()}});
+  const std::map<std::string, std::string> env = {{"TMPDIR", t.path().string()},
+                                                  {"AWF_STATE_DIR", (t.path() / "state").string()}};
+  auto r = run_logs({"logs"}, env);
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "[ERROR] No log sources found. Run awf with a command first to generate logs.\n");
-  auto bad = run_logs({"logs", "--source", "/nope"}, {{"TMPDIR", t.path().string()}});
+  auto bad = run_logs({"logs", "--source", "/nope"}, env);
   EXPECT_EQ(bad.err, "[ERROR] Invalid log source: Log source not found: /nope\n");
 }
 
 TEST(LogsCommand, AutoDiscoveryAnnouncesTheSourceOnStderr) {
   TempDir t;
   write(t.path() / "squid-logs-1761074374646" / "access.log", kLine);
-  auto r = run_logs({"logs", "stats"}, {{"TMPDIR", t.path().string()}});
+  record(t.path() / "state", t.path() / "squid-logs-1761074374646", "1761074374646");
+  const std::map<std::string, std::string> env = {{"TMPDIR", t.path().string()},
+                                                  {"AWF_STATE_DIR", (t.path() / "state").string()}};
+  auto r = run_logs({"logs", "stats"}, env);
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.err.substr(0, 37), "[INFO] Using preserved logs from: " + t.path().string().substr(0, 3));
   EXPECT_NE(r.err.find("[INFO] Log timestamp: "), std::string::npos);
-  auto md = run_logs({"logs", "summary"}, {{"TMPDIR", t.path().string()}});
+  auto md = run_logs({"logs", "summary"}, env);
   EXPECT_EQ(md.err, "") << "summary's markdown mode stays quiet so it can go to $GITHUB_STEP_SUMMARY";
   EXPECT_EQ(md.out.substr(0, 10), "<details>\n");
 }
@@ -234,7 +292,9 @@ TEST(LogsCommand, AutoDiscoveryAnnouncesTheSourceOnStderr) {
 TEST(LogsCommand, ListShowsSources) {
   TempDir t;
   write(t.path() / "squid-logs-1761074374646" / "access.log", kLine);
-  auto r = run_logs({"logs", "--list"}, {{"TMPDIR", t.path().string()}});
+  record(t.path() / "state", t.path() / "squid-logs-1761074374646", "1761074374646");
+  auto r = run_logs({"logs", "--list"},
+                    {{"TMPDIR", t.path().string()}, {"AWF_STATE_DIR", (t.path() / "state").string()}});
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out.rfind("Available log sources:\n  [preserved] " + (t.path() / "squid-logs-1761074374646").string() + " (",
                        0),

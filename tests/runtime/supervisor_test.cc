@@ -252,6 +252,43 @@ TEST_F(NativeRuntime, LogsArePreservedUnderTmpAndTheWorkDirIsRemoved) {
   EXPECT_EQ(st.st_mode & 0005, 0005);
 }
 
+TEST_F(NativeRuntime, LogsThatCannotBePreservedAreAnErrorAndStayInTheWorkDir) {
+  shell("exit 0");
+  // Between the command's end and the preservation, $TMPDIR stops being a
+  // directory: the move cannot happen.
+  const fs::path moved = tmp_.string() + "-moved";
+  config_.on_finished = [this, moved](int, const std::string&) {
+    fs::rename(tmp_, moved);
+    std::ofstream(tmp_) << "not a directory\n";
+  };
+  Outcome o = run();
+  fs::remove(tmp_);
+  fs::rename(moved, tmp_);  // TearDown removes it
+  EXPECT_EQ(o.exit_code, 1) << "a run whose logs are lost must not look successful: " << o.err;
+  EXPECT_NE(o.err.find("[ERROR] proxy logs not preserved: "), std::string::npos) << o.err;
+  const std::string marker = "the logs remain at ";
+  const auto at = o.err.find(marker);
+  ASSERT_NE(at, std::string::npos) << o.err;
+  std::string where = o.err.substr(at + marker.size(), o.err.find('\n', at) - at - marker.size());
+  where.replace(0, tmp_.string().size(), tmp_.string());  // the same place, its parent renamed back
+  EXPECT_TRUE(fs::exists(fs::path(where) / "access.log")) << where;
+  EXPECT_EQ(o.last_err_line(), "Process exiting with code: 1");
+}
+
+TEST_F(NativeRuntime, CommandGetsAPrivateTmpUnlessTheHostsIsShared) {
+  // The stand-in entrypoint ignores --tmp; what matters is what awf asks for.
+  shell("true");
+  config_.entrypoint_args = {"-c", "echo \"$@\" >&2; " + std::string(kStandInEntrypoint), "awf-entrypoint"};
+  config_.tmp_binds = {"/tmp/gh-aw"};
+  Outcome o = run();
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.err.find("--tmp " + tmp_.string() + "/awf-"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("/tmp --mount /tmp/gh-aw:/tmp/gh-aw:rw --"), std::string::npos) << o.err;
+  config_.share_host_tmp = true;
+  Outcome shared = run();
+  EXPECT_EQ(shared.err.find("--tmp"), std::string::npos) << shared.err;
+}
+
 TEST_F(NativeRuntime, FinishHookSeesCompleteLogsBeforeTheExitLine) {
   shell("exit 6");
   config_.on_finished = [](int code, const std::string& log_dir) {

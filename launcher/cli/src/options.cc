@@ -118,6 +118,9 @@ void register_options(CLI::App& app, Options& o) {
   app.add_option("--config", o.config, "AWF config file (JSON or YAML; `-` for stdin); command-line flags win");
 
   // Ours
+  app.add_flag("--share-host-tmp", o.share_host_tmp,
+               "Give the command the host's /tmp, as awf does, instead of a private one (host Unix sockets "
+               "there, e.g. tmux or ssh-agent, become reachable from the sandbox)");
   app.add_option("--runtime", o.runtime, "Sandbox runtime: native (namespaces, default) or docker")
       ->capture_default_str();
   app.add_option("--dns-policy", o.dns_policy,
@@ -514,6 +517,12 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
   cfg.session_state_dir = o.session_state_dir.empty() ? env_value("AWF_SESSION_STATE_DIR") : o.session_state_dir;
   cfg.keep_work_dir = o.keep_containers;
   cfg.diagnostic_logs = o.diagnostic_logs;
+  cfg.share_host_tmp = o.share_host_tmp;
+  if (cfg.share_host_tmp) {
+    note(Notice::Level::warn,
+         "--share-host-tmp: the command shares the host's /tmp; Unix sockets there (tmux, ssh-agent, X11, editor "
+         "servers) lead out of the sandbox unfiltered and unlogged");
+  }
 
   note(Notice::Level::info, "Allowed domains: " + join(cfg.policy.allow, ", "));
   if (!cfg.policy.block.empty()) note(Notice::Level::info, "Blocked domains: " + join(cfg.policy.block, ", "));

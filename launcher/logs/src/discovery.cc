@@ -1,6 +1,8 @@
 // Log source discovery and loading for `awf logs`.
 #include "awf/logs/discovery.h"
 
+#include "awf/logs/run_records.h"
+
 #include <signal.h>
 
 #include <algorithm>
@@ -69,6 +71,7 @@ DiscoveryEnv discovery_env(const std::map<std::string, std::string>& env) {
     d.tmpdir = it->second;
     while (d.tmpdir.size() > 1 && d.tmpdir.back() == '/') d.tmpdir.pop_back();
   }
+  d.state_dirs = trusted_state_dirs(env);
   return d;
 }
 
@@ -94,17 +97,18 @@ std::vector<LogSource> discover_log_sources(const DiscoveryEnv& env) {
     }
   }
 
-  std::error_code ec;
-  for (fs::directory_iterator it(env.tmpdir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    if (name.rfind("squid-logs-", 0) != 0) continue;
-    // parseInt semantics: leading digits are the epoch-ms timestamp.
-    std::string_view digits = std::string_view(name).substr(11);
+  // Preserved and live runs: only those awf itself recorded (a shared /tmp
+  // lets the sandboxed command forge a squid-logs-<ms> directory), and only
+  // when the directory still belongs to the run's user and nobody else can
+  // write to it.
+  for (const auto& record : read_run_records(env.state_dirs, nullptr)) {
+    if (!check_log_dir(record.log_dir, record.owner)) continue;
+    if (std::any_of(sources.begin(), sources.end(), [&](const LogSource& s) { return s.path == record.log_dir; })) {
+      continue;
+    }
     double ts = 0;
-    auto [ptr, perr] = std::from_chars(digits.data(), digits.data() + digits.size(), ts);
-    if (perr != std::errc() || ptr == digits.data() || digits.front() < '0' || digits.front() > '9') continue;
-    if (!is_file(it->path() / "access.log")) continue;
-    sources.push_back(make_source(it->path(), ts, false));
+    std::from_chars(record.id.data(), record.id.data() + record.id.size(), ts);
+    sources.push_back(make_source(record.log_dir, ts, false));
   }
 
   std::stable_sort(sources.begin(), sources.end(), [](const LogSource& a, const LogSource& b) {

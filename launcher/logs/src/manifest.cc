@@ -1,6 +1,9 @@
 // Building, writing and reading policy-manifest.json in awf's shape.
 #include "awf/logs/manifest.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -319,12 +322,22 @@ Result<PolicyManifest> manifest_from_json(const json::Value& v) {
 }
 
 Status write_policy_manifest(const std::string& dir, const PolicyManifest& manifest) {
-  std::string path = dir + "/policy-manifest.json";
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) return Error{"Failed to write policy manifest '" + path + "': " + std::strerror(errno)};
-  out << manifest_to_text(manifest);
-  out.close();
-  if (!out) return Error{"Failed to write policy manifest '" + path + "': " + std::strerror(errno)};
+  // Written by root after the command ran: O_NOFOLLOW, so a link left at the
+  // name is refused rather than written through.
+  const std::string path = dir + "/policy-manifest.json";
+  const std::string text = manifest_to_text(manifest);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return Error{"Failed to write policy manifest '" + path + "': " + std::strerror(errno)};
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t put = ::write(fd, text.data() + done, text.size() - done);
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) break;
+    done += static_cast<size_t>(put);
+  }
+  const int err = errno;
+  ::close(fd);
+  if (done != text.size()) return Error{"Failed to write policy manifest '" + path + "': " + std::strerror(err)};
   return ok_status();
 }
 

@@ -54,4 +54,19 @@ Status seal_view(const std::string& root);
 Status apply_extra_mounts(const std::string& root, const std::vector<ExtraMount>& mounts);
 Status mask_credentials(const std::string& root, const std::string& home);
 
+// Unix sockets in the host directories the view shows (the allowed $HOME
+// directories, the workspace, the tool cache, --mount targets; a read-only
+// mount does not stop connect(2)) would let the
+// command talk to host servers outside its network namespace (an editor's or
+// a container engine's socket). Each one found within `max_depth` levels is
+// covered with /dev/null (connect then fails). The walk stops after
+// `max_entries` entries and says so; it never follows a link.
+struct SocketScan {
+  int max_depth = 4;
+  size_t max_entries = 20000;
+};
+Status mask_host_sockets(const std::string& root, const std::vector<std::string>& dirs, const SocketScan& limits = {});
+// The directories mask_host_sockets() walks for a built view.
+std::vector<std::string> writable_host_dirs(const Config& cfg);
+
 }  // namespace awf::entrypoint

@@ -106,6 +106,7 @@ struct Options {
   std::string audit_dir;                 // --audit-dir (else $AWF_AUDIT_DIR)
   std::string session_state_dir;         // --session-state-dir (else $AWF_SESSION_STATE_DIR)
   bool diagnostic_logs = false;          // --diagnostic-logs
+  bool share_host_tmp = false;           // --share-host-tmp
   bool reflect = false;                  // --reflect
   std::string config;                    // --config <path|->
 
@@ -175,6 +176,7 @@ struct LaunchConfig {
   std::string audit_dir;
   std::string session_state_dir;
   bool diagnostic_logs = false;
+  bool share_host_tmp = false;  // --share-host-tmp: the host's /tmp instead of a private one
 
   // Messages to print before starting, in order (awf's warnings and infos).
   std::vector<Notice> notices;

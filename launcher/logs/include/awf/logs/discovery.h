@@ -1,6 +1,9 @@
 // Where `awf logs` finds logs: `--source <dir|file>`, `$AWF_LOGS_DIR`
-// (`access.log` directly or under `squid-logs/`), and preserved
-// `$TMPDIR/squid-logs-<epoch-ms>/` directories, newest first (reference §1.9).
+// (`access.log` directly or under `squid-logs/`), and the runs awf recorded
+// (run_records.h: live ones, then preserved `$TMPDIR/squid-logs-<epoch-ms>/`
+// directories, newest first). awf scans $TMPDIR instead; a directory there
+// that awf did not record is not believed, since the sandboxed command may
+// have made it.
 //
 // awf's "running" source is the live awf-squid container. The native runtime
 // has no container; its equivalent is a log directory that a live awf-proxy
@@ -24,6 +27,7 @@ struct DiscoveryEnv {
   std::optional<std::string> awf_logs_dir;   // $AWF_LOGS_DIR
   std::optional<std::string> awf_audit_dir;  // $AWF_AUDIT_DIR
   std::string tmpdir = "/tmp";               // $TMPDIR without a trailing slash, else /tmp
+  std::vector<std::string> state_dirs;       // where awf's run records are (run_records.h)
 };
 DiscoveryEnv discovery_env(const std::map<std::string, std::string>& env);
 

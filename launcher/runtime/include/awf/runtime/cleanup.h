@@ -80,14 +80,21 @@ std::string temp_root(const std::string& configured);
 // mkdir -p with `mode` on the leaf; fine when it exists.
 Status make_directory(const std::filesystem::path& dir, mode_t mode);
 
-// chmod a+rX over the tree (awf's log preservation), best effort: failures are
-// returned as one message for a warning.
+// chmod a+rX over the tree (awf's log preservation), through descriptors
+// (no link is followed). Best effort: failures come back as one message.
 Status make_world_readable(const std::filesystem::path& root);
 
-// Moves a non-empty `logs` directory to <tmp>/squid-logs-<ts> (renames, or
-// copies across file systems) and makes it world-readable. Returns the
-// destination, or an empty path when there was nothing to keep.
-Result<std::filesystem::path> preserve_logs(const std::filesystem::path& logs, const std::string& tmp_dir,
-                                            const std::string& timestamp);
+struct KeptLogs {
+  std::filesystem::path path;  // where the logs are now
+  std::string note;            // why not the usual name, or what stayed private
+};
+
+// Moves the `logs` directory (inside root's work directory) to
+// <tmp>/squid-logs-<ts>, or, when that name exists already (the command may
+// share <tmp>), to squid-logs-<ts>-<random>; never onto or through an
+// existing name. Copies across file systems. Makes the result world-readable.
+// An error means the logs are still where they were.
+Result<KeptLogs> preserve_logs(const std::filesystem::path& logs, const std::string& tmp_dir,
+                               const std::string& timestamp);
 
 }  // namespace awf::runtime

@@ -71,12 +71,23 @@ struct RuntimeConfig {
   std::string work_dir;        // --work-dir; empty: <tmp>/awf-<ms>
   bool keep_work_dir = false;  // --keep-containers
   std::string proxy_logs_dir;  // --proxy-logs-dir; empty: preserved to <tmp>/squid-logs-<ts>
+  // The command's /tmp: a private directory inside the work directory (no
+  // host Unix socket under the host's /tmp is reachable), with `tmp_binds`
+  // (host paths under /tmp, e.g. /tmp/gh-aw) bound in at the same place.
+  // --share-host-tmp: the host's /tmp itself, as awf does.
+  bool share_host_tmp = false;
+  std::vector<std::string> tmp_binds;
 
   // Called once the command has ended and the proxy has stopped (its logs
   // complete), before the logs are moved and before the exit line: the place
   // for awf's "Firewall blocked domains" report. Arguments: the exit code
   // awf will return, the directory holding access.log and audit.jsonl.
   std::function<void(int exit_code, const std::string& log_dir)> on_finished;
+  // Called when the proxy is about to start writing `log_dir`, and when its
+  // logs have been moved to their preserved place (awf's record of its runs,
+  // which `awf logs` trusts).
+  std::function<void(const std::string& log_dir)> on_log_dir;
+  std::function<void(const std::string& preserved_dir)> on_logs_preserved;
 
   ListenerPorts ports;
   UserNamespaceMode user_namespace = UserNamespaceMode::automatic;
