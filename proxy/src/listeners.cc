@@ -2,6 +2,8 @@
 // and UDP sockets each I/O thread waits on.
 #include "awf/proxy/listeners.h"
 
+#include <type_traits>
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,25 +40,39 @@ const char* flag_of(ListenerKind kind) {
   return "--listen";
 }
 
-// Both socket types bind the same way: SO_REUSEADDR for quick restarts,
-// SO_REUSEPORT so every I/O thread has a socket of its own on the port,
+// Every I/O thread has a socket of its own on each port (SO_REUSEPORT: the
+// kernel spreads connections and datagrams over them), but no other process
+// may join the group: a second awf-proxy on the same port, with another
+// policy, would silently take a share of the traffic. So the first socket
+// binds *without* SO_REUSEPORT, which fails with EADDRINUSE whenever anyone
+// holds the port, reuse-port group or not, and sets it only once bound; the
+// other threads' sockets then join with it set before bind. (The kernel also
+// refuses a group member of another user.) SO_REUSEADDR only for TCP, for
+// quick restarts over TIME_WAIT: on UDP it would let anyone share the port.
 // IPV6_V6ONLY so "::1" never also claims an IPv4 address.
 template <typename Socket, typename Endpoint>
-Status prepare_and_bind(Socket& s, const Endpoint& ep, const std::string& shown, const char* flag) {
+Status prepare_and_bind(Socket& s, const Endpoint& ep, const std::string& shown, const char* flag, bool first) {
   error_code ec;
   auto fail = [&](const char* step, const error_code& e) {
     return Error{"cannot listen on " + shown + " (" + flag + "): " + step + ": " + e.message()};
   };
+  auto reuse_port = [&]() -> Status {
+    int one = 1;
+    if (::setsockopt(s.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      return fail("SO_REUSEPORT", error_code(errno, boost::system::system_category()));
+    }
+    return ok_status();
+  };
   s.open(ep.protocol(), ec);
   if (ec) return fail("socket", ec);
-  s.set_option(typename Socket::reuse_address(true), ec);
-  int one = 1;
-  if (::setsockopt(s.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-    return fail("SO_REUSEPORT", error_code(errno, boost::system::system_category()));
-  }
+  if constexpr (std::is_same_v<Socket, tcp::acceptor>) s.set_option(typename Socket::reuse_address(true), ec);
   if (ep.address().is_v6()) s.set_option(asio::ip::v6_only(true), ec);
+  if (!first) {
+    if (Status st = reuse_port(); !st) return st;
+  }
   s.bind(ep, ec);
   if (ec) return fail("bind", ec);
+  if (first) return reuse_port();
   return ok_status();
 }
 
@@ -185,18 +201,23 @@ Status open_on_worker(ListenerSource& source, Worker& worker) {
   const char* flag = flag_of(source.kind);
   if (datagram) {
     auto s = std::make_unique<udp::socket>(worker.io);
-    if (Status st = prepare_and_bind(*s, udp::endpoint(address, where.port), where.text(), flag); !st) return st;
+    if (Status st = prepare_and_bind(*s, udp::endpoint(address, where.port), where.text(), flag, !source.bound); !st) {
+      return st;
+    }
     where.port = s->local_endpoint(ec).port();
     worker.dns_sockets.push_back(std::move(s));
   } else {
     auto a = std::make_unique<tcp::acceptor>(worker.io);
-    if (Status st = prepare_and_bind(*a, tcp::endpoint(address, where.port), where.text(), flag); !st) return st;
+    if (Status st = prepare_and_bind(*a, tcp::endpoint(address, where.port), where.text(), flag, !source.bound); !st) {
+      return st;
+    }
     a->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return Error{"cannot listen on " + where.text() + " (" + flag + "): listen: " + ec.message()};
     where.port = a->local_endpoint(ec).port();
     add_acceptor(worker, std::move(a), source.kind, where.text());
   }
   source.shown = where.text();
+  source.bound = true;
   return ok_status();
 }
 

@@ -192,7 +192,13 @@ Result<std::unique_ptr<Resolver>> Resolver::create(const Options& options) {
   ares_options opts{};
   opts.timeout = 2000;
   opts.tries = 2;
-  if (int rc = ares_init_options(&impl->channel, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES); rc != ARES_SUCCESS) {
+  // DNS only ("b"): c-ares would otherwise consult the machine's /etc/hosts
+  // first ("fb"). Names come from --hosts-file (read above) and the DNS
+  // servers, nothing else, so the policy's view does not depend on the host.
+  char lookups[] = "b";
+  opts.lookups = lookups;
+  if (int rc = ares_init_options(&impl->channel, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS);
+      rc != ARES_SUCCESS) {
     return Error{std::string("c-ares initialisation failed: ") + ares_strerror(rc)};
   }
   if (!options.dns_servers.empty()) {

@@ -221,6 +221,73 @@ TEST(StartupErrorsProcess, PortInUseExitsNonZeroNamingTheAddress) {
   EXPECT_NE(lines[0].find("in use"), std::string::npos) << lines[0];
 }
 
+TEST_F(ProxyTest, ASecondProxyCannotJoinTheSamePort) {
+  // Two proxies with different policies on one port would split the traffic
+  // between them: the second must fail to start, naming the address.
+  start_proxy({"--allow-domains", "web.allowed.test"});
+  TempDir other_logs;
+  RunResult second = awf::testing::run({AWF_PROXY_BIN, "--listen", proxy_addr(), "--hosts-file", hosts_file(),
+                                        "--allow-private-ranges", "127.0.0.0/8", "--allow-domains", "other.test",
+                                        "--log-dir", other_logs.path(), "--threads", "2"},
+                                       20s);
+  EXPECT_NE(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.err.find("cannot listen on " + proxy_addr() + " (--listen): bind: Address already in use"),
+            std::string::npos)
+      << second.err;
+  EXPECT_EQ(second.err.find("awf-proxy: ready"), std::string::npos) << second.err;
+  // Every request still meets the first proxy's policy.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(status_of(web_url("web.allowed.test")), 200);
+    EXPECT_EQ(status_of(web_url("other.test")), 403);
+  }
+  EXPECT_EQ(log_lines(20).size(), 20u);
+}
+
+TEST_F(ProxyTest, ASecondDnsListenerCannotJoinTheSamePort) {
+  // UDP too: a second DNS front end on the port would answer half the queries.
+  start_proxy({"--allow-domains", "web.allowed.test", "--listen-dns", "127.0.0.1:0"});
+  auto dns = proxy_->wait_for_stderr("(dns-udp)", 1s);
+  ASSERT_TRUE(dns) << proxy_->stderr_text();
+  const std::string line = *dns;
+  const auto at = line.find("127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << line;
+  const std::string addr = line.substr(at, line.find(' ', at) - at);
+  RunResult second = awf::testing::run({AWF_PROXY_BIN, "--listen", "127.0.0.1:0", "--listen-dns", addr,
+                                        "--allow-domains", "other.test"},
+                                       20s);
+  EXPECT_NE(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.err.find("cannot listen on " + addr + " (--listen-dns): bind: Address already in use"),
+            std::string::npos)
+      << second.err;
+}
+
+TEST_F(ProxyTest, TheMachinesHostsFileIsNeverConsulted) {
+  // Only --hosts-file and --dns-servers name hosts. A name that only the
+  // machine's /etc/hosts knows (here: a private mount namespace's copy, so
+  // the test does not touch the real one) must not resolve.
+  auto dns = awf::testing::DnsStub::start("127.0.0.53", {{"web.allowed.test", {kWebIp}}});
+  ASSERT_TRUE(dns);
+  const std::string etc_hosts = dir_.file("etc-hosts");
+  awf::testing::write_file(etc_hosts, std::string(kWebIp) + " only-in-etc-hosts.allowed.test\n");
+  const std::string dns_server = "127.0.0.53:" + std::to_string(dns->port());
+  std::string command = "mount --bind " + etc_hosts + " /etc/hosts && exec " + AWF_PROXY_BIN +
+                        " --listen 127.0.0.1:0 --dns-servers " + dns_server +
+                        " --allow-private-ranges 127.0.0.0/8 --enable-host-access --allow-host-ports " + ports() +
+                        " --allow-domains allowed.test --log-dir " + log_dir();
+  proxy_ = Process::spawn({"unshare", "--mount", "--propagation", "private", "sh", "-c", command});
+  auto ready = proxy_->wait_for_stderr("awf-proxy: ready", 15s);
+  if (!ready && proxy_->stderr_text().find("unshare") != std::string::npos) {
+    GTEST_SKIP() << "no mount namespace here: " << proxy_->stderr_text();
+  }
+  ASSERT_TRUE(ready) << proxy_->stderr_text();
+  auto listen = proxy_->wait_for_stderr("listening on 127.0.0.1:", 1s);
+  ASSERT_TRUE(listen);
+  port_ = static_cast<std::uint16_t>(std::stoi(listen->substr(listen->rfind(':') + 1)));
+  EXPECT_EQ(status_of(web_url("web.allowed.test")), 200) << "the DNS server's names resolve";
+  EXPECT_NE(status_of(web_url("only-in-etc-hosts.allowed.test")), 200) << "resolved from /etc/hosts";
+  EXPECT_EQ(web_->requests(), 1u);
+}
+
 TEST(StartupErrorsProcess, HelpDocumentsEveryOption) {
   RunResult r = awf::testing::run({AWF_PROXY_BIN, "--help"}, 20s);
   EXPECT_EQ(r.exit_code, 0);

@@ -23,6 +23,7 @@ struct ListenerSource {
   std::optional<ListenAddress> bind;  // from a flag; port 0 is resolved by the first bind
   intercept::UniqueFd inherited;      // from socket activation
   std::string shown;                  // "127.0.0.1:3130" once known
+  bool bound = false;                 // the first worker's socket exists; the others join it
 };
 
 // Every listener to serve: the --listen* flags plus the activated ones. The
