@@ -202,10 +202,17 @@ void append_firewall_detailed(std::string& line, const LogRecord& r) {
   line += to_string(r.code);
   line += ':';
   line += to_string(r.hierarchy);
+  if (r.ech) line += "_ECH";
   line += ' ';
   token_safe_to(line, r.url);
   line += " \"";
-  quote_safe_to(line, r.user_agent);
+  if (r.repeated) {
+    line += "repeated ";
+    append_number(line, static_cast<unsigned long long>(r.repeated));
+    line += " times";
+  } else {
+    quote_safe_to(line, r.user_agent);
+  }
   line += '"';
 }
 
@@ -232,7 +239,13 @@ void append_audit_jsonl(std::string& line, const LogRecord& r, const std::string
     line += "\",\"original_dest\":\"";
     json_escape_to(line, r.original_dest);
   }
-  line += "\"}";
+  line += '"';
+  if (r.ech) line += ",\"ech\":true";
+  if (r.repeated) {
+    line += ",\"repeated\":";
+    append_number(line, static_cast<unsigned long long>(r.repeated));
+  }
+  line += '}';
 }
 
 void append_squid_native(std::string& line, const LogRecord& r) {
@@ -258,10 +271,16 @@ void append_squid_native(std::string& line, const LogRecord& r) {
   token_safe_to(line, r.url);
   line += " - ";
   line += to_string(r.hierarchy);
+  if (r.ech) line += "_ECH";
   line += '/';
   line += dest_ip;
   line += ' ';
-  token_safe_to(line, r.content_type);
+  if (r.repeated) {
+    line += "repeated=";
+    append_number(line, static_cast<unsigned long long>(r.repeated));
+  } else {
+    token_safe_to(line, r.content_type);
+  }
 }
 
 std::string format_firewall_detailed(const LogRecord& r) {

@@ -60,7 +60,8 @@ const char* const kValueKeys[] = {
     "allow-host-ports", "dns-servers", "hosts-file", "allow-private-ranges", "log-dir", "log-format", "log-level",
     "threads", "connect-timeout", "request-timeout", "read-timeout", "client-lifetime", "shutdown-timeout",
     "max-header-bytes", "max-connections", "listen-http-intercept", "listen-tls-intercept", "listen-dns",
-    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout",
+    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "dns-tcp-timeout",
+    "dns-tcp-max-connections",
 };
 
 Result<std::vector<std::string>> yaml_to_flags(const std::string& path) {
@@ -132,7 +133,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   std::vector<std::string> listen, dns_servers, private_ranges;
   std::vector<std::string> listen_http, listen_tls, listen_dns;
   std::string dns_policy = "allowlist", dns_refuse_code = "refused", health_check;
-  double dns_timeout = 2, client_hello_timeout = 10;
+  double dns_timeout = 2, client_hello_timeout = 10, dns_tcp_timeout = 5;
   std::string log_format = "awf";
   double connect_timeout = 30, request_timeout = 120, read_timeout = 1800, client_lifetime = 8 * 3600;
   double shutdown_timeout = 5;
@@ -161,6 +162,13 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
       ->check(CLI::IsMember({"refused", "nxdomain"}));
   app.add_option("--dns-timeout", dns_timeout, "seconds one DNS upstream exchange may take (2)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--dns-tcp-timeout", dns_tcp_timeout,
+                 "seconds a DNS-over-TCP client has to send each whole query once it started it, and to take "
+                 "each answer (5); a connection idle between queries is closed after 10")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--dns-tcp-max-connections", c.dns_tcp_max_connections,
+                 "DNS-over-TCP clients at once, counted in --max-connections and kept below it so they cannot "
+                 "take the slots of HTTP and TLS clients (default: a quarter of --max-connections, at least 1)");
   app.add_option("--client-hello-timeout", client_hello_timeout,
                  "seconds a redirected TLS client has to send its whole ClientHello (10)")
       ->check(CLI::PositiveNumber);
@@ -256,6 +264,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   c.dns_policy.refusal = dns_refuse_code == "nxdomain" ? intercept::DnsRcode::nxdomain : intercept::DnsRcode::refused;
   c.dns_timeout = to_ms(dns_timeout);
   c.client_hello_timeout = to_ms(client_hello_timeout);
+  c.dns_tcp_timeout = to_ms(dns_tcp_timeout);
   for (const auto& s : dns_servers) {
     std::string host = s;
     if (!host.empty() && host.front() == '[') host = host.substr(1, host.find(']') - 1);

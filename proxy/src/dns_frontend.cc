@@ -15,6 +15,7 @@
 #include <optional>
 #include <sstream>
 
+#include "awf/intercept/dns_ech.h"
 #include "awf/intercept/dns_filter.h"
 #include "awf/intercept/dns_framing.h"
 #include "awf/proxy/context.h"
@@ -125,7 +126,9 @@ LogRecord dns_refusal_record(const std::string& client_ip, std::uint16_t client_
 namespace {
 
 constexpr std::size_t kMaxInFlightPerSocket = 1024;  // forwarded UDP queries per listener socket
-constexpr auto kTcpIdle = std::chrono::seconds(10);  // RFC 7766 §6.2.3 suggests seconds, not minutes
+// Between queries; RFC 7766 §6.2.3 suggests seconds, not minutes. Once a
+// query's first byte is in, --dns-tcp-timeout bounds the rest of it.
+constexpr auto kTcpIdle = std::chrono::seconds(10);
 
 std::uint16_t wire_id(std::span<const std::uint8_t> wire) {
   return static_cast<std::uint16_t>((wire[0] << 8) | wire[1]);
@@ -295,6 +298,65 @@ std::string client_text(const asio::ip::address& a) {
   return a.to_string();
 }
 
+// A failing upstream fails every query while it lasts, and any client can
+// send queries by the thousand: one warning a second per thread, with the
+// number left out, rather than one per query.
+void warn_for_query(const std::string& text) {
+  thread_local Clock::time_point last{};
+  thread_local std::uint64_t left_out = 0;
+  const auto now = Clock::now();
+  if (now - last < std::chrono::seconds(1)) {
+    ++left_out;
+    return;
+  }
+  last = now;
+  if (left_out) {
+    spdlog::warn("{} (and {} more DNS upstream warnings since the last one)", text, left_out);
+  } else {
+    spdlog::warn("{}", text);
+  }
+  left_out = 0;
+}
+
+// Writes a summary of folded refusals (and says so on stderr) or a record.
+void write_refusal(ProxyContext& ctx, LogRecord record) {
+  if (record.repeated) {
+    spdlog::info("dns client {}: refused {} {} more times", record.client_ip, record.url, record.repeated);
+  }
+  ctx.log->write(std::move(record));
+}
+
+void sweep_refusals_later(Worker& worker) {
+  if (worker.dns_refusal_sweep_armed || worker.context.draining) return;
+  const auto next = worker.dns_refusals.sweep(Clock::now(), [&ctx = worker.context](LogRecord r) {
+    write_refusal(ctx, std::move(r));
+  });
+  if (!next) return;
+  worker.dns_refusal_sweep_armed = true;
+  worker.dns_refusal_sweep.expires_at(*next);
+  worker.dns_refusal_sweep.async_wait([&worker](const error_code& ec) {
+    worker.dns_refusal_sweep_armed = false;
+    if (!ec) sweep_refusals_later(worker);
+  });
+}
+
+// One refused query: its record, unless an identical one (client address,
+// name, type) was written in the last window; then it is only counted.
+void log_refusal(Worker& worker, LogRecord record, std::string_view reason) {
+  ProxyContext& ctx = worker.context;
+  if (ctx.draining) {
+    // Nothing may keep the thread busy now: written as it comes.
+    ctx.log->write(std::move(record));
+    return;
+  }
+  const std::string client = record.client_ip + ":" + std::to_string(record.client_port), url = record.url;
+  const bool written = worker.dns_refusals.refused(std::move(record), Clock::now(), [&ctx](LogRecord r) {
+    write_refusal(ctx, std::move(r));
+  });
+  if (written) spdlog::info("dns client {}: refused {}: {}", client, url, reason);
+  sweep_refusals_later(worker);
+}
+
 // Answers one query from a client. `reply` runs exactly once, on the
 // worker's executor, with the bytes to send (over UDP already fitted to the
 // client's payload size); empty when the packet gets no answer at all.
@@ -316,9 +378,7 @@ void answer_query(Worker& worker, std::span<const std::uint8_t> packet, const st
   const intercept::DnsDecision d = intercept::decide_dns_query(
       q, ctx.config.dns_policy, [&policy](std::string_view name) { return policy->allows_name(name); });
   if (!d.forward) {
-    spdlog::info("dns client {}:{}: refused {} {}: {}", client_ip, client_port, dns_type_name(q.qtype),
-                 q.name.empty() ? "." : q.name, intercept::to_string(d.reason));
-    ctx.log->write(dns_refusal_record(client_ip, client_port, q));
+    log_refusal(worker, dns_refusal_record(client_ip, client_port, q), intercept::to_string(d.reason));
     reply(intercept::build_dns_response(q, d.rcode));
     return;
   }
@@ -327,7 +387,7 @@ void answer_query(Worker& worker, std::span<const std::uint8_t> packet, const st
       executor, ctx.dns_upstreams, up, ctx.config.dns_timeout,
       [&ctx, q, over_udp, client_ip, client_port, reply = std::move(reply)](Result<intercept::ForwardedAnswer> r) {
         if (!r) {
-          spdlog::warn("dns {} {}: {}", dns_type_name(q.qtype), q.name, r.message());
+          warn_for_query("dns " + dns_type_name(q.qtype) + " " + q.name + ": " + r.message());
           reply(intercept::build_dns_response(q, intercept::DnsRcode::servfail));
           return;
         }
@@ -348,6 +408,23 @@ void answer_query(Worker& worker, std::span<const std::uint8_t> packet, const st
             ttl = std::min(ttl, a.ttl);
           }
           if (!addresses.empty()) ctx.resolver->remember(q.name, family, std::move(addresses), std::chrono::seconds(ttl));
+        }
+        // An ECH config would let the client hide the name it connects to
+        // behind an allowed public name: HTTPS/SVCB answers lose it. An
+        // answer that cannot be read for that is not passed on.
+        intercept::EchStrip stripped = intercept::strip_ech_configs(r->wire);
+        if (stripped.status == intercept::EchStrip::Status::error) {
+          warn_for_query("dns " + dns_type_name(q.qtype) + " " + q.name +
+                         ": upstream answer not relayed: cannot check it for ECH configs: " +
+                         intercept::to_string(stripped.error));
+          reply(intercept::build_dns_response(q, intercept::DnsRcode::servfail));
+          return;
+        }
+        if (stripped.status == intercept::EchStrip::Status::rewritten) {
+          spdlog::debug("dns client {}:{}: {} {}: removed {} ech parameter(s), dropped {} record(s)", client_ip,
+                        client_port, dns_type_name(q.qtype), q.name, stripped.params_removed,
+                        stripped.records_dropped);
+          r->wire = std::move(stripped.wire);
         }
         spdlog::debug("dns client {}:{}: {} {} forwarded: {}", client_ip, client_port, dns_type_name(q.qtype), q.name,
                       intercept::to_string(static_cast<intercept::DnsRcode>(r->answer.rcode)));
@@ -426,6 +503,7 @@ class DnsTcpSession final : public Connection, public std::enable_shared_from_th
 
   ~DnsTcpSession() override {
     worker_.remove(this);
+    worker_.context.dns_tcp_connections.fetch_sub(1, std::memory_order_relaxed);
     worker_.context.connections.fetch_sub(1, std::memory_order_relaxed);
   }
 
@@ -433,6 +511,7 @@ class DnsTcpSession final : public Connection, public std::enable_shared_from_th
     worker_.add(this);
     ip_ = client_text(peer_.address());
     port_ = peer_.port();
+    idle_until_ = Clock::now() + kTcpIdle;
     next();
   }
 
@@ -454,16 +533,26 @@ class DnsTcpSession final : public Connection, public std::enable_shared_from_th
     }
     if (frame.status == intercept::DnsTcpFrame::Status::done) {
       busy_ = true;
+      message_until_.reset();
       std::vector<std::uint8_t> message(frame.message.begin(), frame.message.end());
       in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(frame.consumed));
-      arm(std::chrono::duration_cast<std::chrono::milliseconds>(worker_.context.config.dns_timeout) *
-          static_cast<long>(2 * std::max<std::size_t>(1, worker_.context.dns_upstreams.size())));
+      arm(Clock::now() + std::chrono::duration_cast<std::chrono::milliseconds>(worker_.context.config.dns_timeout) *
+                             static_cast<long>(2 * std::max<std::size_t>(1, worker_.context.dns_upstreams.size())),
+          "no answer from the upstreams in time");
       answer_query(worker_, message, ip_, port_, false, client_.get_executor(),
                    [self = shared_from_this()](std::vector<std::uint8_t> bytes) { self->write(std::move(bytes)); });
       return;
     }
     if (draining_) return close();
-    arm(kTcpIdle);
+    // One deadline per query, never pushed back by the bytes themselves: a
+    // client trickling a byte every few seconds would otherwise hold its
+    // connection, and the slot, for ever.
+    if (in_.empty()) {
+      arm(idle_until_, "idle");
+    } else {
+      if (!message_until_) message_until_ = Clock::now() + worker_.context.config.dns_tcp_timeout;
+      arm(*message_until_, "query not complete in time (--dns-tcp-timeout)");
+    }
     const std::size_t have = in_.size();
     constexpr std::size_t kChunk = 4096;
     in_.resize(have + kChunk);
@@ -481,17 +570,31 @@ class DnsTcpSession final : public Connection, public std::enable_shared_from_th
     auto framed = intercept::frame_tcp_dns_message(bytes);
     if (!framed) return close();
     out_ = std::move(*framed);
+    // A client that does not read its answer holds the slot as surely as
+    // one that does not send: the same bound.
+    arm(Clock::now() + worker_.context.config.dns_tcp_timeout, "answer not taken in time (--dns-tcp-timeout)");
     asio::async_write(client_, asio::buffer(out_), [self = shared_from_this()](const error_code& ec, std::size_t) {
       self->busy_ = false;
       if (ec) return self->close();
+      self->idle_until_ = Clock::now() + kTcpIdle;
       self->next();
     });
   }
 
-  void arm(std::chrono::milliseconds limit) {
-    timer_.expires_after(limit);
-    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-      if (!ec) self->close();
+  // Re-arming for the same instant (another read of the same query) keeps
+  // the wait already pending.
+  void arm(Clock::time_point deadline, const char* why) {
+    if (armed_for_ == deadline) return;
+    armed_for_ = deadline;
+    timer_.expires_at(deadline);
+    timer_.async_wait([self = shared_from_this(), why](const error_code& ec) {
+      if (ec || self->closed_) return;
+      if (std::string_view(why) == "idle") {
+        spdlog::debug("dns-tcp client {}:{}: idle; closing", self->ip_, self->port_);
+      } else {
+        spdlog::info("dns-tcp client {}:{}: {}; closing", self->ip_, self->port_, why);
+      }
+      self->close();
     });
   }
 
@@ -511,6 +614,8 @@ class DnsTcpSession final : public Connection, public std::enable_shared_from_th
   std::string ip_;
   std::uint16_t port_ = 0;
   std::vector<std::uint8_t> in_, out_;
+  Clock::time_point idle_until_{}, armed_for_{};
+  std::optional<Clock::time_point> message_until_;  // set by the first byte of a query
   bool busy_ = false, draining_ = false, closed_ = false;
 };
 
@@ -531,7 +636,13 @@ void start_dns_udp_service(udp::socket& socket, Worker& worker) {
 
 void start_dns_tcp_session(tcp::socket client, const tcp::endpoint& peer, Worker& worker) {
   worker.context.connections.fetch_add(1, std::memory_order_relaxed);
+  worker.context.dns_tcp_connections.fetch_add(1, std::memory_order_relaxed);
   std::make_shared<DnsTcpSession>(std::move(client), peer, worker)->start();
+}
+
+void flush_dns_refusals(Worker& worker) {
+  worker.dns_refusals.flush([&ctx = worker.context](LogRecord r) { write_refusal(ctx, std::move(r)); });
+  worker.dns_refusal_sweep.cancel();
 }
 
 }  // namespace awf::proxy

@@ -203,6 +203,17 @@ void Server::Impl::accept(Worker& w, std::size_t i) {
       }
       error_code ignored;
       socket.close(ignored);
+    } else if (kind == intercept::ListenerKind::dns_tcp &&
+               context.dns_tcp_connections.load(std::memory_order_relaxed) >=
+                   context.config.dns_tcp_max_connections) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_accept_warning > std::chrono::seconds(1)) {
+        last_accept_warning = now;
+        spdlog::warn("--dns-tcp-max-connections {} reached: refusing new DNS-over-TCP clients",
+                     context.config.dns_tcp_max_connections);
+      }
+      error_code ignored;
+      socket.close(ignored);
     } else {
       switch (kind) {
         case intercept::ListenerKind::forward: start_http_session(std::move(socket), peer, w); break;
@@ -251,6 +262,7 @@ void Server::Impl::drain(asio::io_context& control) {
         error_code ec;
         d->close(ec);
       }
+      flush_dns_refusals(*wp);
       wp->stop_all(false);
       wp->clear_upstreams();
     });
@@ -293,6 +305,15 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
   std::size_t fds = raise_fd_limit();
   // A tunnel holds up to six fds (two sockets, two pipes); keep some for logs and DNS.
   if (config.max_connections == 0) config.max_connections = fds > 256 ? (fds - 128) / 4 : std::max<std::size_t>(8, fds / 6);
+  // DNS over TCP gets a share of the slots, never all of them: a client
+  // holding DNS connections open must not lock HTTP and TLS clients out.
+  if (config.dns_tcp_max_connections == 0) {
+    config.dns_tcp_max_connections = std::max<std::size_t>(1, config.max_connections / 4);
+  } else if (config.dns_tcp_max_connections >= config.max_connections) {
+    return Error{"--dns-tcp-max-connections " + std::to_string(config.dns_tcp_max_connections) +
+                 " must be below --max-connections " + std::to_string(config.max_connections) +
+                 ": DNS-over-TCP clients must leave slots to HTTP and TLS clients"};
+  }
   std::vector<std::string> warnings;
   auto policy = load_policy(config, &warnings);
   if (!policy) return policy.error();

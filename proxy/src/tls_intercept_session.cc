@@ -153,7 +153,12 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     rec_.host = rec_.url;
     alert_version_ = intercept::alert_record_version(hello);
     if (hello.has_ech) {
-      // ECH hides the real name; the outer SNI is all we can see, and all we route to.
+      // ECH hides the real name; the outer SNI is all we can see, and all we
+      // route to. The line is marked so a reader knows the name may not be
+      // the one the client reached (the DNS front end removes ECH configs
+      // from HTTPS answers, so real ECH needs a config from elsewhere; GREASE
+      // ECH, which browsers send to everyone, is marked too).
+      rec_.ech = true;
       spdlog::debug("tls-intercept client {}:{}: ClientHello carries ECH; deciding on the outer SNI {}",
                     rec_.client_ip, rec_.client_port, host_);
     }

@@ -1,10 +1,11 @@
 // libFuzzer target: a client's DNS packet through query parsing, the decision,
 // the answers we build (which must read back), and the same bytes as an
-// upstream response; plus TCP framing of the input.
+// upstream response, ECH configs stripped from it; plus TCP framing of the input.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 
+#include "awf/intercept/dns_ech.h"
 #include "awf/intercept/dns_filter.h"
 #include "awf/intercept/dns_framing.h"
 #include "awf/intercept/dns_message.h"
@@ -36,6 +37,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fixed.qtype = 1;
     fixed.qclass = 1;
     (void)parse_dns_response(input, fixed);
+  }
+  // The input as an upstream answer losing its ECH configs: a rewrite is
+  // shorter and final (nothing left to strip in it).
+  const EchStrip stripped = strip_ech_configs(input);
+  if (stripped.status == EchStrip::Status::rewritten &&
+      (stripped.wire.size() >= size || strip_ech_configs(stripped.wire).status != EchStrip::Status::unchanged)) {
+    std::abort();
   }
   const DnsTcpFrame frame = next_tcp_dns_message(input);
   if (frame.status == DnsTcpFrame::Status::done && frame.consumed > size) std::abort();

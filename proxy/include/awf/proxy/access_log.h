@@ -49,13 +49,25 @@ struct LogRecord {
   // nftables redirect (SO_ORIGINAL_DST), never dialled. audit.jsonl carries
   // it as "original_dest"; the text formats have no field for it.
   std::string original_dest;
+  // tls-intercept: the ClientHello carried an encrypted_client_hello
+  // extension (real or GREASE; its outer SNI is what was decided on). The
+  // text formats add "_ECH" to the hierarchy code (TCP_TUNNEL:HIER_DIRECT_ECH,
+  // which awf's parsers read as the same decision); audit.jsonl adds "ech":true.
+  bool ech = false;
+  // A summary of identical records left out (repeated refused DNS queries):
+  // how many. firewall_detailed writes "repeated N times" in the user-agent
+  // field, Squid's native line "repeated=N" in the content-type field,
+  // audit.jsonl "repeated":N.
+  std::uint64_t repeated = 0;
 };
 
 // Pure formatters (no trailing newline); tests compare them field by field.
 std::string format_firewall_detailed(const LogRecord& r);
 std::string format_audit_jsonl(const LogRecord& r, const std::string& version);
 std::string format_squid_native(const LogRecord& r);
-// JSON string body escaping (quotes, backslash, control bytes as \u00XX).
+// JSON string body escaping (quotes, backslash, control bytes as \u00XX);
+// always valid UTF-8: a byte that is not part of well-formed UTF-8 becomes
+// \ufffd, so every audit.jsonl line passes a strict JSON reader.
 std::string json_escape(std::string_view s);
 
 class AccessLog {

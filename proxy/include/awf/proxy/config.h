@@ -37,6 +37,10 @@ struct Config {
   std::vector<ListenAddress> listen_dns;  // UDP and TCP on the same address and port
   intercept::DnsPolicy dns_policy;        // --dns-policy, --dns-refuse-code
   std::chrono::milliseconds dns_timeout{2'000};          // one upstream exchange
+  // DNS over TCP: each query (length prefix and message) must arrive whole
+  // within this much time of its first byte, and each answer be taken.
+  std::chrono::milliseconds dns_tcp_timeout{5'000};
+  std::size_t dns_tcp_max_connections = 0;  // 0: a quarter of max_connections, at least 1
   std::chrono::milliseconds client_hello_timeout{10'000};  // tls-intercept: the whole ClientHello
   std::optional<ListenAddress> health_check;  // --health-check: probe this forward listener and exit
   policy::PolicyFlags policy;

@@ -22,6 +22,7 @@
 #include "awf/proxy/access_log.h"
 #include "awf/proxy/address_guard.h"
 #include "awf/proxy/config.h"
+#include "awf/proxy/dns_refusal_log.h"
 #include "awf/proxy/resolver.h"
 
 namespace awf::proxy {
@@ -32,6 +33,10 @@ struct ProxyContext {
   Resolver* resolver = nullptr;
   AccessLog* log = nullptr;
   std::atomic<std::size_t> connections{0};
+  // DNS-over-TCP clients, also counted in `connections`: they have their own
+  // cap (--dns-tcp-max-connections) below --max-connections, so they can
+  // never take the slots HTTP and TLS clients need.
+  std::atomic<std::size_t> dns_tcp_connections{0};
   std::atomic<bool> draining{false};
   // The DNS front end's upstream resolvers: --dns-servers, else the
   // nameservers of /etc/resolv.conf.
@@ -98,6 +103,12 @@ struct Worker {
 
   // Recent name answers of this thread: cache hits take no lock.
   Resolver::ThreadCache resolver_cache;
+
+  // Refused DNS queries of this thread, repeats folded (dns_frontend.cc);
+  // the timer writes each window's summary when it ends.
+  DnsRefusalLog dns_refusals;
+  boost::asio::steady_timer dns_refusal_sweep{io};
+  bool dns_refusal_sweep_armed = false;
 
   // The policy for a new connection or DNS query: this thread's copy, taken
   // again from the context only after a reload (std::atomic<shared_ptr> is

@@ -28,9 +28,16 @@ struct Worker;
 void start_dns_udp_service(boost::asio::ip::udp::socket& socket, Worker& worker);
 
 // Takes ownership of an accepted dns-tcp connection (RFC 7766 framing,
-// queries answered in order, idle deadline).
+// queries answered in order; deadlines: idle between queries, each query
+// whole within --dns-tcp-timeout of its first byte, each answer taken
+// within it too).
 void start_dns_tcp_session(boost::asio::ip::tcp::socket client, const boost::asio::ip::tcp::endpoint& peer,
                            Worker& worker);
+
+// Writes the pending summaries of the worker's folded DNS refusals and stops
+// its sweep timer: at the drain, on the worker's thread, so nothing keeps
+// the thread's io_context busy and no count is lost.
+void flush_dns_refusals(Worker& worker);
 
 // The asio twin of intercept::forward_dns_query: our own id, UDP to each
 // server in turn (each exchange bounded by `timeout`), TCP to the same
