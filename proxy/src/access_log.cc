@@ -146,9 +146,33 @@ void host_escape_to(std::string& out, std::string_view s) {
   });
 }
 
+// Length of the well-formed UTF-8 sequence at s[i] (Unicode 15, Table 3-7:
+// no overlong forms, no surrogates, nothing above U+10FFFF), 0 if there is
+// none.
+std::size_t utf8_sequence_at(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  auto cont = [](unsigned c) { return c >= 0x80 && c <= 0xbf; };
+  const unsigned c = byte(0);
+  if (c >= 0xc2 && c <= 0xdf) return cont(byte(1)) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    return byte(1) >= lo && byte(1) <= hi && cont(byte(2)) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    return byte(1) >= lo && byte(1) <= hi && cont(byte(2)) && cont(byte(3)) ? 4 : 0;
+  }
+  return 0;
+}
+
+// A JSON string body that is valid UTF-8 whatever the input: a strict
+// reader (RFC 8259 §8.1) stops at the first bad byte, and a client chooses
+// the bytes of an intercepted Host. Well-formed UTF-8 passes unchanged;
+// each byte that is not part of one becomes \ufffd (U+FFFD, as WHATWG's
+// decoder does). The original bytes stay in access.log, %-escaped.
 void json_escape_to(std::string& out, std::string_view s) {
   std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
+  for (std::size_t i = 0; i < s.size();) {
     auto c = static_cast<unsigned char>(s[i]);
     const char* esc = nullptr;
     switch (c) {
@@ -158,10 +182,20 @@ void json_escape_to(std::string& out, std::string_view s) {
       case '\r': esc = "\\r"; break;
       case '\t': esc = "\\t"; break;
       default:
-        if (c >= 0x20 && c != 0x7f) continue;
+        if (c >= 0x20 && c < 0x7f) {
+          ++i;
+          continue;
+        }
+        if (c >= 0x80) {
+          if (std::size_t n = utf8_sequence_at(s, i)) {
+            i += n;
+            continue;
+          }
+          esc = "\\ufffd";
+        }
     }
     out.append(s.data() + run, i - run);
-    run = i + 1;
+    run = ++i;
     if (esc) {
       out += esc;
     } else {

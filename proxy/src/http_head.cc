@@ -22,6 +22,10 @@ const char* to_string(HeadError error) {
     case HeadError::duplicate_length: return "duplicate_content_length";
     case HeadError::bad_length: return "bad_content_length";
     case HeadError::bad_transfer_encoding: return "bad_transfer_encoding";
+    case HeadError::too_many_empty_lines: return "too_many_empty_lines";
+    case HeadError::connection_lists_content_length: return "connection_lists_content_length";
+    case HeadError::connection_lists_transfer_encoding: return "connection_lists_transfer_encoding";
+    case HeadError::connection_lists_host: return "connection_lists_host";
   }
   return "unknown";
 }
@@ -77,22 +81,86 @@ void for_each_token(std::string_view list, F&& f) {
   }
 }
 
-// Finds the end of the head. Refuses a bare LF anywhere before it.
-ParseResult find_head_end(std::string_view bytes, std::size_t max_bytes, std::size_t& start, std::size_t& end) {
-  // RFC 9112 §2.2: ignore at least one empty line before the start line.
-  start = 0;
-  while (start + 1 < bytes.size() && bytes[start] == '\r' && bytes[start + 1] == '\n') start += 2;
-  const std::size_t limit = std::min(bytes.size(), start + max_bytes);
-  for (std::size_t i = start; i < limit; ++i) {
+// Finds the end of the head, resuming where the cursor stopped. Refuses a
+// bare LF anywhere before it. Only looks back at bytes already in `bytes`
+// (the CRLFCRLF test), so resuming after more bytes were appended is exact.
+ParseResult find_head_end(std::string_view bytes, std::size_t max_bytes, HeadCursor& c, std::size_t& end) {
+  std::size_t i = c.scanned;
+  const std::size_t first = i;
+  auto stop = [&](ParseResult r) {
+    c.bytes_examined += i - first;
+    c.scanned = i;
+    return r;
+  };
+  // RFC 9112 §2.2: ignore a few empty lines before the start line.
+  while (!c.past_empty_lines) {
+    if (i >= bytes.size()) return stop({ParseStatus::need_more, HeadError::none});
+    if (bytes[i] != '\r') break;
+    if (i + 1 >= bytes.size()) return stop({ParseStatus::need_more, HeadError::none});  // CR, LF to come
+    if (bytes[i + 1] != '\n') break;  // a CR the start line will refuse
+    if (++c.empty_lines > kMaxLeadingEmptyLines) return stop({ParseStatus::error, HeadError::too_many_empty_lines});
+    i += 2;
+  }
+  if (!c.past_empty_lines) {
+    c.past_empty_lines = true;
+    c.start = i;
+  }
+  const std::size_t limit = std::min(bytes.size(), max_bytes);
+  for (; i < limit; ++i) {
     if (bytes[i] != '\n') continue;
-    if (i == 0 || bytes[i - 1] != '\r') return {ParseStatus::error, HeadError::bare_lf};
-    if (i >= start + 3 && bytes[i - 2] == '\n' && bytes[i - 3] == '\r') {
-      end = i + 1;
-      return {ParseStatus::done, HeadError::none};
+    if (i == 0 || bytes[i - 1] != '\r') {
+      ++i;
+      return stop({ParseStatus::error, HeadError::bare_lf});
+    }
+    if (i >= c.start + 3 && bytes[i - 2] == '\n' && bytes[i - 3] == '\r') {
+      end = ++i;
+      return stop({ParseStatus::done, HeadError::none});
     }
   }
-  if (bytes.size() >= start + max_bytes) return {ParseStatus::error, HeadError::too_large};
-  return {ParseStatus::need_more, HeadError::none};
+  if (bytes.size() >= max_bytes) return stop({ParseStatus::error, HeadError::too_large});
+  return stop({ParseStatus::need_more, HeadError::none});
+}
+
+// Lower-case ASCII order: sorted connection_tokens are searched with
+// mixed-case header names, without lower-casing each name.
+bool iless(std::string_view a, std::string_view b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return static_cast<unsigned char>(x) < static_cast<unsigned char>(y);
+  }
+  return a.size() < b.size();
+}
+
+// One pass over the headers: every Connection token, lower case, sorted,
+// each once (RFC 9110 §7.6.1: the names of the hop-by-hop headers).
+void collect_connection_tokens(MessageHead& head) {
+  head.connection_tokens.clear();
+  for (const auto& h : head.headers) {
+    if (!iequals(h.name, "connection")) continue;
+    for_each_token(h.value, [&](std::string_view item) { head.connection_tokens.push_back(ascii_lower(item)); });
+  }
+  auto& t = head.connection_tokens;
+  std::sort(t.begin(), t.end());
+  t.erase(std::unique(t.begin(), t.end()), t.end());
+}
+
+// A Connection that names a header the proxy frames or routes the message
+// by. Dropping that header, as Connection asks, while forwarding the body it
+// framed would let the next hop read the body as further requests that the
+// proxy never parsed, decided or logged (request smuggling). Squid forwards
+// only the message it framed; we refuse. Host only matters in requests.
+// Other tokens are only dropped: Upgrade (read for the WebSocket hand-off
+// before the head is rebuilt), Keep-Alive, TE, Trailer and Proxy-* are
+// hop-by-hop anyway, and dropping an end-to-end header (Cookie, say) does
+// not move where a message ends.
+HeadError check_connection_tokens(const MessageHead& head, bool is_request) {
+  if (head.connection_lists("content-length")) return HeadError::connection_lists_content_length;
+  if (head.connection_lists("transfer-encoding")) return HeadError::connection_lists_transfer_encoding;
+  if (is_request && head.connection_lists("host")) return HeadError::connection_lists_host;
+  return HeadError::none;
 }
 
 // Parses the header lines in `block` (each ending CRLF, final empty line excluded).
@@ -176,6 +244,12 @@ const std::string* MessageHead::find(std::string_view name) const {
   return nullptr;
 }
 
+bool MessageHead::connection_lists(std::string_view token) const {
+  auto it = std::lower_bound(connection_tokens.begin(), connection_tokens.end(), token,
+                             [](const std::string& a, std::string_view b) { return iless(a, b); });
+  return it != connection_tokens.end() && iequals(*it, token);
+}
+
 bool MessageHead::has_token(std::string_view name, std::string_view token) const {
   bool found = false;
   for (const auto& h : headers) {
@@ -188,9 +262,15 @@ bool MessageHead::has_token(std::string_view name, std::string_view token) const
 }
 
 ParseResult parse_request_head(std::string_view bytes, std::size_t max_bytes, RequestHead& out) {
-  std::size_t start = 0, end = 0;
-  ParseResult r = find_head_end(bytes, max_bytes, start, end);
+  HeadCursor cursor;
+  return parse_request_head(bytes, max_bytes, out, cursor);
+}
+
+ParseResult parse_request_head(std::string_view bytes, std::size_t max_bytes, RequestHead& out, HeadCursor& cursor) {
+  std::size_t end = 0;
+  ParseResult r = find_head_end(bytes, max_bytes, cursor, end);
   if (r.status != ParseStatus::done) return r;
+  const std::size_t start = cursor.start;
   std::string_view head = bytes.substr(start, end - start - 2);  // keep the CRLF of the last field
   auto eol = head.find("\r\n");
   std::string_view line = head.substr(0, eol);
@@ -216,6 +296,8 @@ ParseResult parse_request_head(std::string_view bytes, std::size_t max_bytes, Re
   if (HeadError e = parse_fields(head.substr(eol + 2), out.headers); e != HeadError::none) {
     return {ParseStatus::error, e};
   }
+  collect_connection_tokens(out);
+  if (HeadError e = check_connection_tokens(out, true); e != HeadError::none) return {ParseStatus::error, e};
   std::optional<std::uint64_t> length;
   bool has_te = false, chunked = false;
   if (HeadError e = read_framing(out.headers, true, length, has_te, chunked); e != HeadError::none) {
@@ -230,9 +312,16 @@ ParseResult parse_request_head(std::string_view bytes, std::size_t max_bytes, Re
 }
 
 ParseResult parse_response_head(std::string_view bytes, std::size_t max_bytes, ResponseHead& out) {
-  std::size_t start = 0, end = 0;
-  ParseResult r = find_head_end(bytes, max_bytes, start, end);
+  HeadCursor cursor;
+  return parse_response_head(bytes, max_bytes, out, cursor);
+}
+
+ParseResult parse_response_head(std::string_view bytes, std::size_t max_bytes, ResponseHead& out,
+                                HeadCursor& cursor) {
+  std::size_t end = 0;
+  ParseResult r = find_head_end(bytes, max_bytes, cursor, end);
   if (r.status != ParseStatus::done) return r;
+  const std::size_t start = cursor.start;
   std::string_view head = bytes.substr(start, end - start - 2);
   auto eol = head.find("\r\n");
   std::string_view line = head.substr(0, eol);
@@ -253,6 +342,8 @@ ParseResult parse_response_head(std::string_view bytes, std::size_t max_bytes, R
   if (HeadError e = parse_fields(head.substr(eol + 2), out.headers); e != HeadError::none) {
     return {ParseStatus::error, e};
   }
+  collect_connection_tokens(out);
+  if (HeadError e = check_connection_tokens(out, false); e != HeadError::none) return {ParseStatus::error, e};
   std::optional<std::uint64_t> length;
   bool has_te = false, chunked = false;
   if (HeadError e = read_framing(out.headers, false, length, has_te, chunked); e != HeadError::none) {
@@ -462,14 +553,11 @@ bool is_hop_by_hop(std::string_view name) {
   return name.size() >= 6 && iequals(name.substr(0, 6), "proxy-");
 }
 
-// Headers the sender listed in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-bool listed_in_connection(const MessageHead& head, std::string_view name) {
-  return head.has_token("connection", name);
-}
-
 void append_fields(std::string& out, const MessageHead& head) {
   for (const auto& h : head.headers) {
-    if (is_hop_by_hop(h.name) || listed_in_connection(head, h.name)) continue;
+    // Headers the sender listed in Connection are hop-by-hop too (RFC 9110
+    // §7.6.1); a binary search in the tokens collected once.
+    if (is_hop_by_hop(h.name) || head.connection_lists(h.name)) continue;
     out += h.name;
     out += ": ";
     out += h.value;

@@ -37,33 +37,32 @@ std::string address_text(const asio::ip::address& a) {
   return a.to_string();
 }
 
-// host[:port] of a Host header as Squid logs it: lower case, no trailing dot,
-// IP literals canonical.
-std::string normalise_host_header(std::string_view value) {
-  std::string_view host = value, port;
-  if (!value.empty() && value.front() == '[') {
-    auto close = value.find(']');
-    if (close != std::string_view::npos) {
-      host = value.substr(0, close + 1);
-      if (close + 1 < value.size() && value[close + 1] == ':') port = value.substr(close + 2);
-    }
-  } else if (auto colon = value.rfind(':'); colon != std::string_view::npos && value.find(':') == colon) {
-    host = value.substr(0, colon);
-    port = value.substr(colon + 1);
-  }
-  std::string out;
-  if (auto ip = policy::parse_ip_literal(host)) out = ip->canonical;
-  else out = policy::normalise_host(host);
-  if (!port.empty()) {
-    out += ':';
-    out += port;
-  }
-  return out.empty() ? "-" : out;
-}
-
 std::string canonical_host(std::string_view host) {
   if (auto ip = policy::parse_ip_literal(host)) return ip->canonical;
   return policy::normalise_host(host);
+}
+
+// True when a Host header names the destination `t`: the same host once
+// normalised and the same port (80 when Host names none).
+bool host_header_names(std::string_view value, const Target& t) {
+  if (value.empty()) return false;
+  std::string authority(value);
+  const bool has_port = value.front() == '[' ? value.find("]:") != std::string_view::npos
+                                             : value.find(':') != std::string_view::npos;
+  if (!has_port) authority += ":80";
+  std::optional<Target> named = parse_authority(authority);
+  return named && named->port == t.port && canonical_host(named->host) == canonical_host(t.host);
+}
+
+// The header a Connection-lists refusal is about, for the 400 body; nullptr
+// for other errors.
+const char* header_listed_in_connection(HeadError e) {
+  switch (e) {
+    case HeadError::connection_lists_content_length: return "Content-Length";
+    case HeadError::connection_lists_transfer_encoding: return "Transfer-Encoding";
+    case HeadError::connection_lists_host: return "Host";
+    default: return nullptr;
+  }
 }
 
 const char* explain(policy::Reason r) {
@@ -165,7 +164,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (original_) rec_.original_dest = original_->to_string();
     logged_ = false;
     req_ = RequestHead{};
+    req_cursor_ = HeadCursor{};
     resp_ = ResponseHead{};
+    log_port_ = false;
     is_connect_ = websocket_ = false;
     req_done_ = resp_done_ = false;
     close_client_ = false;
@@ -176,7 +177,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void parse_head() {
-    ParseResult r = parse_request_head(in_, ctx_.config.max_header_bytes, req_);
+    ParseResult r = parse_request_head(in_, ctx_.config.max_header_bytes, req_, req_cursor_);
     if (r.status == ParseStatus::done) {
       in_.erase(0, req_.head_size);
       return dispatch();
@@ -193,6 +194,12 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       rec_.url = "error:invalid-request";
       if (r.error == HeadError::bad_transfer_encoding) {
         return reply_error(501, "unsupported Transfer-Encoding", ResultCode::none_none, "ERR_UNSUP_REQ", true);
+      }
+      if (const char* header = header_listed_in_connection(r.error)) {
+        return reply_error(400,
+                           std::string("malformed request: Connection lists ") + header +
+                               ", a header the message is framed or routed by (" + to_string(r.error) + ")",
+                           ResultCode::none_none, "ERR_INVALID_REQ", true);
       }
       return reply_error(400, std::string("malformed request: ") + to_string(r.error), ResultCode::none_none,
                          "ERR_INVALID_REQ", true);
@@ -218,9 +225,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     rec_.method = req_.method;
     rec_.version = req_.version_minor == 0 ? "1.0" : "1.1";
     if (const std::string* ua = req_.find("user-agent")) rec_.user_agent = *ua;
-    // Squid logs the Host of a proxied request as the host the request is
-    // routed to (decide() below); of an intercepted one as the client sent it.
-    if (const std::string* h = req_.find("host"); h && transparent_) rec_.host = normalise_host_header(*h);
+    // The host field is the host the request is routed to, set by decide().
     is_connect_ = req_.method == "CONNECT";
     if (!transparent_ && req_.method == "GET" && req_.target == kHealthCheckPath) return reply_health();
     if (transparent_) {
@@ -229,11 +234,12 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         return reply_error(405, "CONNECT is for proxies; this connection was redirected to the proxy transparently",
                            ResultCode::none_none, "ERR_UNSUP_REQ", true);
       }
-      std::optional<Target> t = intercepted_target();
+      std::string why;
+      std::optional<Target> t = intercepted_target(why);
       if (!t) {
         rec_.url = req_.target;
-        return reply_error(400, "the Host header does not name a destination", ResultCode::none_none,
-                           "ERR_INVALID_URL", true);
+        spdlog::info("client {}:{}: intercepted request refused: {}", client_ip_, client_port_, why);
+        return reply_error(400, why, ResultCode::none_none, "ERR_INVALID_URL", true);
       }
       return decide(std::move(*t));
     }
@@ -254,17 +260,33 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // client dialled is all there is: it goes to policy as an IP literal, which
   // denies it unless that address is allowed. A port in Host wins; else the
   // port the client dialled (a redirected --allow-host-ports port), else 80.
-  std::optional<Target> intercepted_target() {
-    if (!req_.target.empty() && req_.target.front() != '/') {
-      // absolute-form may be sent to origins too (RFC 9112 §3.2.2): like a
-      // forward proxy, the URL then names the destination.
-      return parse_absolute_http(req_.target);
-    }
+  // `why` says what is wrong when there is no destination.
+  std::optional<Target> intercepted_target(std::string& why) {
+    why = "the Host header does not name a destination";
     std::size_t hosts = 0;
     for (const auto& h : req_.headers) hosts += iequals(h.name, "host") ? 1 : 0;
     if (hosts > 1) return std::nullopt;  // which one is real? neither (RFC 9112 §3.2)
+    const std::string* host_header = req_.find("host");
+    if (!req_.target.empty() && req_.target.front() != '/') {
+      // absolute-form may be sent to origins too (RFC 9112 §3.2.2): like a
+      // forward proxy, the URL then names the destination. A Host naming
+      // another one is refused: the log would show one name while the
+      // request went to the other.
+      std::optional<Target> t = parse_absolute_http(req_.target);
+      if (!t) {
+        why = "the request target is not an http URL";
+        return std::nullopt;
+      }
+      if (host_header && !host_header_names(*host_header, *t)) {
+        why = "the request target names " + t->host + ":" + std::to_string(t->port) + " but the Host header \"" +
+              *host_header + "\" names another destination";
+        return std::nullopt;
+      }
+      log_port_ = t->port != 80;
+      return t;
+    }
     std::string authority;
-    if (const std::string* h = req_.find("host"); h && !h->empty()) authority = *h;
+    if (host_header && !host_header->empty()) authority = *host_header;
     else if (original_) authority = original_->to_string();
     else return std::nullopt;
     if (authority.find_first_of("/@?#\\ \t") != std::string::npos) return std::nullopt;
@@ -273,6 +295,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (!has_port) authority += ":" + std::to_string(original_ ? original_->port : 80);
     std::optional<Target> t = parse_authority(authority);
     if (!t) return std::nullopt;
+    // Logged as the client wrote Host (Squid's %{Host}>h of an intercepted
+    // request): with its port only when it had one.
+    log_port_ = has_port;
     t->path = req_.target.empty() ? "/" : req_.target;
     if (original_) {
       spdlog::debug("client {}:{}: intercepted {} {} (original destination {})", client_ip_, client_port_,
@@ -306,13 +331,15 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       if (path.size() < target_.path.size()) path += '?';
       rec_.url = "http://" + host_ + (target_.port == 80 ? "" : ":" + std::to_string(target_.port)) + path;
     }
-    if (!transparent_ && req_.find("host")) {
+    if (req_.find("host")) {
       // Squid's %{Host}>h for an absolute-URI or CONNECT request: not what
       // the client wrote in Host (RFC 9112 3.2.2: the target wins) but the
       // target's host, with the port unless it is http's default; "-" when
-      // the client sent no Host at all.
+      // the client sent no Host at all. Intercepted requests too: the name
+      // logged is always the one routed to and decided on, never a Host
+      // header that merely rode along.
       rec_.host = host_;
-      if (is_connect_ || target_.port != 80) {
+      if (transparent_ ? log_port_ : (is_connect_ || target_.port != 80)) {
         rec_.host += ':';
         rec_.host += std::to_string(target_.port);
       }
@@ -328,10 +355,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       return reply_error(403, body, ResultCode::tcp_denied, "ERR_ACCESS_DENIED",
                          is_connect_ || req_.body != BodyKind::none);
     }
-    websocket_ = !is_connect_ && req_.has_token("connection", "upgrade") && req_.find("upgrade") != nullptr;
+    websocket_ = !is_connect_ && req_.connection_lists("upgrade") && req_.find("upgrade") != nullptr;
     phase_ = Phase::upstream;
     std::string key = host_ + ":" + std::to_string(target_.port);
-    if (up_ && up_->is_open() && up_key_ == key && !is_connect_ && !websocket_) {
+    if (up_ && up_key_ == key && !is_connect_ && !websocket_ && upstream_in_step()) {
       up_reused_ = true;
       connected_ = true;
       rec_.hierarchy = Hierarchy::direct;
@@ -365,7 +392,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     std::string body = text;
     if (body.empty() || body.back() != '\n') body += '\n';
     if (status != 403) body = "awf-proxy: " + body;
-    close_client_ = close || draining_ || req_.version_minor == 0 || req_.has_token("connection", "close") ||
+    close_client_ = close || draining_ || req_.version_minor == 0 || req_.connection_lists("close") ||
                     req_.body != BodyKind::none;
     out_client_ = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) +
                   "\r\nServer: awf-proxy\r\nMime-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -468,12 +495,28 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         });
   }
 
-  // Hands a reusable idle upstream connection to the thread's pool.
+  // True when the held upstream connection may carry another request: its
+  // last exchange ended in step (see up_in_step_) and it has said nothing
+  // since. A response nobody asked for (an origin that read a body as more
+  // requests) would otherwise answer the next request, another client's
+  // when pooled.
+  bool upstream_in_step() {
+    if (!up_ || !up_->is_open() || !up_in_step_ || !up_in_.empty() || up_key_.empty()) return false;
+    if (!upstream_is_quiet(*up_)) {
+      spdlog::info("upstream {} ({}) sent bytes or closed while idle: not reused", up_key_, up_dest_);
+      return false;
+    }
+    return true;
+  }
+
+  // Hands a reusable idle upstream connection to the thread's pool; only
+  // one whose requests and responses are in step.
   void park_upstream() {
-    if (!up_ || !up_->is_open() || up_key_.empty() || !up_in_.empty()) return;
+    if (!upstream_in_step()) return;
     worker_.park_upstream(up_key_, std::move(*up_), up_dest_);
     up_.reset();
     up_key_.clear();
+    up_in_step_ = false;
   }
 
   void drop_upstream() {
@@ -488,6 +531,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     }
     up_key_.clear();
     up_in_.clear();
+    up_in_step_ = false;
   }
 
   void on_upstream_ready() {
@@ -540,6 +584,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     req_chunks_ = ChunkedScanner{};
     req_done_ = req_.body == BodyKind::none;
     up_in_.clear();
+    up_in_step_ = false;  // until this exchange ends in step (part_done)
+    resp_cursor_ = HeadCursor{};
     asio::async_write(*up_, asio::buffer(out_up_), [self = shared_from_this()](const error_code& ec, std::size_t) {
       if (self->phase_ != Phase::exchange) return;
       if (ec) return self->upstream_write_failed(ec);
@@ -613,7 +659,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void read_response() {
-    ParseResult r = parse_response_head(up_in_, ctx_.config.max_header_bytes, resp_);
+    ParseResult r = parse_response_head(up_in_, ctx_.config.max_header_bytes, resp_, resp_cursor_);
     if (r.status == ParseStatus::done) return on_response_head();
     if (r.status == ParseStatus::error) {
       return upstream_failed(502, "ERR_INVALID_RESP",
@@ -644,6 +690,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         if (self->phase_ != Phase::exchange) return;
         if (ec) return self->close_all("client write failed");
         self->resp_ = ResponseHead{};
+        self->resp_cursor_ = HeadCursor{};  // its head was erased from up_in_
         self->read_response();
       });
       return;
@@ -666,10 +713,12 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     resp_remaining_ = resp_.content_length.value_or(0);
     resp_chunks_ = ChunkedScanner{};
     close_client_ = resp_kind_ == BodyKind::until_close || req_.version_minor == 0 ||
-                    req_.has_token("connection", "close") || req_.has_token("proxy-connection", "close") ||
-                    draining_;
+                    req_.connection_lists("close") || req_.has_token("proxy-connection", "close") || draining_;
+    // Reusable only with known framing: a body read until close leaves
+    // nothing to reuse, and then the response must end exactly where its
+    // framing says (pump_response_body).
     upstream_reusable_ = resp_kind_ != BodyKind::until_close && resp_.version_minor == 1 &&
-                         !resp_.has_token("connection", "close");
+                         !resp_.connection_lists("close");
     out_client_ = build_client_response(resp_, close_client_, false);
     response_started_ = true;
     // The head goes out together with the body bytes that came with it: one
@@ -694,6 +743,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   void pump_response_body() {
     if (resp_kind_ == BodyKind::none) {
+      // Bytes after a bodiless response (a 204 or 304 with a body, a second
+      // response) are not an answer to anything we sent.
+      if (!up_in_.empty()) upstream_reusable_ = false;
       if (head_pending_) return flush_head(&HttpSession::response_complete);
       return response_complete();
     }
@@ -753,7 +805,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void part_done() {
     if (!resp_done_) return;
     log_now();
-    if (!upstream_reusable_ || !req_done_) drop_upstream();
+    // The one place an exchange ends in step: the request was sent whole
+    // with the framing the proxy parsed, the response read whole with known
+    // framing and nothing after it. Only then may the connection be reused.
+    if (!upstream_reusable_ || !req_done_ || !up_in_.empty()) drop_upstream();
+    else up_in_step_ = true;
     if (close_client_ || draining_ || !req_done_) {
       park_upstream();
       return close_all(nullptr);
@@ -882,16 +938,21 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   std::string in_;  // client bytes not consumed yet
   std::size_t in_base_ = std::string::npos, up_in_base_ = std::string::npos;
+  HeadCursor req_cursor_, resp_cursor_;  // resumable head searches of in_ and up_in_
   RequestHead req_;
   Target target_;
   std::string host_;  // canonical target host
   bool is_connect_ = false, websocket_ = false;
+  bool log_port_ = false;  // transparent mode: the logged host carries the port
   LogRecord rec_;
   bool logged_ = true;
 
   std::optional<tcp::socket> up_;
   std::string up_key_, up_dest_;
   bool up_reused_ = false, connected_ = false, retried_ = false;
+  // The held upstream connection's last exchange ended in step (part_done):
+  // the only state in which it may carry another request or be pooled.
+  bool up_in_step_ = false;
   std::vector<tcp::endpoint> candidates_;
   std::shared_ptr<Connector> connector_;  // while connecting
 

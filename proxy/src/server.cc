@@ -39,6 +39,15 @@ constexpr std::size_t kIdlePerThread = 512;
 constexpr auto kIdleLimit = std::chrono::seconds(60);
 }  // namespace
 
+bool upstream_is_quiet(tcp::socket& socket) {
+  char byte = 0;
+  for (;;) {
+    const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+}
+
 void Worker::park_upstream(const std::string& key, tcp::socket socket, std::string dest) {
   if (context.draining || idle_count_ >= kIdlePerThread) return;  // the socket closes here
   auto& list = idle_upstreams_[key];
@@ -73,6 +82,9 @@ std::optional<std::pair<tcp::socket, std::string>> Worker::take_upstream(const s
     error_code ec;
     entry->socket.cancel(ec);  // the pending wait completes as aborted, ignored
     if (now - entry->parked > kIdleLimit || !entry->socket.is_open()) continue;
+    // Its readability wait may not have run yet: look now. An origin that
+    // sent a response nobody asked for would answer this request with it.
+    if (!upstream_is_quiet(entry->socket)) continue;
     found.emplace(std::move(entry->socket), std::move(entry->dest));
   }
   if (list.empty()) idle_upstreams_.erase(m);

@@ -108,6 +108,33 @@ TEST(AccessLogFormat, JsonEscapesControlAndQuotes) {
   EXPECT_EQ(json_escape("a\"b\\c\x01\n"), "a\\\"b\\\\c\\u0001\\n");
 }
 
+// A strict JSON reader refuses a line that is not UTF-8, and a client picks
+// the bytes of an intercepted Host: well-formed UTF-8 passes unchanged, each
+// other byte becomes \ufffd (overlong forms, surrogates, beyond U+10FFFF,
+// cut-off sequences and stray continuation bytes included).
+TEST(AccessLogFormat, JsonIsValidUtf8WhateverTheBytes) {
+  struct Case {
+    std::string in, out;
+  };
+  const Case cases[] = {
+      {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},  // é € 😀
+      {"a\xff" "b", "a\\ufffdb"},
+      {"\xc0\xaf", "\\ufffd\\ufffd"},                   // overlong '/'
+      {"\xe0\x80\xaf", "\\ufffd\\ufffd\\ufffd"},           // overlong, three bytes
+      {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},           // a UTF-16 surrogate
+      {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},  // above U+10FFFF
+      {"x\xe2\x82", "x\\ufffd\\ufffd"},                 // cut off at the end
+      {"\x80\xbf", "\\ufffd\\ufffd"},                   // continuation bytes alone
+      {"\x7f", "\\u007f"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(json_escape(c.in), c.out) << c.in;
+  LogRecord r = tunnel_record();
+  r.host = "web\xff.test:80";
+  const std::string line = format_audit_jsonl(r, "1.0");
+  EXPECT_NE(line.find("\"host\":\"web\\ufffd.test:80\""), std::string::npos) << line;
+  for (unsigned char c : line) EXPECT_LT(c, 0x80) << line;  // this record is all ASCII once escaped
+}
+
 TEST(AccessLogFormat, SquidNativeLine) {
   EXPECT_EQ(format_squid_native(tunnel_record()),
             "1761074374.646   1234 172.30.0.20 TCP_TUNNEL/200 4567 CONNECT api.github.com:443 - "

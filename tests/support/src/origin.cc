@@ -30,6 +30,7 @@ struct Origin::Impl {
   std::atomic<std::size_t> connections{0}, requests{0};
   mutable std::mutex mutex;
   std::string last_head;
+  std::vector<std::string> heads;
   std::uint16_t port = 0;
 
   template <typename Stream>
@@ -97,6 +98,7 @@ struct Origin::Impl {
       {
         std::lock_guard lock(mutex);
         last_head = head;
+        heads.push_back(head);
       }
       std::string lower = head;
       for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -116,6 +118,16 @@ struct Origin::Impl {
         co_return;
       }
       if (path == "/close") co_return;
+      if (path == "/twice" || path == "/twice204") {
+        std::string first = path == "/twice" ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                                             : "HTTP/1.1 204 No Content\r\n\r\n";
+        co_await write(s, first);
+        asio::steady_timer t(io, std::chrono::milliseconds(100));
+        co_await t.async_wait(use_awaitable);
+        std::string stale = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale";
+        co_await write(s, stale);
+        continue;
+      }
       if (path == "/upgrade") {
         // A protocol switch, then the connection echoes like Kind::echo.
         std::string switching = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
@@ -289,6 +301,11 @@ std::size_t Origin::requests() const { return impl_->requests; }
 std::string Origin::last_request_head() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->last_head;
+}
+
+std::vector<std::string> Origin::request_heads() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->heads;
 }
 
 }  // namespace awf::testing

@@ -71,6 +71,11 @@ class Connection {
   Connection* live_next_ = nullptr;
 };
 
+// True when an idle upstream connection has nothing to say: no byte
+// waiting and no end of stream (a recv(2) peek that would block). Bytes
+// there answer no request of ours: the connection is out of step.
+bool upstream_is_quiet(boost::asio::ip::tcp::socket& socket);
+
 struct Worker {
   explicit Worker(ProxyContext& c) : context(c), io(1) {}
   ProxyContext& context;
@@ -131,6 +136,7 @@ struct Worker {
     std::chrono::steady_clock::time_point parked;
     bool taken = false;
   };
+  // Only connections whose requests and responses are in step are parked.
   void park_upstream(const std::string& key, boost::asio::ip::tcp::socket socket, std::string dest);
   // A parked connection for `key` still open and younger than the idle limit.
   std::optional<std::pair<boost::asio::ip::tcp::socket, std::string>> take_upstream(const std::string& key);

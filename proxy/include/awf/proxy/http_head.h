@@ -29,6 +29,13 @@ enum class HeadError : std::uint8_t {
   duplicate_length,       // more than one Content-Length
   bad_length,             // Content-Length not a decimal number
   bad_transfer_encoding,  // a coding other than a final `chunked`
+  too_many_empty_lines,   // more than kMaxLeadingEmptyLines CRLFs before the start line
+  // Connection lists a header that decides framing or routing. Dropping it,
+  // as Connection asks (RFC 9110 §7.6.1), would forward a body framed by a
+  // header the next hop never sees: request smuggling. Refused, not guessed.
+  connection_lists_content_length,
+  connection_lists_transfer_encoding,
+  connection_lists_host,
 };
 const char* to_string(HeadError error);
 
@@ -44,11 +51,18 @@ struct MessageHead {
   int version_minor = 1;  // HTTP/1.<minor>
   std::vector<HeaderField> headers;
   std::size_t head_size = 0;  // bytes of the head including the final CRLFCRLF
+  // Every token of every Connection header, lower case, sorted, each once;
+  // filled by the parsers. Collected once so that dropping the headers it
+  // names costs headers x log(tokens), not headers x tokens: a 64 KiB head
+  // can hold thousands of both.
+  std::vector<std::string> connection_tokens;
 
   // First value of a header (case-insensitive name), or nullptr.
   const std::string* find(std::string_view name) const;
   // True if a comma-separated header (Connection, Upgrade) lists `token`.
   bool has_token(std::string_view name, std::string_view token) const;
+  // True if Connection lists `token` (case-insensitive), from connection_tokens.
+  bool connection_lists(std::string_view token) const;
 };
 
 struct RequestHead : MessageHead {
@@ -72,8 +86,31 @@ struct ParseResult {
   HeadError error = HeadError::none;
 };
 
+// RFC 9112 §2.2 asks a server to ignore at least one empty line before the
+// start line (clients once sent a CRLF after a POST body). A few are
+// ignored; more are refused (too_many_empty_lines), so megabytes of CRLFs
+// are neither buffered nor rescanned.
+inline constexpr unsigned kMaxLeadingEmptyLines = 4;
+
+// Where the search for the end of a head stopped. Pass the same cursor with
+// the same buffer, grown by appending, until the head is done or refused:
+// each call looks only at bytes it has not seen, so a head that arrives in
+// n pieces costs O(bytes), not O(n x bytes). A new head needs a new cursor.
+struct HeadCursor {
+  std::size_t scanned = 0;        // bytes searched so far
+  std::size_t start = 0;          // where the start line begins
+  unsigned empty_lines = 0;       // leading CRLFs seen
+  bool past_empty_lines = false;  // the start line has begun
+  std::uint64_t bytes_examined = 0;  // work done over all calls (tests assert it)
+};
+
 // Parses a request head from the start of `bytes`. Leading empty lines are
-// skipped (RFC 9112 §2.2). `max_bytes` bounds the head; more is too_large.
+// skipped (RFC 9112 §2.2, at most kMaxLeadingEmptyLines). `max_bytes`
+// bounds the head, leading empty lines included; more is too_large.
+ParseResult parse_request_head(std::string_view bytes, std::size_t max_bytes, RequestHead& out, HeadCursor& cursor);
+ParseResult parse_response_head(std::string_view bytes, std::size_t max_bytes, ResponseHead& out,
+                                HeadCursor& cursor);
+// The same, for a buffer holding everything there is (a fresh cursor).
 ParseResult parse_request_head(std::string_view bytes, std::size_t max_bytes, RequestHead& out);
 ParseResult parse_response_head(std::string_view bytes, std::size_t max_bytes, ResponseHead& out);
 
@@ -111,8 +148,10 @@ std::optional<Target> parse_absolute_http(std::string_view target);
 std::optional<Target> parse_authority(std::string_view authority);
 
 // The head sent upstream: origin-form request line, Host from the URL (the
-// host we decided on and route to), hop-by-hop and Proxy-* headers dropped,
-// no Via or X-Forwarded-For. `keep_upgrade` passes a WebSocket Upgrade on.
+// host we decided on and route to), hop-by-hop and Proxy-* headers and those
+// Connection lists dropped, no Via or X-Forwarded-For. `keep_upgrade` passes
+// a WebSocket Upgrade on. The head must come from parse_request_head, which
+// refuses a Connection that lists a framing header.
 std::string build_upstream_request(const RequestHead& head, const Target& target, bool keep_upgrade);
 
 // The response head relayed to the client, hop-by-hop headers dropped;

@@ -11,13 +11,18 @@
 //   /slow/N        N bytes, one 1 KiB chunk every 100 ms
 //   /upgrade       101 Switching Protocols, then echoes bytes back
 //   /bighead/N     200 "ok" with an N-byte X-Big response header
+//   /twice         200 "ok", then 100 ms later a second, unasked-for 200
+//                  "stale" (an origin out of step with its client)
+//   /twice204      the same with a 204 first
 //   anything else  200 "ok"
-// Keep-alive is honoured; connections() counts accepted connections.
+// Keep-alive is honoured; connections() counts accepted connections;
+// request_heads() is every request head the origin parsed, as received.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace awf::testing {
 
@@ -39,6 +44,7 @@ class Origin {
   std::size_t connections() const;
   std::size_t requests() const;
   std::string last_request_head() const;
+  std::vector<std::string> request_heads() const;
 
   struct Impl;
 
