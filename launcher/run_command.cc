@@ -194,11 +194,23 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
   rc.dns_policy = cfg.dns_policy == cli::DnsPolicy::open ? "open" : "allowlist";
   rc.log_level = level_name(cfg.log_level);
   rc.allow_private_ranges = cfg.allow_private_ranges;
-  rc.hosts_file = cfg.hosts_file;
+  // Names outside DNS: the proxy reads no hosts file unless told, so awf
+  // tells it: --hosts-file when given, else the machine's /etc/hosts (what
+  // Squid reads in awf). The command's /etc/hosts is the same file, so that
+  // the command and the proxy agree on every name.
+  std::error_code hosts_ec;
+  const std::string hosts_source = !cfg.hosts_file.empty()                                  ? cfg.hosts_file
+                                   : std::filesystem::is_regular_file("/etc/hosts", hosts_ec) ? "/etc/hosts"
+                                                                                              : "";
+  rc.hosts_file = hosts_source;
+  if (!cfg.hosts_file.empty()) {
+    rc.entrypoint_args.push_back("--mount");
+    rc.entrypoint_args.push_back(std::filesystem::absolute(cfg.hosts_file, hosts_ec).string() + ":/etc/hosts:ro");
+  }
   HostAccessHosts host_access_hosts;
   if (cfg.host_access) {
     const std::string tmp = env_or(host_env, "TMPDIR", "/tmp");
-    auto hosts = host_access_hosts.write(cfg.hosts_file, tmp);
+    auto hosts = host_access_hosts.write(hosts_source, tmp);
     if (!hosts) {
       std::cerr << "[ERROR] " << hosts.message() << "\n";
       return 1;

@@ -85,6 +85,12 @@ class AwfEndToEnd : public ::testing::Test {
     if (geteuid() != 0) return;
     certs_ = std::make_unique<TempDir>();
     state_ = std::make_unique<TempDir>();
+    // The machine's /etc/hosts may name the test's hosts (CI's does): every
+    // run gets this one instead, so that names come from the DNS stub.
+    etc_ = std::make_unique<TempDir>();
+    ::chmod(etc_->path().c_str(), 0755);
+    awf::testing::write_file(etc_->file("hosts"), "127.0.0.1 localhost\n::1 localhost\n");
+    ::chmod(etc_->file("hosts").c_str(), 0644);
     const std::map<std::string, std::vector<std::string>> names = {
         {"allowed.test", {kAllowedIp}},      {"api.allowed.test", {kAllowedIp}},
         {"blocked.allowed.test", {kAllowedIp}}, {"sub.wild.test", {kAllowedIp}},
@@ -106,6 +112,7 @@ class AwfEndToEnd : public ::testing::Test {
     dns_.reset();
     certs_.reset();
     state_.reset();
+    etc_.reset();
   }
 
   void SetUp() override {
@@ -125,7 +132,7 @@ class AwfEndToEnd : public ::testing::Test {
     auto logs = std::make_shared<TempDir>();
     log_dirs_.push_back(logs);
     std::vector<std::string> argv = {kAwf, "--dns-servers", kDns, "--allow-private-ranges", "127.0.90.0/24",
-                                     "--proxy-logs-dir", logs->path()};
+                                     "--hosts-file", hosts_file(), "--proxy-logs-dir", logs->path()};
     argv.insert(argv.end(), flags.begin(), flags.end());
     argv.push_back("--");
     argv.insert(argv.end(), command.begin(), command.end());
@@ -142,13 +149,14 @@ class AwfEndToEnd : public ::testing::Test {
     return r;
   }
 
-  static std::unique_ptr<TempDir> certs_, state_;
+  static std::unique_ptr<TempDir> certs_, state_, etc_;
+  static std::string hosts_file() { return etc_->file("hosts"); }
   static std::unique_ptr<DnsStub> dns_;
   static std::unique_ptr<Origin> allowed_http_, allowed_https_, denied_http_, denied_https_;
   std::vector<std::shared_ptr<TempDir>> log_dirs_;
 };
 
-std::unique_ptr<TempDir> AwfEndToEnd::certs_, AwfEndToEnd::state_;
+std::unique_ptr<TempDir> AwfEndToEnd::certs_, AwfEndToEnd::state_, AwfEndToEnd::etc_;
 std::unique_ptr<DnsStub> AwfEndToEnd::dns_;
 std::unique_ptr<Origin> AwfEndToEnd::allowed_http_, AwfEndToEnd::allowed_https_, AwfEndToEnd::denied_http_,
     AwfEndToEnd::denied_https_;
@@ -253,7 +261,7 @@ TEST_F(AwfEndToEnd, SeveralArgumentsAreQuotedAndOneIsAShellString) {
 
 TEST_F(AwfEndToEnd, SigtermStopsTheCommandAndExits143) {
   auto logs = std::make_shared<TempDir>();
-  auto p = Process::spawn({kAwf, "--dns-servers", kDns, "--proxy-logs-dir", logs->path(), "--allow-domains",
+  auto p = Process::spawn({kAwf, "--dns-servers", kDns, "--hosts-file", hosts_file(), "--proxy-logs-dir", logs->path(), "--allow-domains",
                            "allowed.test", "--", "echo started; sleep 30"},
                           {"AWF_STATE_DIR=" + state_->path()});
   ASSERT_TRUE(p);
@@ -410,7 +418,7 @@ TEST_F(AwfEndToEnd, RootlessRunUsesAUserNamespaceAndStillFilters) {
   const std::string log_dir = parent.file("logs");
   // env(1) sets HOME: the unprivileged user's home, not root's.
   auto p = Process::spawn({"/usr/bin/env", "HOME=" + parent.path(), "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", kAwf,
-                           "--dns-servers", kDns, "--allow-private-ranges", "127.0.90.0/24", "--proxy-logs-dir",
+                           "--dns-servers", kDns, "--hosts-file", hosts_file(), "--allow-private-ranges", "127.0.90.0/24", "--proxy-logs-dir",
                            log_dir, "--allow-domains", "allowed.test", "--",
                            "id -u; curl -s -o /dev/null -w '%{http_code} ' --max-time 10 http://allowed.test/; "
                            "curl -s -o /dev/null -w '%{http_code}\\n' --max-time 10 http://denied.test/"});
@@ -540,6 +548,37 @@ TEST_F(AwfEndToEnd, HostUnixSocketsAreOutOfTheSandboxesReach) {
   fs::remove_all(host_tmp_area);
 }
 
+TEST_F(AwfEndToEnd, HostsFileDecidesForTheCommandAndTheProxyWhateverEtcHostsSays) {
+  // A machine whose /etc/hosts names the test hosts elsewhere (a private
+  // mount namespace's copy: the real one is not touched).
+  TempDir etc;
+  make_walkable(etc.path());
+  awf::testing::write_file(etc.file("polluted"), "127.0.0.1 localhost\n127.0.0.1 allowed.test\n");
+  awf::testing::write_file(etc.file("ours"), "127.0.0.1 localhost\n" + std::string(kAllowedIp) + " only-in-ours.test\n");
+  ::chmod(etc.file("ours").c_str(), 0644);
+  auto run = [&](const std::vector<std::string>& hosts_flag) {
+    std::string command = "mount --bind " + etc.file("polluted") + " /etc/hosts && exec " + kAwf + " --dns-servers " +
+                          kDns + " --allow-private-ranges 127.0.90.0/24 --allow-domains allowed.test,only-in-ours.test";
+    for (const auto& f : hosts_flag) command += " " + f;
+    command += " -- '"
+               "curl -s -o /dev/null -w \"%{http_code} \" --max-time 10 http://allowed.test/; "
+               "curl -s -o /dev/null -w \"%{http_code}\" --max-time 10 http://only-in-ours.test/'";
+    auto p = Process::spawn({"unshare", "--mount", "--propagation", "private", "sh", "-c", command},
+                            {"AWF_STATE_DIR=" + state_->path()});
+    auto code = p->wait(60s);
+    return std::make_pair(code.value_or(-1), p->stdout_text() + "|" + p->stderr_text());
+  };
+  // --hosts-file: the command's /etc/hosts and the proxy's names both come
+  // from it; allowed.test is left to the DNS stub.
+  auto [code, out] = run({"--hosts-file", etc.file("ours")});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out.substr(0, out.find('|')), "200 200") << out;
+  // Without it, the machine's /etc/hosts is used, as awf does: allowed.test
+  // then means 127.0.0.1, which the address guard refuses.
+  auto [code2, out2] = run({});
+  EXPECT_EQ(out2.substr(0, out2.find('|')), "403 503") << out2;
+}
+
 TEST_F(AwfEndToEnd, GhAwDirectoriesAreSharedWithThePrivateTmp) {
   // /tmp/gh-aw is where awf's workflows exchange files with the command: it
   // must still be the host's directory inside the private /tmp.
@@ -599,8 +638,9 @@ class AwfPreservation : public AwfEndToEnd {
     make_walkable(state_dir_.path());
   }
   AwfRun run(const std::string& script) {
-    std::vector<std::string> argv = {kAwf, "--dns-servers", kDns, "--allow-private-ranges", "127.0.90.0/24",
-                                     "--allow-domains", "allowed.test", "--share-host-tmp", "--", script};
+    std::vector<std::string> argv = {kAwf, "--dns-servers", kDns, "--hosts-file", hosts_file(),
+                                     "--allow-private-ranges", "127.0.90.0/24", "--allow-domains", "allowed.test",
+                                     "--share-host-tmp", "--", script};
     auto p = Process::spawn(argv, {"TMPDIR=" + tmp_.path(), "AWF_STATE_DIR=" + state_dir_.path()});
     AwfRun r;
     auto code = p->wait(60s);
