@@ -343,7 +343,7 @@ struct AccessLog::Node {
   Node* next = nullptr;
 };
 
-AccessLog::AccessLog(Options options) : options_(std::move(options)) {}
+AccessLog::AccessLog(Options options) : options_(std::move(options)), format_(options_.format) {}
 
 Result<std::unique_ptr<AccessLog>> AccessLog::open(const Options& options) {
   std::unique_ptr<AccessLog> log(new AccessLog(options));
@@ -355,7 +355,7 @@ Result<std::unique_ptr<AccessLog>> AccessLog::open(const Options& options) {
 Status AccessLog::open_files() {
   if (options_.dir.empty()) return ok_status();
   auto open_one = [](const std::string& path, std::FILE*& out) -> Status {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
       return Error{"cannot open log file \"" + path + "\": " + std::strerror(errno)};
     }
@@ -386,6 +386,8 @@ void AccessLog::write(LogRecord record) {
     wake_.notify_one();
   }
 }
+
+void AccessLog::set_format(LogFormat format) { format_.store(format, std::memory_order_relaxed); }
 
 void AccessLog::reopen() {
   reopen_requested_ = true;
@@ -440,10 +442,11 @@ void AccessLog::write_out(Node* newest_first) {
   }
   text_.clear();
   json_.clear();
+  const LogFormat format = format_.load(std::memory_order_relaxed);
   while (list) {
     const LogRecord& r = list->record;
     // Appended in place: no string per record.
-    if (options_.format == LogFormat::squid) {
+    if (format == LogFormat::squid) {
       append_squid_native(text_, r);
     } else {
       append_firewall_detailed(text_, r);

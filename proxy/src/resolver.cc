@@ -94,6 +94,25 @@ struct Resolver::Impl {
     boost::asio::post(p.executor, [cb = std::move(p.callback), r = std::move(r)]() mutable { cb(std::move(r)); });
   }
 
+  // Says what the DNS servers' answer meant, in words a user can act on.
+  std::string explain_failure(int status) const {
+    switch (status) {
+      case ARES_SUCCESS:
+      case ARES_ENODATA: return "the name has no address records (NODATA)";
+      case ARES_ENOTFOUND: return "the DNS server says the name does not exist (NXDOMAIN)";
+      case ARES_EREFUSED: return "the DNS server refused the query (REFUSED)";
+      case ARES_ESERVFAIL: return "the DNS server failed to answer (SERVFAIL)";
+      case ARES_ETIMEOUT: return "no DNS server answered in time";
+      case ARES_ECONNREFUSED:
+        // With several servers c-ares moves on after REFUSED or SERVFAIL and
+        // reports only that none answered.
+        return options.dns_servers.size() > 1
+                   ? "no DNS server gave an answer (each refused the query, failed or could not be reached)"
+                   : "the DNS server could not be reached";
+      default: return ares_strerror(status);
+    }
+  }
+
   static void on_answer(void* arg, int status, int /*timeouts*/, ares_addrinfo* info) {
     std::unique_ptr<Pending> p(static_cast<Pending*>(arg));
     Resolution r;
@@ -116,7 +135,7 @@ struct Resolver::Impl {
     }
     if (info) ares_freeaddrinfo(info);
     if (r.addresses.empty()) {
-      r.error = status == ARES_SUCCESS ? "no addresses" : ares_strerror(status);
+      r.error = p->self->explain_failure(status);
     } else if (ttl > 0) {
       r.expires = Clock::now() + std::chrono::seconds(ttl);
       std::lock_guard lock(p->self->cache_mutex);
@@ -197,7 +216,15 @@ Result<std::unique_ptr<Resolver>> Resolver::create(const Options& options) {
   // servers, nothing else, so the policy's view does not depend on the host.
   char lookups[] = "b";
   opts.lookups = lookups;
-  if (int rc = ares_init_options(&impl->channel, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS);
+  // One server: nothing to fail over to, so keep its REFUSED or SERVFAIL
+  // answer (c-ares would otherwise drop it and report "could not contact"),
+  // and the log can say what the server said.
+  int optmask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS;
+  if (options.dns_servers.size() == 1) {
+    opts.flags = ARES_FLAG_NOCHECKRESP;
+    optmask |= ARES_OPT_FLAGS;
+  }
+  if (int rc = ares_init_options(&impl->channel, &opts, optmask);
       rc != ARES_SUCCESS) {
     return Error{std::string("c-ares initialisation failed: ") + ares_strerror(rc)};
   }

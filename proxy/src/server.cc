@@ -12,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <filesystem>
 #include <cstdio>
 #include <thread>
 
@@ -106,6 +107,7 @@ void Worker::clear_upstreams() {
 struct Server::Impl {
   ProxyContext context;
   std::vector<std::string> argv;
+  Config as_parsed;  // the settings before defaults were derived: what a reload compares with
   std::unique_ptr<Resolver> resolver;
   std::unique_ptr<AccessLog> log;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -117,6 +119,7 @@ struct Server::Impl {
   Status refuse_dns_loop(const ListenAddress& listener) const;
   void accept(Worker& w, std::size_t i);
   void reload();
+  void apply_settings(const Config& now);
   void drain(asio::io_context& control);
   void poll_drained(asio::io_context& control);
   std::shared_ptr<asio::steady_timer> force_timer;
@@ -258,6 +261,66 @@ void Server::Impl::reload() {
   for (const auto& w : warnings) spdlog::warn("{}", w);
   context.set_policy(std::move(*p));
   spdlog::info("policy reloaded ({} rules); new connections use it", context.policy()->rules().size());
+  apply_settings(cl->config);
+}
+
+// What a reload can change besides the policy: the log format and level take
+// effect at once; every other changed setting is named, once, as waiting for
+// a restart (listeners, limits and resolvers are built at start-up).
+void Server::Impl::apply_settings(const Config& now) {
+  Config& was = as_parsed;
+  if (now.log_format != was.log_format) {
+    log->set_format(now.log_format);
+    spdlog::info("log format is now {}", now.log_format == LogFormat::squid ? "squid" : "awf");
+  }
+  if (now.log_level != was.log_level) {
+    spdlog::set_level(spdlog::level::from_str(now.log_level));
+    spdlog::info("log level is now {}", now.log_level);
+  }
+  auto addresses = [](const std::vector<ListenAddress>& list) {
+    std::string text;
+    for (const auto& a : list) text += a.text() + ",";
+    return text;
+  };
+  auto cidrs = [](const std::vector<Cidr>& list) {
+    std::string text;
+    for (const auto& c : list) text += c.network.to_string() + "/" + std::to_string(c.prefix) + ",";
+    return text;
+  };
+  const std::pair<const char*, bool> changes[] = {
+      {"listen", addresses(now.listen) != addresses(was.listen)},
+      {"listen-http-intercept", addresses(now.listen_http_intercept) != addresses(was.listen_http_intercept)},
+      {"listen-tls-intercept", addresses(now.listen_tls_intercept) != addresses(was.listen_tls_intercept)},
+      {"listen-dns", addresses(now.listen_dns) != addresses(was.listen_dns)},
+      {"dns-policy", now.dns_policy.mode != was.dns_policy.mode || now.dns_policy.refusal != was.dns_policy.refusal},
+      {"dns-servers", now.dns_servers != was.dns_servers},
+      {"hosts-file", now.hosts_file != was.hosts_file},
+      {"allow-private-ranges", cidrs(now.allow_private_ranges) != cidrs(was.allow_private_ranges)},
+      {"log-dir", now.log_dir != was.log_dir},
+      {"threads", now.threads != was.threads},
+      {"max-connections", now.max_connections != was.max_connections},
+      {"dns-tcp-max-connections", now.dns_tcp_max_connections != was.dns_tcp_max_connections},
+      {"max-header-bytes", now.max_header_bytes != was.max_header_bytes},
+      {"connect-timeout", now.connect_timeout != was.connect_timeout},
+      {"request-timeout", now.request_timeout != was.request_timeout},
+      {"read-timeout", now.read_timeout != was.read_timeout},
+      {"client-lifetime", now.client_lifetime != was.client_lifetime},
+      {"shutdown-timeout", now.shutdown_timeout != was.shutdown_timeout},
+      {"dns-timeout", now.dns_timeout != was.dns_timeout},
+      {"dns-tcp-timeout", now.dns_tcp_timeout != was.dns_tcp_timeout},
+      {"client-hello-timeout", now.client_hello_timeout != was.client_hello_timeout},
+  };
+  std::string pending;
+  for (const auto& [name, changed] : changes) {
+    if (changed) pending += (pending.empty() ? "" : ", ") + std::string(name);
+  }
+  if (!pending.empty()) {
+    spdlog::warn("changed settings need a restart to take effect (still using the old values): {}", pending);
+  }
+  // Remember what was applied; the rest is compared with its start-up value
+  // again next time, so the warning repeats until the restart.
+  was.log_format = now.log_format;
+  was.log_level = now.log_level;
 }
 
 void Server::Impl::drain(asio::io_context& control) {
@@ -314,6 +377,7 @@ Server::~Server() = default;
 
 Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::string> argv) {
   auto impl = std::make_unique<Impl>();
+  impl->as_parsed = config;
   std::size_t fds = raise_fd_limit();
   // A tunnel holds up to six fds (two sockets, two pipes); keep some for logs and DNS.
   if (config.max_connections == 0) config.max_connections = fds > 256 ? (fds - 128) / 4 : std::max<std::size_t>(8, fds / 6);
@@ -337,7 +401,15 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
   impl->resolver = std::move(*resolver);
   impl->context.resolver = impl->resolver.get();
   if (!config.log_dir.empty()) {
+    // Created when missing, as awf creates its log directories; 0750: the
+    // logs name every host the clients asked for.
     struct stat st{};
+    if (::stat(config.log_dir.c_str(), &st) != 0 && errno == ENOENT) {
+      std::error_code ec;
+      std::filesystem::create_directories(config.log_dir, ec);
+      if (ec) return Error{"--log-dir \"" + config.log_dir + "\": cannot create it: " + ec.message()};
+      ::chmod(config.log_dir.c_str(), 0750);
+    }
     if (::stat(config.log_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
       return Error{"--log-dir \"" + config.log_dir + "\": not a directory"};
     }

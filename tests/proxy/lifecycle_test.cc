@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -122,6 +123,43 @@ TEST_F(ProxyTest, YamlConfigFileConfiguresTheProxy) {
   EXPECT_EQ(status_of(web_url("web.allowed.test")), 200);
   EXPECT_EQ(status_of(web_url("api.allowed.test")), 403);
   EXPECT_EQ(log_lines(2).size(), 2u);
+}
+
+TEST_F(ProxyTest, SighupAppliesTheLogFormatAndNamesWhatNeedsARestart) {
+  std::string yaml = dir_.file("proxy.yaml");
+  const std::string common = "listen: [\"127.0.0.1:0\"]\nallow-domains: [web.allowed.test]\nhosts-file: " +
+                             hosts_file() + "\nallow-private-ranges: [127.0.0.0/8]\nenable-host-access: true\n"
+                             "allow-host-ports: \"" + ports() + "\"\nlog-dir: " + log_dir() + "\n";
+  awf::testing::write_file(yaml, common);
+  start_proxy({"--config", yaml}, false);
+  EXPECT_EQ(status_of(web_url("web.allowed.test", "/one")), 200);
+  ASSERT_EQ(log_lines(1).size(), 1u);
+  EXPECT_EQ(log_lines(1)[0].find("TCP_MISS/200"), std::string::npos) << "awf's format first";
+
+  awf::testing::write_file(yaml, common + "log-format: squid\nmax-header-bytes: 4096\n");
+  proxy_->signal(SIGHUP);
+  ASSERT_TRUE(proxy_->wait_for_stderr("log format is now squid", 5s)) << proxy_->stderr_text();
+  auto restart = proxy_->wait_for_stderr("need a restart", 5s);
+  ASSERT_TRUE(restart) << proxy_->stderr_text();
+  EXPECT_NE(restart->find("max-header-bytes"), std::string::npos) << *restart;
+  EXPECT_EQ(restart->find("log-format"), std::string::npos) << *restart;
+  EXPECT_EQ(status_of(web_url("web.allowed.test", "/two")), 200);
+  auto lines = log_lines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("TCP_MISS/200"), std::string::npos) << "Squid's native line after the reload: " << lines[1];
+}
+
+TEST_F(ProxyTest, LogDirIsCreatedPrivateWhenMissing) {
+  const std::string dir = dir_.file("new/logs");
+  start_proxy({"--allow-domains", "allowed.test", "--log-dir", dir});
+  EXPECT_EQ(status_of(web_url("web.allowed.test")), 200);
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  for (int i = 0; i < 100 && awf::testing::read_file(dir + "/access.log").empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(awf::testing::read_file(dir + "/access.log"), "");
 }
 
 TEST_F(ProxyTest, Ipv6ListenerServes) {
@@ -286,6 +324,39 @@ TEST_F(ProxyTest, TheMachinesHostsFileIsNeverConsulted) {
   EXPECT_EQ(status_of(web_url("web.allowed.test")), 200) << "the DNS server's names resolve";
   EXPECT_NE(status_of(web_url("only-in-etc-hosts.allowed.test")), 200) << "resolved from /etc/hosts";
   EXPECT_EQ(web_->requests(), 1u);
+}
+
+TEST_F(ProxyTest, ANameTheDnsServerDeniesIsExplainedAsSuch) {
+  // The stub answers NXDOMAIN for names it does not know.
+  auto dns = awf::testing::DnsStub::start("127.0.0.53", {{"web.allowed.test", {kWebIp}}});
+  ASSERT_TRUE(dns);
+  start_proxy({"--allow-domains", "allowed.test", "--dns-servers", "127.0.0.53:" + std::to_string(dns->port())}, true);
+  const std::string body_file = dir_.file("body");
+  RunResult r = curl({"-o", body_file, "-w", "%{http_code}", web_url("missing.allowed.test")});
+  EXPECT_EQ(r.out, "503") << r.err;
+  const std::string body = awf::testing::read_file(body_file) + proxy_->stderr_text();
+  EXPECT_NE(body.find("missing.allowed.test"), std::string::npos) << body;
+  EXPECT_NE(body.find("does not exist (NXDOMAIN)"), std::string::npos) << body;
+  EXPECT_EQ(body.find("Could not contact"), std::string::npos) << body;
+}
+
+TEST_F(ProxyTest, ANameTheDnsServerRefusesIsExplainedAsSuch) {
+  // The upstream server: another awf-proxy's filtering DNS front end, which
+  // answers REFUSED for every name its policy does not allow.
+  auto upstream = Process::spawn({AWF_PROXY_BIN, "--listen-dns", "127.0.0.54:0", "--allow-domains", "nothing.test",
+                                  "--hosts-file", hosts_file()});
+  auto line = upstream->wait_for_stderr("(dns-udp)", 15s);
+  ASSERT_TRUE(line) << upstream->stderr_text();
+  const auto at = line->find("127.0.0.54:");
+  const std::string server = line->substr(at, line->find(' ', at) - at);
+  start_proxy({"--allow-domains", "allowed.test", "--dns-servers", server}, true);
+  const std::string body_file = dir_.file("body");
+  RunResult r = curl({"-o", body_file, "-w", "%{http_code}", web_url("refused.allowed.test")});
+  EXPECT_EQ(r.out, "503") << r.err;
+  const std::string body = awf::testing::read_file(body_file);
+  EXPECT_NE(body.find("the DNS server refused the query (REFUSED)"), std::string::npos) << body;
+  upstream->signal(SIGTERM);
+  upstream->wait(10s);
 }
 
 TEST(StartupErrorsProcess, HelpDocumentsEveryOption) {

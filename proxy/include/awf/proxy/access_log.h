@@ -83,6 +83,7 @@ class AccessLog {
 
   void write(LogRecord record);  // any thread; takes no lock and never blocks on I/O
   void reopen();                 // SIGUSR1: reopen files by name at the next batch
+  void set_format(LogFormat format);  // SIGHUP: the text format from the next batch on
   void stop();                   // drain the queue, close files, join
 
  private:
@@ -93,6 +94,7 @@ class AccessLog {
   void write_out(Node* newest_first);  // formats, writes and frees a taken list
 
   Options options_;
+  std::atomic<LogFormat> format_;  // options_.format, changeable while running
   std::FILE* access_ = nullptr;
   std::FILE* audit_ = nullptr;
   // Records waiting for the writer: a lock-free stack (newest first) that
