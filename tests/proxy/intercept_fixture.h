@@ -268,6 +268,9 @@ class InterceptTest : public ::testing::Test {
     std::filesystem::create_directories("/etc/netns/" + netns_);
     awf::testing::write_file("/etc/netns/" + netns_ + "/resolv.conf",
                              std::string("nameserver ") + kResolvConfServer + "\noptions timeout:2 attempts:1\n");
+    // And its own hosts file: the machine's may name the test hosts (CI's
+    // does), which would send the agent's tools past the DNS front end.
+    awf::testing::write_file("/etc/netns/" + netns_ + "/hosts", "127.0.0.1 localhost\n::1 localhost\n");
 
     origin_ip_ = loopback_ip(21);
     other_ip_ = loopback_ip(22);

@@ -229,7 +229,7 @@ INSTANTIATE_TEST_SUITE_P(
         StartupError{"InvalidPolicy", {"--allow-domains", "*"}, "Pattern '*' matches all domains"},
         StartupError{"MissingHostsFile", {"--hosts-file", "/nonexistent/hosts"}, "/nonexistent/hosts"},
         StartupError{"BadListen", {"--listen", "nowhere"}, "--listen \"nowhere\""},
-        StartupError{"MissingLogDir", {"--log-dir", "/nonexistent/logs"}, "/nonexistent/logs"},
+        StartupError{"UncreatableLogDir", {"--log-dir", "/dev/null/logs"}, "/dev/null/logs"},
         StartupError{"UnknownFlag", {"--bogus"}, "bogus"},
         // The DNS front end as its own upstream: queries would loop.
         StartupError{"DnsServerIsTheOwnDnsListener",
