@@ -1,6 +1,7 @@
 // awf-entrypoint: parses flags, runs the entrypoint's steps, exits with the
 // command's status.
 #include <CLI/CLI.hpp>
+#include <string>
 #include <string_view>
 
 #include "awf/entrypoint/config.h"
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   RawOptions raw;
   CLI::App app{kDescription, "awf-entrypoint"};
   app.footer(kFooter);
+  app.set_version_flag("--version", std::string("awf-entrypoint ") + AWF_VERSION, "Print the version and exit");
   app.prefix_command();  // everything from the command's first word on is the command
 
   auto str = [&](const char* name, std::optional<std::string>& into, const char* help) {

@@ -6,17 +6,40 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include "awf/cli/options.h"
+#include "awf/cli/unknown_option.h"
 #include "awf/logs/commands.h"
 #include "policy_check.h"
 #include "run_command.h"
 
 extern char** environ;
 
+namespace {
+
+// CLI11 would write `Usage: awf [OPTIONS] [command...] [SUBCOMMAND]`, which
+// hides the `--` every command needs; the subcommands keep CLI11's line.
+class UsageFormatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App* app, std::string name) const override {
+    if (app->get_parent() != nullptr) return CLI::Formatter::make_usage(app, std::move(name));
+    return "Usage: awf [OPTIONS] -- COMMAND [ARGS...]\n"
+           "       awf policy check [OPTIONS] TARGET...\n"
+           "       awf logs [OPTIONS] [stats|summary|audit]\n";
+  }
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"awf: run a command with its network egress limited to a domain allowlist"};
   app.name("awf");
+  app.formatter(std::make_shared<UsageFormatter>());  // before the subcommands, which copy it
+  // Bare, as awf (commander) prints it, so scripts that read it keep working.
+  app.set_version_flag("--version", AWF_VERSION, "Print awf's version and exit");
   app.footer(
       "Examples:\n"
       "  awf --allow-domains github.com -- curl https://api.github.com/zen\n"
@@ -44,12 +67,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // `awf policy check` promises 2 for invalid input; awf itself exits 1
     // on usage errors (commander).
-    if (check->parsed() || policy->parsed()) {
+    const int code = check->parsed() || policy->parsed() ? 2 : 1;
+    const auto unknown = dynamic_cast<const CLI::ExtrasError*>(&e) ? awf::cli::unknown_option_message(app)
+                                                                  : std::nullopt;
+    if (unknown) {
+      std::cerr << "error: " << *unknown << "\n";
+    } else if (code == 2) {
       app.exit(e);
-      return 2;
+    } else {
+      std::cerr << "error: " << e.what() << "\n";
     }
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+    return code;
   }
 
   if (check->parsed()) return awf::launcher::run_policy_check(check_options, std::cout, std::cerr);

@@ -88,8 +88,9 @@ Result<CheckTarget> parse_target(std::string_view text, const std::string& metho
   const bool is_http = starts_with_ci(text, "http://");
   const bool is_https = starts_with_ci(text, "https://");
   if (text.empty()) return bad_target(text, "empty");
-  if (!is_http && !is_https && text.find("://") != std::string_view::npos) {
-    return bad_target(text, "only http:// and https:// URLs can be checked");
+  if (const auto scheme_end = text.find("://"); !is_http && !is_https && scheme_end != std::string_view::npos) {
+    return bad_target(text, "unsupported scheme '" + std::string(text.substr(0, scheme_end)) +
+                                "' (only http:// and https:// URLs can be checked)");
   }
   Result<CheckTarget> target = Error{};
   std::string chosen;
@@ -169,12 +170,12 @@ int run_policy_check(const PolicyCheckOptions& options, std::ostream& out, std::
     err << "[ERROR] --allow-host-ports requires --enable-host-access to be set\n";
     return kInvalidInput;
   }
-  auto spec = policy::build_spec(flags);
+  std::vector<std::string> warnings;
+  auto spec = policy::build_spec(flags, &warnings);
   if (!spec) {
     err << "[ERROR] " << spec.message() << "\n";
     return kInvalidInput;
   }
-  std::vector<std::string> warnings;
   auto ruleset = policy::Ruleset::compile(*spec, &warnings);
   if (!ruleset) {
     err << "[ERROR] " << ruleset.message() << "\n";

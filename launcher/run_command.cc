@@ -17,6 +17,7 @@
 #include <string>
 
 #include "awf/cli/blocked_report.h"
+#include "awf/logs/discovery.h"
 #include "awf/logs/entry.h"
 #include "awf/logs/manifest.h"
 #include "awf/logs/run_records.h"
@@ -242,6 +243,7 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
   };
   rc.on_log_dir = save_record;
   rc.on_logs_preserved = save_record;
+  rc.proxy_pid_file = logs::kLivePidFile;  // how `awf logs` tells the live run
 
   rc.on_finished = [&cfg](int exit_code, const std::string& log_dir) {
     // The manifest lets `awf logs audit` replay these rules later.
@@ -249,7 +251,7 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
       std::cerr << "[WARN] " << st.message() << "\n";
     }
     const auto entries = logs::parse_log_text(read_whole(log_dir + "/access.log"), logs::LogFormat::access_log);
-    std::cerr << cli::post_run_blocked_report(exit_code, entries, cfg.policy.allow);
+    std::cerr << cli::post_run_blocked_report(entries, cfg.policy.allow);
     std::cerr << cli::completion_message(exit_code) << "\n";
   };
 

@@ -120,6 +120,42 @@ int exit_code_from_wait_status(int status) {
   return 1;
 }
 
+// ---- PidFile ----
+
+Result<PidFile> PidFile::write(const fs::path& path, pid_t pid) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return Error{"cannot write " + path.string() + ": " + std::strerror(errno)};
+  PidFile file;
+  file.path_ = path;  // from here on removed again, whatever happens
+  const std::string text = std::to_string(pid) + "\n";
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const int err = errno;
+  ::close(fd);
+  if (!written) return Error{"cannot write " + path.string() + ": " + std::strerror(err)};
+  return file;
+}
+
+PidFile::PidFile(PidFile&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+
+PidFile& PidFile::operator=(PidFile&& other) noexcept {
+  if (this != &other) {
+    remove();
+    path_ = std::exchange(other.path_, {});
+  }
+  return *this;
+}
+
+PidFile::~PidFile() { remove(); }
+
+void PidFile::remove() {
+  if (path_.empty()) return;
+  ::unlink(path_.c_str());
+  path_.clear();
+}
+
 // ---- WorkDir ----
 
 std::string temp_root(const std::string& configured) {

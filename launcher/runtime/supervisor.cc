@@ -635,6 +635,17 @@ Result<int> run_native(const RuntimeConfig& config) {
     }
   }
   bool command_started = false;
+  PidFile proxy_pid_file;
+  if (signal_seen == 0 && !config.proxy_pid_file.empty()) {
+    // Best effort: without it the run still works, `awf logs` only sees it
+    // as finished until it is.
+    auto written = PidFile::write(log_dir / config.proxy_pid_file, proxy_child.pid());
+    if (written) {
+      proxy_pid_file = std::move(*written);
+    } else {
+      diag.warn("awf logs will not see this run as live: " + written.message());
+    }
+  }
   if (signal_seen == 0) {
     diag.debug("awf-proxy ready after " + elapsed_ms() + " ms");
     // 4. Go: the agent execs the entrypoint. EOF on the close-on-exec
@@ -735,6 +746,10 @@ Result<int> run_native(const RuntimeConfig& config) {
   }
   while (proxy_output.open() && proxy_output.drain()) {
   }
+  // The proxy has stopped writing: its logs are complete (a follower that
+  // sees the pid file go has read everything), and the file must not be
+  // preserved with them.
+  proxy_pid_file.remove();
   if (config.on_finished) config.on_finished(code, log_dir.string());
   if (plan->logs_dir_given) {
     if (auto status = make_world_readable(log_dir); !status) diag.warn("proxy logs: " + status.message());

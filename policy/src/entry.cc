@@ -137,6 +137,15 @@ std::vector<std::string> entry_warnings(const Entry& entry) {
   std::vector<std::string> out;
   const std::string& d = entry.domain;
   const std::string quoted = "'" + entry.domain + "'";
+  // awf strips only `http://` and `https://`; any other scheme (or those two
+  // in capitals) stays part of the "domain". Said first and alone: the colon
+  // and slashes would otherwise read as a port and a path.
+  if (const auto scheme_end = d.find("://"); scheme_end != std::string::npos && scheme_end > 0 &&
+                                             d.find_first_of("/:.") == scheme_end) {
+    out.push_back("entry " + quoted + " has the unsupported scheme '" + d.substr(0, scheme_end) +
+                  "': only http:// and https:// (lower case) are understood, so it matches nothing");
+    return out;
+  }
   bool has_non_ascii = false, has_odd_char = false;
   for (char c : d) {
     if (static_cast<unsigned char>(c) >= 0x80) has_non_ascii = true;

@@ -119,7 +119,7 @@ Result<std::vector<std::string>> read_domains_file(const std::string& path) {
   return out;
 }
 
-Result<std::vector<std::string>> read_ruleset_file(const std::string& path) {
+Result<std::vector<std::string>> read_ruleset_file(const std::string& path, std::vector<std::string>* warnings) {
   const std::string prefix = "Failed to load ruleset file: ";
   if (!file_exists(path)) return Error{prefix + "Ruleset file not found: " + path};
   auto content = read_file(path);
@@ -170,9 +170,16 @@ Result<std::vector<std::string>> read_ruleset_file(const std::string& path) {
     if (d.empty()) return Error{prefix + at + " has an empty \"domain\" field"};
     const YAML::Node subdomains = rule["subdomains"];
     // awf checks the type but ignores the value: every plain entry matches
-    // its subdomains.
-    if (subdomains.IsDefined() && !is_yaml_bool(subdomains)) {
+    // its subdomains. A `false` there asks for something neither awf nor we
+    // do, so it is accepted (compatibility) and said to be ignored.
+    bool subdomains_value = true;
+    if (subdomains.IsDefined() && !is_yaml_bool(subdomains, &subdomains_value)) {
       return Error{prefix + at + ": \"subdomains\" must be a boolean"};
+    }
+    if (!subdomains_value && warnings) {
+      warnings->push_back("ruleset " + path + ", rule " + std::to_string(i) + " (domain '" + d +
+                          "'): \"subdomains: false\" is ignored: as in awf, an entry always matches its "
+                          "subdomains too, and no entry form matches one name alone");
     }
     if (seen.insert(d).second) out.push_back(d);
   }
@@ -277,7 +284,7 @@ Result<NetworkConfig> read_awf_config(const std::string& path) {
   return cfg;
 }
 
-Result<PolicySpec> build_spec(const PolicyFlags& flags) {
+Result<PolicySpec> build_spec(const PolicyFlags& flags, std::vector<std::string>* warnings) {
   PolicySpec spec;
   for (const auto& list : flags.allow_domains) {
     for (auto& d : split_domain_list(list)) spec.allow.push_back(std::move(d));
@@ -288,7 +295,7 @@ Result<PolicySpec> build_spec(const PolicyFlags& flags) {
     for (auto& d : *entries) spec.allow.push_back(std::move(d));
   }
   for (const auto& path : flags.ruleset_files) {
-    auto entries = read_ruleset_file(path);
+    auto entries = read_ruleset_file(path, warnings);
     if (!entries) return entries.error();
     for (auto& d : *entries) spec.allow.push_back(std::move(d));
   }

@@ -1,6 +1,6 @@
 // The proxy image's HEALTHCHECK runs `awf-proxy --health-check 127.0.0.1:3128`
-// (no nc, no curl in the image). Until proxy/ has that flag this test fails on
-// purpose, naming what to add; it is labelled `needs-lead` in ctest.
+// (no nc, no curl in the image): the flag exists and answers as the image
+// needs. Should it go, the failure names what the Dockerfile expects.
 #include <csignal>
 
 #include "docker_support.h"

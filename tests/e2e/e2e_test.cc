@@ -10,14 +10,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "awf/testing/dns_stub.h"
@@ -238,6 +241,26 @@ TEST_F(AwfEndToEnd, EmptyAllowlistDeniesEverythingButOfflineCommandsWork) {
                     "echo offline-ok; curl -s -o /dev/null -w '%{http_code}\\n' --max-time 10 http://allowed.test/"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "offline-ok\n403\n");
+  // Said once, before the command starts (awf says it only at debug level).
+  EXPECT_EQ(count_lines_with(r.err, "No allowed domains specified"),
+            "[WARN] No allowed domains specified - all network access will be blocked\n")
+      << r.err;
+  EXPECT_LT(r.err.find("No allowed domains specified"), r.err.find("Firewall blocked domains")) << r.err;
+}
+
+TEST_F(AwfEndToEnd, DeniedRequestsAreReportedEvenWhenTheCommandSucceeds) {
+  auto r = awf(kAllowOne, {"curl -s -o /dev/null --max-time 10 http://denied.test/ || true"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("[WARN] Firewall blocked domains:\n"
+                       "[WARN]   - Blocked: denied.test (domain not in allowlist)\n"
+                       "[WARN] Allowed domains:\n"
+                       "[WARN]   - Allowed: allowed.test\n"
+                       "[WARN] To fix domain issues: --allow-domains \"allowed.test,denied.test\"\n"
+                       "[SUCCESS] Command completed successfully\n"),
+            std::string::npos)
+      << r.err;
+  auto clean = awf(kAllowOne, {"curl -s -o /dev/null --max-time 10 http://allowed.test/"});
+  EXPECT_EQ(clean.err.find("Firewall blocked domains"), std::string::npos) << "nothing denied, nothing said";
 }
 
 TEST_F(AwfEndToEnd, ExitCodesPropagate) {
@@ -407,6 +430,119 @@ TEST_F(AwfEndToEnd, LogsSubcommandsReadTheProducedFiles) {
   EXPECT_EQ(summary.exit_code, 0) << summary.err;
   EXPECT_NE(summary.out.find("<summary>Firewall Activity</summary>"), std::string::npos) << summary.out;
   EXPECT_NE(summary.out.find("denied.test"), std::string::npos) << summary.out;
+}
+
+TEST_F(AwfEndToEnd, SummaryCountsARefusedNameApartFromDeniedRequests) {
+  // curl ignoring the proxy resolves the name itself: the resolver's A and
+  // AAAA queries (and its retries) are refused, and no request is made.
+  auto r = awf(kAllowOne, {"curl --noproxy '*' -s -o /dev/null --max-time 5 http://denied.test/; "
+                           "curl -s -o /dev/null --max-time 10 http://allowed.test/; true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_NE(count_lines_with(r.access_log(), " DNS ", "dns://denied.test/"), "") << r.access_log();
+  auto summary = awf::testing::run({kAwf, "logs", "summary", "--source", r.log_dir});
+  EXPECT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_NE(summary.out.find("\u25bc 1 request | 1 allowed | 0 blocked | 1 unique domain | 1 name refused by DNS\n"),
+            std::string::npos)
+      << summary.out << r.access_log();
+  EXPECT_NE(summary.out.find("| Refused by DNS | Lookups |\n|----------------|---------|\n| denied.test | "),
+            std::string::npos)
+      << summary.out;
+  EXPECT_NE(summary.out.find("| deny-default | \U0001F6AB deny | 0 |"), std::string::npos)
+      << "rule hits count requests too: " << summary.out;
+  auto stats = awf::testing::run({kAwf, "logs", "stats", "--format", "json", "--source", r.log_dir});
+  EXPECT_NE(stats.out.find("\"deniedRequests\": 0,"), std::string::npos) << stats.out;
+  EXPECT_NE(stats.out.find("\"dnsRefusals\": {\n    \"names\": 1,"), std::string::npos) << stats.out;
+  // The post-run report names the refused domain once.
+  EXPECT_EQ(count_lines_with(r.err, "Blocked: denied.test"), "[WARN]   - Blocked: denied.test (domain not in allowlist)\n")
+      << r.err;
+}
+
+// `awf logs` on a run that is still going: `--source running` finds its log
+// directory (recorded by awf, marked live by the proxy's pid file) and `-f`
+// prints its lines as the requests happen, then ends with the run. Run as awf
+// is run most of the time: no --proxy-logs-dir, logs in the work directory.
+TEST_F(AwfEndToEnd, LogsFollowsALiveRunAsItsRequestsHappen) {
+  TempDir tmp, state, sync;
+  ::chmod(sync.path().c_str(), 0755);  // the command (uid 1000) looks for the go file there
+  const std::vector<std::string> env = {"TMPDIR=" + tmp.path(), "AWF_STATE_DIR=" + state.path()};
+  const std::string script =
+      "curl -s -o /dev/null --max-time 10 http://allowed.test/first; "
+      "for i in $(seq 300); do [ -e /sync/go ] && break; sleep 0.1; done; "
+      "curl -s -o /dev/null --max-time 10 http://allowed.test/second";
+  auto run = Process::spawn({kAwf, "--dns-servers", kDns, "--hosts-file", hosts_file(), "--allow-private-ranges",
+                             "127.0.90.0/24", "--allow-domains", "allowed.test", "-v", sync.path() + ":/sync:ro", "--",
+                             script},
+                            env);
+  ASSERT_TRUE(run);
+  auto awf_logs = [&env](std::vector<std::string> args) {
+    args.insert(args.begin(), {kAwf, "logs"});
+    auto p = Process::spawn(args, env);
+    const auto code = p->wait(20s);
+    return std::make_tuple(code.value_or(-1), p->stdout_text(), p->stderr_text());
+  };
+  auto wait_for = [](const std::function<bool()>& done, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+    return done();
+  };
+
+  // The first request is in the live log, and `--source running` reads it.
+  std::string live;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto [code, out, err] = awf_logs({"--source", "running", "--format", "raw"});
+        live = out + err;
+        return code == 0 && out.find("http://allowed.test/first") != std::string::npos;
+      },
+      30s))
+      << live << run->stderr_text();
+  auto [list_code, list, list_err] = awf_logs({"--list"});
+  EXPECT_EQ(list_code, 0) << list_err;
+  EXPECT_NE(list.find("  [running] " + tmp.path() + "/awf-"), std::string::npos) << list;
+  EXPECT_NE(list.find("/squid-logs (live awf-proxy)"), std::string::npos) << list;
+
+  // A follower started now prints the first line at once and the second as
+  // it happens.
+  auto follower = Process::spawn({kAwf, "logs", "-f", "--format", "raw"}, env);
+  ASSERT_TRUE(wait_for([&] { return follower->stdout_text().find("/first") != std::string::npos; }, 20s))
+      << follower->stdout_text() << follower->stderr_text();
+  EXPECT_EQ(follower->stdout_text().find("/second"), std::string::npos) << "the command has not made it yet";
+  EXPECT_NE(follower->stderr_text().find("[INFO] Using live logs from running firewall: " + tmp.path() + "/awf-"),
+            std::string::npos)
+      << follower->stderr_text();
+  awf::testing::write_file(sync.file("go"), "");
+  EXPECT_TRUE(wait_for([&] { return follower->stdout_text().find("/second") != std::string::npos; }, 20s))
+      << follower->stdout_text() << follower->stderr_text();
+
+  // The run ends, and the follower with it, having printed each line once.
+  const auto code = run->wait(60s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << run->stderr_text();
+  const auto follower_code = follower->wait(10s);
+  ASSERT_TRUE(follower_code.has_value()) << "a follower of a live run ends when the run does";
+  EXPECT_EQ(*follower_code, 0) << follower->stderr_text();
+  auto lines_with = [](const std::string& text, const std::string& needle) {
+    const auto hits = count_lines_with(text, needle);
+    return std::count(hits.begin(), hits.end(), '\n');
+  };
+  EXPECT_EQ(lines_with(follower->stdout_text(), "http://allowed.test/first"), 1) << follower->stdout_text();
+  EXPECT_EQ(lines_with(follower->stdout_text(), "http://allowed.test/second"), 1) << follower->stdout_text();
+
+  // Afterwards nothing is live, and the preserved logs hold both requests.
+  auto [after_code, after_out, after_err] = awf_logs({"--source", "running"});
+  EXPECT_EQ(after_code, 1);
+  EXPECT_NE(after_err.find("No running awf firewall found"), std::string::npos) << after_err;
+  auto [raw_code, raw, raw_err] = awf_logs({"--format", "raw"});
+  EXPECT_EQ(raw_code, 0) << raw_err;
+  EXPECT_NE(raw_err.find("[INFO] Using preserved logs from: " + tmp.path() + "/squid-logs-"), std::string::npos)
+      << raw_err;
+  EXPECT_NE(raw.find("http://allowed.test/first"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("http://allowed.test/second"), std::string::npos) << raw;
+  const std::string marker = "Using preserved logs from: ";
+  const auto at = raw_err.find(marker);
+  ASSERT_NE(at, std::string::npos) << raw_err;
+  const std::string preserved = raw_err.substr(at + marker.size(), raw_err.find('\n', at) - at - marker.size());
+  EXPECT_FALSE(fs::exists(preserved + "/awf-proxy.pid")) << "the pid file goes when the proxy does";
 }
 
 TEST_F(AwfEndToEnd, RootlessRunUsesAUserNamespaceAndStillFilters) {

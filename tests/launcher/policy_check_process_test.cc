@@ -249,6 +249,44 @@ TEST_F(PolicyCheckProcess, WarningsGoToStderrAndDoNotChangeTheExitCode) {
   EXPECT_NE(r.err.find("[WARN] allow-domains: entry 'com' allows every host"), std::string::npos) << r.err;
 }
 
+TEST_F(PolicyCheckProcess, AnUnsupportedSchemeIsNamedAsSuch) {
+  // As a target: refused, naming the scheme.
+  ProcessResult r = awf({"-d", "a.com", "ftp://files.example.com/pub"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("[ERROR] Invalid target 'ftp://files.example.com/pub': unsupported scheme 'ftp' (only "
+                       "http:// and https:// URLs can be checked)"),
+            std::string::npos)
+      << r.err;
+  // As an entry: accepted as awf does, inert, and said so in those words (not
+  // as a port and a path, which is what its colon and slashes look like).
+  r = awf({"-d", "ftp://files.example.com,github.com", "files.example.com"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "DENY CONNECT files.example.com not_in_allowlist -\n");
+  EXPECT_EQ(r.err,
+            "[WARN] allow-domains: entry 'ftp://files.example.com' has the unsupported scheme 'ftp': only http:// "
+            "and https:// (lower case) are understood, so it matches nothing\n");
+}
+
+TEST_F(PolicyCheckProcess, SubdomainsFalseInARulesetIsWarnedAboutAsIgnored) {
+  const auto rules = write("exact.yaml", "version: 1\nrules:\n  - domain: api.example.com\n    subdomains: false\n");
+  const ProcessResult r = awf({"--ruleset-file", rules, "api.example.com", "v2.api.example.com"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "ALLOW CONNECT api.example.com allowed api.example.com\n"
+            "ALLOW CONNECT v2.api.example.com allowed api.example.com\n")
+      << "ignored means ignored: the subdomain is allowed, as in awf";
+  EXPECT_EQ(r.err, "[WARN] ruleset " + rules +
+                       ", rule 0 (domain 'api.example.com'): \"subdomains: false\" is ignored: as in awf, an entry "
+                       "always matches its subdomains too, and no entry form matches one name alone\n");
+}
+
+TEST_F(PolicyCheckProcess, AnUnknownOptionIsNamedWithTheNearestKnownOne) {
+  const ProcessResult r = awf({"--alow-domains", "a.com", "a.com"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_EQ(r.err, "error: unknown option '--alow-domains'\n(Did you mean --allow-domains?)\n");
+}
+
 TEST_F(PolicyCheckProcess, HelpExitsZeroAndDocumentsTheMethodChoice) {
   const ProcessResult r = awf({"--help"});
   EXPECT_EQ(r.exit_code, 0);

@@ -79,16 +79,29 @@ TEST(BlockedReport, WildcardEntriesMatch) {
   EXPECT_EQ(lines[1], "  - Blocked: github.com:8443 (port 8443 not allowed, only 80 and 443 are permitted)");
 }
 
-TEST(BlockedReport, PrintedOnlyAfterAFailedCommandWithDenials) {
-  auto log = entries({kDeniedEvil});
-  EXPECT_EQ(post_run_blocked_report(0, log, {"github.com"}), "");
-  EXPECT_EQ(post_run_blocked_report(1, entries({kAllowed}), {"github.com"}), "");
-  EXPECT_EQ(post_run_blocked_report(6, log, {"github.com"}),
+TEST(BlockedReport, PrintedWheneverRequestsWereDeniedWhateverTheExitCode) {
+  // The report no longer depends on the exit code: a command that exits 0
+  // after a denied request gets it too (awf stays silent then).
+  EXPECT_EQ(post_run_blocked_report(entries({kAllowed}), {"github.com"}), "");
+  EXPECT_EQ(post_run_blocked_report({}, {"github.com"}), "");
+  EXPECT_EQ(post_run_blocked_report(entries({kDeniedEvil}), {"github.com"}),
             "[WARN] Firewall blocked domains:\n"
             "[WARN]   - Blocked: evil.com:443 (domain not in allowlist)\n"
             "[WARN] Allowed domains:\n"
             "[WARN]   - Allowed: github.com\n"
             "[WARN] To fix domain issues: --allow-domains \"github.com,evil.com\"\n");
+}
+
+TEST(BlockedReport, ARefusedDnsLookupNamesTheDomain) {
+  auto lines = blocked_report_lines(
+      blocked_targets(entries({"1.1 127.0.0.1:40000 exfil.denied.test -:- - DNS 403 TCP_DENIED:HIER_NONE "
+                               "dns://exfil.denied.test/A \"-\"",
+                               "1.2 127.0.0.1:40000 exfil.denied.test -:- - DNS 403 TCP_DENIED:HIER_NONE "
+                               "dns://exfil.denied.test/AAAA \"-\""})),
+      {"github.com"});
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines[1], "  - Blocked: exfil.denied.test (domain not in allowlist)");
+  EXPECT_EQ(lines[2], "Allowed domains:") << "the A and AAAA refusals are one target";
 }
 
 TEST(Completion, SuccessOrExitCode) {

@@ -209,9 +209,9 @@ TEST_F(Options, DefaultsMatchAwf) {
   EXPECT_FALSE(c->host_access);
   EXPECT_EQ(c->dns_servers, std::vector<std::string>{"10.1.2.3"});
   EXPECT_TRUE(c->dns_servers_detected);
-  auto debug = notices(*c, Notice::Level::debug);
-  ASSERT_FALSE(debug.empty());
-  EXPECT_EQ(debug[0], "No allowed domains specified - all network access will be blocked");
+  EXPECT_EQ(notices(*c, Notice::Level::warn),
+            std::vector<std::string>{"No allowed domains specified - all network access will be blocked"})
+      << "an empty allowlist is one warning, not a debug line as in awf";
   auto info = notices(*c, Notice::Level::info);
   EXPECT_EQ(info.front(), "Auto-detected DNS servers from " + dir_ + "/resolv.conf: 10.1.2.3");
   EXPECT_EQ(info.back(), "Allowed domains: ");

@@ -314,6 +314,21 @@ TEST(LogsCommand, StatsAndSummaryIncludePolicyRulesWhenAManifestIsFound) {
   EXPECT_EQ(bad.err, "[ERROR] Invalid format: raw. Must be one of: json, markdown, pretty\n");
 }
 
+TEST(LogsCommand, RuleHitsCountRequestsNotRefusedLookups) {
+  TempDir t;
+  fs::copy_file(kRun1 + "/policy-manifest.json", t.path() / "policy-manifest.json");
+  write(t.path() / "access.log",
+        "1.1 127.0.0.1:40000 denied.test -:- - DNS 403 TCP_DENIED:HIER_NONE dns://denied.test/A \"-\"\n"
+        "1.2 127.0.0.1:40000 denied.test -:- - DNS 403 TCP_DENIED:HIER_NONE dns://denied.test/AAAA \"-\"\n");
+  auto stats = run_logs({"logs", "stats", "--format", "json", "--source", t.path().string()});
+  EXPECT_EQ(stats.code, 0) << stats.err;
+  EXPECT_NE(stats.out.find("\"ruleId\": \"deny-default\",\n      \"description\": \"Deny all traffic not matching any "
+                           "allow rule (default deny)\",\n      \"action\": \"deny\",\n      \"hits\": 0\n"),
+            std::string::npos)
+      << stats.out;
+  EXPECT_NE(stats.out.find("\"lookups\": 2,"), std::string::npos) << stats.out;
+}
+
 TEST(LogsCommand, AuditNeedsAManifestAndEntries) {
   TempDir t;
   write(t.path() / "access.log", kLine);

@@ -86,6 +86,40 @@ TEST(AccessLogLine, MalformedLinesAreRejected) {
   for (const auto& c : cases) EXPECT_FALSE(parse_access_log_line(c.line)) << c.why;
 }
 
+TEST(AccessLogLine, DnsRefusalNamesTheQueriedHostAndAFoldedLineItsCount) {
+  auto first = parse_access_log_line(
+      "1764072000.123 127.0.0.1:40000 exfil.denied.test -:- - DNS 403 TCP_DENIED:HIER_NONE "
+      "dns://exfil.denied.test/TXT \"-\"");
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(is_dns_refusal(*first));
+  EXPECT_EQ(first->domain, "exfil.denied.test");
+  EXPECT_EQ(first->repeated, 0u);
+  auto folded = parse_access_log_line(
+      "1764072010.123 127.0.0.1:40001 exfil.denied.test -:- - DNS 403 TCP_DENIED:HIER_NONE "
+      "dns://exfil.denied.test/TXT \"repeated 41 times\"");
+  ASSERT_TRUE(folded);
+  EXPECT_EQ(folded->repeated, 41u);
+  auto odd = parse_access_log_line(
+      "1.0 127.0.0.1:1 a.test -:- - DNS 403 TCP_DENIED:HIER_NONE dns://a.test/A \"repeated many times\"");
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->repeated, 0u);
+  auto http = parse_access_log_line(
+      "1.0 127.0.0.1:1 a.test -:- 1.1 GET 403 TCP_DENIED:HIER_NONE http://a.test/ \"repeated 5 times\"");
+  ASSERT_TRUE(http);
+  EXPECT_FALSE(is_dns_refusal(*http));
+  EXPECT_EQ(http->repeated, 0u) << "only DNS lines are folded; a user agent is just a user agent";
+}
+
+TEST(AuditJsonl, FoldedDnsRefusalCarriesItsCount) {
+  auto e = parse_audit_jsonl_line(
+      R"({"timestamp":"2025-11-25T12:00:10.123Z","event":"dns_refusal","client":"127.0.0.1","host":"x.test",)"
+      R"("dest":"-:-","method":"DNS","status":403,"decision":"TCP_DENIED","url":"dns://x.test/A","repeated":7})");
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(is_dns_refusal(*e));
+  EXPECT_EQ(e->domain, "x.test");
+  EXPECT_EQ(e->repeated, 7u);
+}
+
 TEST(Decision, AllowedUnlessDeniedOrNone) {
   EXPECT_TRUE(is_allowed_decision("TCP_TUNNEL:HIER_DIRECT"));
   EXPECT_TRUE(is_allowed_decision("TCP_MISS:HIER_DIRECT"));

@@ -145,6 +145,101 @@ TEST(StatsFormat, PrettyMatchesAwfShapeWithoutColour) {
             "  example.com     1 allowed, 0 denied\n");
 }
 
+// One curl to a denied name that ignores the proxy: its resolver asks A and
+// AAAA, twice each, and awf-proxy folds three more A queries into one line.
+std::vector<LogEntry> denied_name_lookups() {
+  std::vector<LogEntry> out;
+  for (const char* line : {
+           "1.0 127.0.0.1:1 allowed.test 127.0.90.10:80 1.1 GET 200 TCP_MISS:HIER_DIRECT http://allowed.test/ \"-\"",
+           "1.1 127.0.0.1:2 denied.test -:- 1.1 GET 403 TCP_DENIED:HIER_NONE http://denied.test/ \"-\"",
+           "1.2 127.0.0.1:40000 denied.test -:- - DNS 403 TCP_DENIED:HIER_NONE dns://denied.test/A \"-\"",
+           "1.2 127.0.0.1:40000 denied.test -:- - DNS 403 TCP_DENIED:HIER_NONE dns://denied.test/AAAA \"-\"",
+           "1.3 127.0.0.1:40001 denied.test -:- - DNS 403 TCP_DENIED:HIER_NONE dns://denied.test/AAAA \"-\"",
+           "1.4 127.0.0.1:40002 exfil.test -:- - DNS 403 TCP_DENIED:HIER_NONE dns://exfil.test/TXT \"-\"",
+           "9.9 127.0.0.1:40003 denied.test -:- - DNS 403 TCP_DENIED:HIER_NONE dns://denied.test/A "
+           "\"repeated 3 times\"",
+       }) {
+    auto e = parse_access_log_line(line);
+    EXPECT_TRUE(e) << line;
+    if (e) out.push_back(*e);
+  }
+  return out;
+}
+
+TEST(Aggregate, DnsRefusalsAreCountedApartFromRequests) {
+  auto s = aggregate(denied_name_lookups());
+  EXPECT_EQ(s.total_requests, 2u) << "lookups are not requests";
+  EXPECT_EQ(s.denied_requests, 1u) << "one denied HTTP request, not seven";
+  EXPECT_EQ(s.unique_domains, 2u);
+  ASSERT_EQ(s.dns_refusals.size(), 2u);
+  EXPECT_EQ(s.dns_refusals[0].name, "denied.test");
+  EXPECT_EQ(s.dns_refusals[0].lookups, 6u) << "A, AAAA, AAAA and a summary line standing for 3";
+  EXPECT_EQ(s.dns_refusals[1].name, "exfil.test");
+  EXPECT_EQ(s.dns_refusals[1].lookups, 1u);
+  EXPECT_EQ(s.dns_refused_lookups, 7u);
+  ASSERT_TRUE(s.time_range);
+  EXPECT_DOUBLE_EQ(s.time_range->second, 9.9);
+}
+
+TEST(StatsFormat, MarkdownListsDnsRefusalsInATableOfTheirOwn) {
+  EXPECT_EQ(format_stats_markdown(aggregate(denied_name_lookups())),
+            "<details>\n"
+            "<summary>Firewall Activity</summary>\n"
+            "\n"
+            "\u25bc 2 requests | 1 allowed | 1 blocked | 2 unique domains | 2 names refused by DNS\n"
+            "\n"
+            "| Domain | Allowed | Denied |\n"
+            "|--------|---------|--------|\n"
+            "| allowed.test | 1 | 0 |\n"
+            "| denied.test | 0 | 1 |\n"
+            "\n"
+            "| Refused by DNS | Lookups |\n"
+            "|----------------|---------|\n"
+            "| denied.test | 6 |\n"
+            "| exfil.test | 1 |\n"
+            "\n"
+            "</details>\n");
+}
+
+TEST(StatsFormat, MarkdownWithOnlyDnsRefusalsIsNotNoActivity) {
+  auto only_dns = denied_name_lookups();
+  only_dns.erase(only_dns.begin(), only_dns.begin() + 2);
+  EXPECT_EQ(format_stats_markdown(aggregate(only_dns)),
+            "<details>\n<summary>Firewall Activity</summary>\n\n"
+            "\u25bc 0 requests | 0 allowed | 0 blocked | 0 unique domains | 2 names refused by DNS\n\n"
+            "| Refused by DNS | Lookups |\n|----------------|---------|\n| denied.test | 6 |\n| exfil.test | 1 |\n"
+            "\n</details>\n");
+}
+
+TEST(StatsFormat, JsonAddsDnsRefusalsOnlyWhenThereAreSome) {
+  const auto json = format_stats_json(aggregate(denied_name_lookups()));
+  EXPECT_NE(json.find("  \"deniedRequests\": 1,\n"), std::string::npos) << json;
+  EXPECT_NE(json.find("  \"dnsRefusals\": {\n"
+                      "    \"names\": 2,\n"
+                      "    \"lookups\": 7,\n"
+                      "    \"byName\": {\n"
+                      "      \"denied.test\": 6,\n"
+                      "      \"exfil.test\": 1\n"
+                      "    }\n"
+                      "  }\n"
+                      "}"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(format_stats_json(aggregate(run1())).find("dnsRefusals"), std::string::npos) << "awf's shape otherwise";
+}
+
+TEST(StatsFormat, PrettyShowsDnsRefusalsAfterTheDomains) {
+  const auto pretty = format_stats_pretty(aggregate(denied_name_lookups()), false);
+  EXPECT_NE(pretty.find("Unique Domains:  2\nDNS Refusals:    7 lookups of 2 names\n"), std::string::npos) << pretty;
+  EXPECT_NE(pretty.find("  denied.test   0 allowed, 1 denied\n"
+                        "\n"
+                        "Refused by DNS:\n"
+                        "  denied.test  6 lookups\n"
+                        "  exfil.test   1 lookup\n"),
+            std::string::npos)
+      << pretty;
+}
+
 TEST(StatsFormat, UnknownFormatNameIsRefusedWithAwfMessage) {
   StatsFormat f;
   std::string error;

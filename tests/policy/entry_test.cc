@@ -154,6 +154,9 @@ const Warned kWarnings[] = {
     {"a wildcard over a TLD", "*.com", "top-level domain 'com'"},
     {"a scoped wildcard over a TLD", "https://*.io", "top-level domain 'io'"},
     {"a trailing wildcard", "github.*", "every top-level domain"},
+    {"an unsupported scheme", "ftp://files.example.com", "unsupported scheme 'ftp'"},
+    {"an unsupported scheme with a port and path", "ftp://x.test:21/pub", "unsupported scheme 'ftp'"},
+    {"a scheme in capitals", "HTTPS://github.com", "unsupported scheme 'HTTPS'"},
 };
 
 TEST(EntryWarnings, InertAndTldWideEntriesAreFlagged) {

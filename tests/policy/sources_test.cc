@@ -71,6 +71,30 @@ TEST_F(SourcesTest, RulesetFileYieldsDomainsDeduplicated) {
   EXPECT_EQ(*d, (std::vector<std::string>{"github.com", "api.example.com"}));
 }
 
+TEST_F(SourcesTest, SubdomainsFalseIsAcceptedButWarnedAboutAsIgnored) {
+  const auto path = write("exact.yaml",
+                          "version: 1\n"
+                          "rules:\n"
+                          "  - domain: github.com\n"
+                          "    subdomains: true\n"
+                          "  - domain: api.example.com\n"
+                          "    subdomains: False\n");
+  std::vector<std::string> warnings;
+  auto d = read_ruleset_file(path, &warnings);
+  ASSERT_TRUE(d.ok()) << d.message();
+  EXPECT_EQ(*d, (std::vector<std::string>{"github.com", "api.example.com"})) << "still allowed, as awf does";
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0], "ruleset " + path +
+                             ", rule 1 (domain 'api.example.com'): \"subdomains: false\" is ignored: as in awf, an "
+                             "entry always matches its subdomains too, and no entry form matches one name alone");
+
+  PolicyFlags flags;
+  flags.ruleset_files = {path};
+  std::vector<std::string> from_spec;
+  ASSERT_TRUE(build_spec(flags, &from_spec).ok());
+  EXPECT_EQ(from_spec, warnings) << "build_spec passes the file's warnings on";
+}
+
 TEST_F(SourcesTest, BadRulesetFilesFailWithAwfsMessages) {
   const std::string p = "Failed to load ruleset file: ";
   struct Bad {

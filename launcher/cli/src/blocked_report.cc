@@ -146,9 +146,8 @@ std::vector<std::string> blocked_report_lines(const std::vector<BlockedTarget>& 
   return lines;
 }
 
-std::string post_run_blocked_report(int exit_code, const std::vector<logs::LogEntry>& entries,
+std::string post_run_blocked_report(const std::vector<logs::LogEntry>& entries,
                                     const std::vector<std::string>& allowed_domains) {
-  if (exit_code == 0) return "";
   std::string out;
   for (const auto& line : blocked_report_lines(blocked_targets(entries), allowed_domains)) {
     out += "[WARN] " + line + "\n";

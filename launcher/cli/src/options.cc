@@ -307,11 +307,15 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
   flags.allow_domains_files = o.allow_domains_files;
   flags.block_domains_files = o.block_domains_files;
   flags.ruleset_files = o.ruleset_files;
-  auto spec = policy::build_spec(flags);
+  std::vector<std::string> source_warnings;
+  auto spec = policy::build_spec(flags, &source_warnings);
   if (!spec.ok()) return fail(spec.message());
   cfg.policy = std::move(spec).value();
+  for (auto& w : source_warnings) note(Notice::Level::warn, std::move(w));
   if (cfg.policy.allow.empty()) {
-    note(Notice::Level::debug, "No allowed domains specified - all network access will be blocked");
+    // awf says this at debug level only, so a forgotten --allow-domains shows
+    // up as a run where every request fails; a warning says why up front.
+    note(Notice::Level::warn, "No allowed domains specified - all network access will be blocked");
   }
 
   // The `localhost` keyword (§2.1 step 2): the first such entry becomes

@@ -2,11 +2,21 @@
 #include "awf/logs/commands.h"
 
 #include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cctype>
-#include <set>
+#include <cerrno>
+#include <iterator>
 #include <chrono>
-#include <fstream>
+#include <set>
 #include <thread>
+#include <utility>
+#include <vector>
+
+#include "awf/unique_fd.h"
 
 #include "awf/logs/audit.h"
 #include "awf/logs/format.h"
@@ -96,6 +106,69 @@ std::optional<LogSource> select_source(const std::string& option, const Discover
   return s;
 }
 
+// A log file read as it grows: complete lines as they appear, from one
+// descriptor. A file that shrank was truncated: read again from its start.
+class AppendedLines {
+ public:
+  explicit AppendedLines(std::string path) : path_(std::move(path)) { open(); }
+  bool is_open() const { return fd_.valid(); }
+
+  std::vector<std::string> read_new_lines() {
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) == 0 && st.st_size < offset_) {
+      offset_ = 0;
+      partial_.clear();
+    }
+    char buffer[65536];
+    for (;;) {
+      const ssize_t got = ::pread(fd_.get(), buffer, sizeof buffer, offset_);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;
+      offset_ += got;
+      partial_.append(buffer, static_cast<std::size_t>(got));
+    }
+    std::vector<std::string> lines;
+    for (std::size_t nl; (nl = partial_.find('\n')) != std::string::npos;) {
+      lines.push_back(without_cr(partial_.substr(0, nl)));
+      partial_.erase(0, nl + 1);
+    }
+    return lines;
+  }
+
+  // The last line when it has no newline (yet): at the end of the reading.
+  std::vector<std::string> take_partial_line() {
+    if (partial_.empty()) return {};
+    return {without_cr(std::exchange(partial_, {}))};
+  }
+
+  // Log rotation put another file at the path: having read the old one to
+  // its end, continue with the new one.
+  void reopen_if_replaced() {
+    struct stat now {}, ours {};
+    if (::stat(path_.c_str(), &now) != 0 || ::fstat(fd_.get(), &ours) != 0) return;
+    if (now.st_ino == ours.st_ino && now.st_dev == ours.st_dev) return;
+    open();
+  }
+
+ private:
+  static std::string without_cr(std::string line) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+  void open() {
+    UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return;
+    fd_ = std::move(fd);
+    offset_ = 0;
+    partial_.clear();
+  }
+
+  std::string path_;
+  UniqueFd fd_;
+  off_t offset_ = 0;
+  std::string partial_;
+};
+
 void emit_line(std::ostream& out, std::string_view line, OutputFormat format, bool tty) {
   if (format == OutputFormat::raw) {
     out << line << "\n";
@@ -131,52 +204,40 @@ int LogsCommand::run_logs(std::ostream& out, std::ostream& err, const DiscoveryE
   auto source = select_source(o.source, env, err, format != OutputFormat::json);
   if (!source) return 1;
 
-  std::string path = source->path + "/access.log";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const std::string path = source->path + "/access.log";
+  AppendedLines log(path);
+  if (!log.is_open()) {
     err << "[ERROR] Failed to read logs: cannot open " << path << "\n";
     return 1;
   }
-  std::string line;
-  std::string pending;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    emit_line(out, line, format, tty);
+  // One descriptor from the first byte on: nothing written between printing
+  // what is there and starting to follow is lost.
+  auto emit_all = [&](const std::vector<std::string>& lines) {
+    for (const auto& l : lines) emit_line(out, l, format, tty);
+    out.flush();
+  };
+  emit_all(log.read_new_lines());
+  if (!o.follow) {
+    emit_all(log.take_partial_line());
+    return 0;
   }
-  out.flush();
-  if (!o.follow) return 0;
 
-  // Follow: poll for appended bytes; a shrinking file means it was truncated
-  // or replaced, so start again from its beginning.
-  std::streamoff offset = 0;
-  {
-    std::ifstream size_probe(path, std::ios::binary | std::ios::ate);
-    offset = size_probe.tellg();
-  }
+  // A live run is followed until its proxy is gone, as awf's `docker exec
+  // tail -f` ends with the container; its log is then complete. Awf moves a
+  // finished run's logs elsewhere, which the open descriptor does not mind.
+  // Other sources are followed like `tail -F`, until interrupted.
+  const bool live = source->kind == LogSource::Kind::running;
   while (!(stop_flag && stop_flag->load())) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    std::ifstream f(path, std::ios::binary | std::ios::ate);
-    if (!f) continue;
-    std::streamoff size = f.tellg();
-    if (size < offset) {
-      offset = 0;
-      pending.clear();
+    // Asked before reading: the pid file goes only after the proxy stopped
+    // writing, so what is read after this answer is all there will be.
+    const bool ended = live && !has_live_proxy(source->path);
+    emit_all(log.read_new_lines());
+    if (ended) {
+      emit_all(log.take_partial_line());
+      break;
     }
-    if (size == offset) continue;
-    f.seekg(offset);
-    std::string chunk(static_cast<std::size_t>(size - offset), '\0');
-    f.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    offset += f.gcount();
-    chunk.resize(static_cast<std::size_t>(f.gcount()));
-    pending += chunk;
-    std::size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      std::string l = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (!l.empty() && l.back() == '\r') l.pop_back();
-      emit_line(out, l, format, tty);
-    }
-    out.flush();
+    if (!live) log.reopen_if_replaced();
   }
   return 0;
 }
@@ -206,7 +267,14 @@ int LogsCommand::run_stats(std::ostream& out, std::ostream& err, const Discovery
     }
   }
   Stats stats = aggregate(entries, peers);
-  if (manifest) stats.by_rule = rule_hits(audit_entries(entries, *manifest), *manifest);
+  if (manifest) {
+    // Rule hits count requests, like the totals above; refused lookups are
+    // listed on their own and would otherwise pile up on deny-default.
+    std::vector<LogEntry> requests;
+    std::copy_if(entries.begin(), entries.end(), std::back_inserter(requests),
+                 [](const LogEntry& e) { return !is_dns_refusal(e); });
+    stats.by_rule = rule_hits(audit_entries(requests, *manifest), *manifest);
+  }
   out << format_stats(stats, format, tty && format == StatsFormat::pretty) << "\n";
   return 0;
 }

@@ -40,17 +40,6 @@ bool is_file(const fs::path& p) {
   return fs::is_regular_file(p, ec);
 }
 
-// A live proxy left its pid in the directory and is still running.
-bool has_live_proxy(const fs::path& dir) {
-  auto text = read_file(dir / kLivePidFile);
-  if (!text) return false;
-  long pid = 0;
-  auto begin = text->data();
-  auto [ptr, ec] = std::from_chars(begin, begin + text->size(), pid);
-  if (ec != std::errc() || pid <= 0) return false;
-  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
-
 LogSource make_source(const fs::path& dir, double ts_ms, bool from_env) {
   LogSource s;
   s.kind = has_live_proxy(dir) ? LogSource::Kind::running : LogSource::Kind::preserved;
@@ -62,6 +51,16 @@ LogSource make_source(const fs::path& dir, double ts_ms, bool from_env) {
 }
 
 }  // namespace
+
+bool has_live_proxy(const std::string& dir) {
+  auto text = read_file(fs::path(dir) / kLivePidFile);
+  if (!text) return false;
+  long pid = 0;
+  auto begin = text->data();
+  auto [ptr, ec] = std::from_chars(begin, begin + text->size(), pid);
+  if (ec != std::errc() || pid <= 0) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
 
 DiscoveryEnv discovery_env(const std::map<std::string, std::string>& env) {
   DiscoveryEnv d;

@@ -92,6 +92,16 @@ std::string string_member(const json::Value& obj, std::string_view key, std::str
   return std::string(fallback);
 }
 
+// "repeated 12 times" -> 12; anything else -> 0.
+std::uint64_t repeat_count(std::string_view user_agent) {
+  constexpr std::string_view kHead = "repeated ", kTail = " times";
+  if (!user_agent.starts_with(kHead) || !user_agent.ends_with(kTail)) return 0;
+  const std::string_view digits = user_agent.substr(kHead.size(), user_agent.size() - kHead.size() - kTail.size());
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  return ec == std::errc() && end == digits.data() + digits.size() ? n : 0;
+}
+
 }  // namespace
 
 bool is_allowed_decision(std::string_view decision) {
@@ -149,6 +159,7 @@ std::optional<LogEntry> parse_access_log_line(std::string_view line) {
   e.is_allowed = is_allowed_decision(e.decision);
   e.is_https = e.method == "CONNECT";
   e.domain = extract_domain(e.url, e.host, e.method);
+  if (e.method == "DNS") e.repeated = repeat_count(e.user_agent);
   return e;
 }
 
@@ -210,6 +221,10 @@ std::optional<LogEntry> parse_audit_jsonl_line(std::string_view line) {
   e.user_agent = "-";
   if (const auto* status = obj.find("status"); status && status->is_number()) {
     e.status_code = static_cast<int>(status->as_number());
+  }
+  if (const auto* repeated = obj.find("repeated"); repeated && repeated->is_number() && repeated->as_number() > 0 &&
+                                                  repeated->as_number() < 1e15) {
+    e.repeated = static_cast<std::uint64_t>(repeated->as_number());
   }
   return e;
 }

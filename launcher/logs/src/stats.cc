@@ -63,6 +63,12 @@ std::vector<DomainStats> valid_domains_by_total(const Stats& stats) {
   return out;
 }
 
+std::vector<DnsRefusal> dns_refusals_by_lookups(const Stats& stats) {
+  std::vector<DnsRefusal> out = stats.dns_refusals;
+  std::stable_sort(out.begin(), out.end(), [](const DnsRefusal& a, const DnsRefusal& b) { return a.lookups > b.lookups; });
+  return out;
+}
+
 std::string join(const std::vector<std::string>& lines, std::string_view sep) {
   std::string out;
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -86,7 +92,7 @@ bool is_internal_domain(std::string_view domain, const std::set<std::string>& to
 
 Stats aggregate(const std::vector<LogEntry>& entries, const std::set<std::string>& topology_peers) {
   Stats s;
-  std::map<std::string, std::size_t> index;
+  std::map<std::string, std::size_t> index, dns_index;
   for (const auto& e : entries) {
     if (!s.time_range) {
       s.time_range = std::make_pair(e.timestamp, e.timestamp);
@@ -97,6 +103,14 @@ Stats aggregate(const std::vector<LogEntry>& entries, const std::set<std::string
     if (is_aborted_transaction(e)) continue;
     std::string domain = e.domain.empty() ? "-" : e.domain;
     if (!e.is_allowed && is_internal_domain(domain, topology_peers)) continue;
+    if (is_dns_refusal(e)) {
+      auto [it, inserted] = dns_index.emplace(domain, s.dns_refusals.size());
+      if (inserted) s.dns_refusals.push_back(DnsRefusal{domain, 0});
+      const std::uint64_t lookups = e.repeated > 0 ? e.repeated : 1;
+      s.dns_refusals[it->second].lookups += lookups;
+      s.dns_refused_lookups += lookups;
+      continue;
+    }
     ++s.total_requests;
     if (e.is_allowed) {
       ++s.allowed_requests;
@@ -154,6 +168,15 @@ std::string format_stats_json(const Stats& stats) {
     out.emplace_back("timeRange", nullptr);
   }
   out.emplace_back("byDomain", json::Value(std::move(by_domain)));
+  if (!stats.dns_refusals.empty()) {
+    json::Object by_name;
+    for (const auto& r : stats.dns_refusals) by_name.emplace_back(r.name, r.lookups);
+    json::Object dns;
+    dns.emplace_back("names", stats.dns_refusals.size());
+    dns.emplace_back("lookups", stats.dns_refused_lookups);
+    dns.emplace_back("byName", json::Value(std::move(by_name)));
+    out.emplace_back("dnsRefusals", json::Value(std::move(dns)));
+  }
   if (stats.by_rule) {
     json::Array rules;
     for (const auto& r : *stats.by_rule) {
@@ -179,10 +202,17 @@ std::string format_stats_markdown(const Stats& stats) {
 
   lines.push_back("<details>");
   lines.push_back("<summary>Firewall Activity</summary>\n");
+  std::string refused;
+  if (!stats.dns_refusals.empty()) {
+    refused = " | " + std::to_string(stats.dns_refusals.size()) +
+              (stats.dns_refusals.size() == 1 ? " name" : " names") + " refused by DNS";
+  }
   lines.push_back("\u25bc " + std::to_string(stats.total_requests) + " " + request_word + " | " +
                   std::to_string(stats.allowed_requests) + " allowed | " + std::to_string(stats.denied_requests) +
-                  " blocked | " + domain_count + "\n");
-  if (stats.unique_domains > 0) {
+                  " blocked | " + domain_count + refused + "\n");
+  if (stats.unique_domains == 0 && !stats.dns_refusals.empty()) {
+    // No request reached the proxy; the refusals below are the activity.
+  } else if (stats.unique_domains > 0) {
     if (!valid.empty()) {
       lines.push_back("| Domain | Allowed | Denied |");
       lines.push_back("|--------|---------|--------|");
@@ -194,6 +224,14 @@ std::string format_stats_markdown(const Stats& stats) {
     }
   } else {
     lines.push_back("No firewall activity detected.");
+  }
+  if (!stats.dns_refusals.empty()) {
+    if (stats.unique_domains > 0) lines.push_back("");
+    lines.push_back("| Refused by DNS | Lookups |");
+    lines.push_back("|----------------|---------|");
+    for (const auto& r : dns_refusals_by_lookups(stats)) {
+      lines.push_back("| " + r.name + " | " + std::to_string(r.lookups) + " |");
+    }
   }
   if (stats.by_rule && !stats.by_rule->empty()) {
     lines.push_back("");
@@ -225,6 +263,11 @@ std::string format_stats_pretty(const Stats& stats, bool c) {
   lines.push_back("Denied:          " + colour::red(std::to_string(stats.denied_requests), c) + " (" +
                   percent(stats.denied_requests, stats.total_requests) + "%)");
   lines.push_back("Unique Domains:  " + std::to_string(stats.unique_domains));
+  if (!stats.dns_refusals.empty()) {
+    lines.push_back("DNS Refusals:    " + colour::red(std::to_string(stats.dns_refused_lookups), c) +
+                    (stats.dns_refused_lookups == 1 ? " lookup of " : " lookups of ") +
+                    std::to_string(stats.dns_refusals.size()) + (stats.dns_refusals.size() == 1 ? " name" : " names"));
+  }
   if (stats.time_range) {
     lines.push_back("");
     lines.push_back(colour::gray(
@@ -241,6 +284,17 @@ std::string format_stats_pretty(const Stats& stats, bool c) {
       std::string denied_text = std::to_string(d.denied) + " denied";
       std::string denied = d.denied > 0 ? colour::red(denied_text, c) : colour::gray(denied_text, c);
       lines.push_back("  " + pad_end(d.domain, width + 2) + allowed + ", " + denied);
+    }
+  }
+  if (!stats.dns_refusals.empty()) {
+    lines.push_back("");
+    lines.push_back(colour::bold("Refused by DNS:", c));
+    const auto refusals = dns_refusals_by_lookups(stats);
+    std::size_t width = 0;
+    for (const auto& r : refusals) width = std::max(width, r.name.size());
+    for (const auto& r : refusals) {
+      lines.push_back("  " + pad_end(r.name, width + 2) +
+                      colour::red(std::to_string(r.lookups) + (r.lookups == 1 ? " lookup" : " lookups"), c));
     }
   }
   if (stats.by_rule && !stats.by_rule->empty()) {

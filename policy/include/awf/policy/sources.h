@@ -22,8 +22,11 @@ std::vector<std::string> split_domain_list(std::string_view list);
 Result<std::vector<std::string>> read_domains_file(const std::string& path);
 
 // `{version: 1, rules: [{domain: x, subdomains: true}]}`; errors
-// `Failed to load ruleset file: ...` as awf words them.
-Result<std::vector<std::string>> read_ruleset_file(const std::string& path);
+// `Failed to load ruleset file: ...` as awf words them. `subdomains: false`
+// is accepted and ignored, as awf does; a warning saying so goes to
+// `warnings` when given.
+Result<std::vector<std::string>> read_ruleset_file(const std::string& path,
+                                                   std::vector<std::string>* warnings = nullptr);
 
 // The firewall-relevant part of awf's `--config` file.
 struct NetworkConfig {
@@ -50,6 +53,7 @@ struct PolicyFlags {
 // Applies awf's order (§2.1): split, trim, append files, merge rulesets,
 // dedupe by exact string. File errors are prefixed as awf prefixes them
 // (`Failed to read domains file: ...`, `Failed to read blocked domains file: ...`).
-Result<PolicySpec> build_spec(const PolicyFlags& flags);
+// Warnings of the files (read_ruleset_file) go to `warnings` when given.
+Result<PolicySpec> build_spec(const PolicyFlags& flags, std::vector<std::string>* warnings = nullptr);
 
 }  // namespace awf::policy

@@ -1,6 +1,6 @@
-// The report awf prints after a failed command that hit the firewall
-// (reference §1.10): which targets were blocked and why (domain, port or
-// protocol), the allowlist, and the `--allow-domains` line that would fix it.
+// The report printed after a command that hit the firewall (reference
+// §1.10): which targets were blocked and why (domain, port or protocol), the
+// allowlist, and the `--allow-domains` line that would fix it.
 #pragma once
 
 #include <optional>
@@ -37,9 +37,12 @@ std::vector<std::string> blocked_report_lines(const std::vector<BlockedTarget>& 
                                               const std::vector<std::string>& allowed_domains);
 
 // What the launcher prints after the command exits: the report, each line as
-// `[WARN] <line>\n`, only when the exit code is non-zero and there were
-// denials; otherwise an empty string.
-std::string post_run_blocked_report(int exit_code, const std::vector<logs::LogEntry>& entries,
+// `[WARN] <line>\n`, whenever there were denials; otherwise an empty string.
+// awf prints it only after a non-zero exit, but a command that shrugs off a
+// failed download (`|| true`, optional fetches, retries that give up
+// quietly) exits 0 with a hole in its work, and the report is the one place
+// that says so.
+std::string post_run_blocked_report(const std::vector<logs::LogEntry>& entries,
                                     const std::vector<std::string>& allowed_domains);
 
 // The line after the report: `[SUCCESS] Command completed successfully` for

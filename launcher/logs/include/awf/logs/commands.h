@@ -57,7 +57,8 @@ class LogsCommand {
   int run(std::ostream& out, std::ostream& err, const std::map<std::string, std::string>& env,
           bool stdout_is_tty) const;
 
-  // Follow mode polls until this becomes true (tests; SIGINT ends awf otherwise).
+  // Follow mode polls until this becomes true (tests; SIGINT ends awf
+  // otherwise), or, following a live run, until that run's proxy is gone.
   std::atomic<bool>* stop_flag = nullptr;
 
  private:

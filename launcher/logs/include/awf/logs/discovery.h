@@ -8,8 +8,12 @@
 // awf's "running" source is the live awf-squid container. The native runtime
 // has no container; its equivalent is a log directory that a live awf-proxy
 // is still writing: the runtime leaves `awf-proxy.pid` in the log directory
-// while the proxy runs, and a directory whose pid file names a live process
-// is listed as `[running]` and preferred, as awf prefers the container.
+// from the moment the proxy is ready until it has stopped, and a directory
+// whose pid file names a live process is listed as `[running]` and
+// preferred, as awf prefers the container. Without --proxy-logs-dir that
+// directory is inside awf's work directory, which only awf's user (root for
+// sudo awf) can enter: others find the run but cannot read it until its logs
+// are preserved.
 #pragma once
 
 #include <map>
@@ -33,6 +37,9 @@ DiscoveryEnv discovery_env(const std::map<std::string, std::string>& env);
 
 // The file a live proxy's pid is kept in, inside its log directory.
 inline constexpr const char* kLivePidFile = "awf-proxy.pid";
+
+// True while `dir` holds kLivePidFile naming a process that still exists.
+bool has_live_proxy(const std::string& dir);
 
 struct LogSource {
   enum class Kind { running, preserved };

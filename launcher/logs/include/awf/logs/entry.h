@@ -4,6 +4,7 @@
 // (reference §3.4).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,7 +28,17 @@ struct LogEntry {
   std::string domain;          // see extract_domain()
   bool is_allowed = false;     // see is_allowed_decision()
   bool is_https = false;       // method == CONNECT
+  // awf-proxy logs the first refusal of a name and type at once and folds the
+  // identical ones that follow into one summary line: on that line, how many
+  // refusals it stands for ("repeated N times" as the user agent in
+  // access.log, "repeated":N in audit.jsonl). 0 on every other line.
+  std::uint64_t repeated = 0;
 };
+
+// awf-proxy's line for a query its DNS front end refused (method `DNS`, URL
+// `dns://NAME/TYPE`): a name lookup, not a request; stub resolvers ask A and
+// AAAA and retry, so one name is several of them.
+inline bool is_dns_refusal(const LogEntry& e) { return e.method == "DNS" && !e.is_allowed; }
 
 // The URL Squid logs for a connection that closed before sending a request;
 // health checks and keep-alive closes produce it. Aggregates skip it.

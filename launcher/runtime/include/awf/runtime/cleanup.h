@@ -50,6 +50,24 @@ class Child {
   int status_ = 0;
 };
 
+// A file holding a process id, removed when the object goes away or on
+// remove(), so no exit path leaves a stale one behind.
+class PidFile {
+ public:
+  // Creates or replaces `path` (never through a link) with "<pid>\n".
+  static Result<PidFile> write(const std::filesystem::path& path, pid_t pid);
+  PidFile() = default;
+  PidFile(PidFile&& other) noexcept;
+  PidFile& operator=(PidFile&& other) noexcept;
+  PidFile(const PidFile&) = delete;
+  PidFile& operator=(const PidFile&) = delete;
+  ~PidFile();
+  void remove();
+
+ private:
+  std::filesystem::path path_;
+};
+
 // awf's exit status convention: the exit code, or 128+N for signal N.
 int exit_code_from_wait_status(int status);
 

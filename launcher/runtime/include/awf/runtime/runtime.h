@@ -71,6 +71,10 @@ struct RuntimeConfig {
   std::string work_dir;        // --work-dir; empty: <tmp>/awf-<ms>
   bool keep_work_dir = false;  // --keep-containers
   std::string proxy_logs_dir;  // --proxy-logs-dir; empty: preserved to <tmp>/squid-logs-<ts>
+  // A file name: while awf-proxy serves (from ready until stopped) the log
+  // directory holds this file with the proxy's pid, which is how `awf logs`
+  // tells a live run's logs from a finished one's. Empty: none is written.
+  std::string proxy_pid_file;
   // The command's /tmp: a private directory inside the work directory (no
   // host Unix socket under the host's /tmp is reachable), with `tmp_binds`
   // (host paths under /tmp, e.g. /tmp/gh-aw) bound in at the same place.
