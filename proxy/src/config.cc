@@ -140,7 +140,8 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
 
   CLI::App app{"awf-proxy: the egress proxy of awf. Forward HTTP and CONNECT tunnels, transparent HTTP/HTTPS "
                "interception and a filtering DNS front end, decided by awf's domain policy, logged in awf's and "
-               "Squid's formats."};
+               "Squid's formats.",
+               "awf-proxy"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("--version", std::string("awf-proxy ") + proxy_version());
   app.add_option("--config", c.config_file, "YAML file with the same keys as the long options (listen: [..])");

@@ -369,6 +369,10 @@ TEST(StartupErrorsProcess, HelpDocumentsEveryOption) {
                            "--client-lifetime", "--max-header-bytes", "--max-connections", "--version", "--help"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
+  EXPECT_NE(r.out.find("Usage: awf-proxy [OPTIONS]"), std::string::npos) << r.out;
+  RunResult v = awf::testing::run({AWF_PROXY_BIN, "--version"}, 20s);
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.out.rfind("awf-proxy ", 0), 0u) << v.out;
 }
 
 }  // namespace
