@@ -260,7 +260,7 @@ Status mask_credentials(const std::string& root, const std::string& home) {
     if (fstatat(existing->fd.get(), "", &st, AT_EMPTY_PATH) != 0 || !S_ISREG(st.st_mode)) continue;
     if (auto s = bind_mount("/dev/null", *existing, BindOptions{.readonly = true}); !s) return s;
   }
-  // The Docker socket: awf masks both spellings (reference §6).
+  // The Docker socket: awf masks both spellings.
   for (const char* sock : {"/var/run/docker.sock", "/run/docker.sock"}) {
     auto existing = open_in_root(root, sock, CreateOptions{.create = false});
     if (!existing) continue;

@@ -1,5 +1,5 @@
 // Parsing and validation of one allow/block entry, with awf's exact messages
-// (reference §2.2), plus the warnings awf never printed for inert entries.
+//, plus the warnings awf never printed for inert entries.
 #include "awf/policy/entry.h"
 
 #include <cstdio>

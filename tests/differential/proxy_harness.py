@@ -1,6 +1,6 @@
 """Loopback test bed shared by the differential test and bench/compare.py: an nginx
 origin (HTTP + HTTPS), a hosts file, Squid configured the way awf generates
-squid.conf (awf-behaviour.md section 3.1), and awf-proxy, each in its own temp dirs.
+squid.conf, and awf-proxy, each in its own temp dirs.
 
 Everything listens on and connects to 127.0.0.0/8 only. Every process started
 here is tracked and stopped by Testbed.close(), also when a test fails.

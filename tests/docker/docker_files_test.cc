@@ -1,7 +1,7 @@
 // Checks docker/ without a Docker engine: the Dockerfiles' sources, CMake
 // targets, components and cache options exist; the proxy image's packages
 // match what awf-proxy links and its flags are awf-proxy's; compose.yaml has
-// awf's topology (reference §4.2) and takes the policy from the environment.
+// awf's topology and takes the policy from the environment.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -256,7 +256,7 @@ TEST(AgentImage, IsUbuntu2204WithAwfuserTheDockerStubAndTheEntrypoint) {
   for (const auto& c : copies(df)) {
     if (c.sources == std::vector<std::string>{"docker/docker-stub.sh"} && c.destination == "/usr/bin/docker") stub = true;
   }
-  EXPECT_TRUE(stub) << "the docker stub must replace /usr/bin/docker (reference §5)";
+  EXPECT_TRUE(stub) << "the docker stub must replace /usr/bin/docker";
   auto entrypoint = df.in_stage(last, "ENTRYPOINT");
   ASSERT_FALSE(entrypoint.empty());
   EXPECT_EQ(exec_form(entrypoint.back().args).value_or(std::vector<std::string>{}),

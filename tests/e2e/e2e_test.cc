@@ -1,5 +1,5 @@
 // End to end: the real `awf` binary runs commands in its native sandbox the
-// way awf's own integration tests do (reference §7), against origins on
+// way awf's own integration tests do, against origins on
 // 127.0.90.x whose names come from a loopback DNS stub. Nothing here leaves
 // loopback: the proxy's only upstream resolver is the stub, and every name
 // the agent uses resolves to 127.0.90.x.

@@ -1,5 +1,5 @@
 // Runs the real `awf policy check` as a process over the vectors of
-// reference §2.6 and checks its output lines and exit codes (0/1/2).
+// awf's domain grammar and checks its output lines and exit codes (0/1/2).
 #include <gtest/gtest.h>
 
 #include "awf/testing/files.h"

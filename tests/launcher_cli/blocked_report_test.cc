@@ -1,4 +1,4 @@
-// The post-run "Firewall blocked domains" report (reference §1.10).
+// The post-run "Firewall blocked domains" report.
 #include "awf/cli/blocked_report.h"
 
 #include <gtest/gtest.h>

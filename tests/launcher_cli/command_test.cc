@@ -1,4 +1,4 @@
-// Command strings: one argument verbatim, several shell-quoted (reference §1.1).
+// Command strings: one argument verbatim, several shell-quoted.
 #include "awf/cli/command.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// awf's --config file: syntax by extension, validation messages (reference §1.8).
+// awf's --config file: syntax by extension, validation messages.
 #include "awf/cli/config_file.h"
 
 #include <gtest/gtest.h>

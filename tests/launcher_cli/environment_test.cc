@@ -1,4 +1,4 @@
-// The agent's environment: sources and precedence (reference §1.4).
+// The agent's environment: sources and precedence.
 #include "awf/cli/environment.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Mount specs (reference §1.5) and DNS servers (§1.3).
+// Mount specs and DNS servers (§1.3).
 #include <gtest/gtest.h>
 #include <unistd.h>
 

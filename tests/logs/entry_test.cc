@@ -1,4 +1,4 @@
-// Parsing of access.log and audit.jsonl lines (reference §3.4).
+// Parsing of access.log and audit.jsonl lines.
 #include "awf/logs/entry.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// The entry grammar: awf's validation table (reference §2.2, §2.6) with its
+// The entry grammar: awf's validation table with its
 // exact messages, what parsing keeps, and the warnings for inert entries.
 #include "awf/policy/entry.h"
 

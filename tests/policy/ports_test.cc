@@ -1,5 +1,5 @@
 // Port specs of --allow-host-ports against awf's shared fixtures
-// (tests/port-spec-fixtures.json, reference §2.6) and its dangerous ports.
+// (awf's port-spec fixtures) and its dangerous ports.
 #include "awf/policy/ports.h"
 
 #include <gtest/gtest.h>

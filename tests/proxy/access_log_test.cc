@@ -1,5 +1,5 @@
 // Unit tests of the access-log formats: awf's firewall_detailed line, the
-// audit.jsonl object and Squid's native line (reference §3.4).
+// audit.jsonl object and Squid's native line.
 #include <gtest/gtest.h>
 
 #include "awf/proxy/access_log.h"
