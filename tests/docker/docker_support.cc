@@ -25,10 +25,6 @@ fs::path build_dir() { return AWF_BUILD_DIR; }
 fs::path bin_dir() { return AWF_BIN_DIR; }
 std::string cmake_command() { return AWF_CMAKE_COMMAND; }
 
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "awf/testing/facility.h"
+
 namespace awf::docker_test {
 
 namespace fs = std::filesystem;
@@ -20,17 +22,6 @@ fs::path source_dir();  // the repository (the images' build context)
 fs::path build_dir();   // CMAKE_BINARY_DIR
 fs::path bin_dir();     // AWF_BIN_DIR
 std::string cmake_command();
-
-bool in_ci();
-
-// A missing tool or kernel feature skips the test, except under CI=true.
-#define AWF_REQUIRE_FACILITY(ok, what)                                      \
-  do {                                                                      \
-    if (!(ok)) {                                                            \
-      if (::awf::docker_test::in_ci()) FAIL() << "missing facility (CI=true): " << (what); \
-      GTEST_SKIP() << "missing facility: " << (what);                       \
-    }                                                                       \
-  } while (0)
 
 std::string read_text(const fs::path& path);
 void write_text(const fs::path& path, const std::string& text);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "awf/testing/dns_stub.h"
+#include "awf/testing/facility.h"
 #include "awf/testing/files.h"
 #include "awf/testing/origin.h"
 #include "awf/testing/process.h"
@@ -41,21 +42,6 @@ constexpr const char* kAwf = AWF_BIN_DIR "/awf";
 constexpr const char* kDns = "127.0.90.53";
 constexpr const char* kAllowedIp = "127.0.90.10";
 constexpr const char* kDeniedIp = "127.0.90.11";
-
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
-
-// A facility the suite needs is missing: skip, except in CI where a skip
-// would hide a broken feature.
-#define REQUIRE_FACILITY(cond, why)                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      if (in_ci()) FAIL() << "CI=true and a facility is missing: " << why; \
-      GTEST_SKIP() << why;                                            \
-    }                                                                 \
-  } while (0)
 
 struct AwfRun {
   int exit_code = -1;
@@ -119,12 +105,12 @@ class AwfEndToEnd : public ::testing::Test {
   }
 
   void SetUp() override {
-    REQUIRE_FACILITY(geteuid() == 0, "end-to-end tests need root (namespaces, nftables)");
-    REQUIRE_FACILITY(fs::exists(kAwf), std::string("awf binary missing at ") + kAwf);
-    REQUIRE_FACILITY(dns_ && allowed_http_ && allowed_https_ && denied_http_ && denied_https_,
+    AWF_REQUIRE_FACILITY(geteuid() == 0, "end-to-end tests need root (namespaces, nftables)");
+    AWF_REQUIRE_FACILITY(fs::exists(kAwf), std::string("awf binary missing at ") + kAwf);
+    AWF_REQUIRE_FACILITY(dns_ && allowed_http_ && allowed_https_ && denied_http_ && denied_https_,
                      "could not start the loopback DNS stub and origins on 127.0.90.x:53/80/443");
     for (const char* tool : {"/usr/bin/curl", "/usr/bin/dig", "/usr/bin/python3"}) {
-      REQUIRE_FACILITY(fs::exists(tool), std::string(tool) + " is not installed");
+      AWF_REQUIRE_FACILITY(fs::exists(tool), std::string(tool) + " is not installed");
     }
   }
 
@@ -546,8 +532,8 @@ TEST_F(AwfEndToEnd, LogsFollowsALiveRunAsItsRequestsHappen) {
 }
 
 TEST_F(AwfEndToEnd, RootlessRunUsesAUserNamespaceAndStillFilters) {
-  REQUIRE_FACILITY(fs::exists("/usr/bin/setpriv"), "setpriv (util-linux) is not installed");
-  REQUIRE_FACILITY(awf::testing::read_file("/proc/sys/user/max_user_namespaces") != "0\n",
+  AWF_REQUIRE_FACILITY(fs::exists("/usr/bin/setpriv"), "setpriv (util-linux) is not installed");
+  AWF_REQUIRE_FACILITY(awf::testing::read_file("/proc/sys/user/max_user_namespaces") != "0\n",
                    "unprivileged user namespaces are disabled (user.max_user_namespaces=0)");
   TempDir parent;
   fs::permissions(parent.path(), fs::perms::all);  // awf (unprivileged) creates its log dir in it
@@ -643,7 +629,7 @@ TEST_F(AwfEndToEnd, HostUnixSocketsAreOutOfTheSandboxesReach) {
   make_walkable(home.path());
   char run_dir_template[] = "/run/awf-e2e-XXXXXX";
   const bool have_run = ::mkdtemp(run_dir_template) != nullptr;
-  REQUIRE_FACILITY(have_run, "cannot create a directory under /run");
+  AWF_REQUIRE_FACILITY(have_run, "cannot create a directory under /run");
   const std::string run_dir = run_dir_template;
   ::chmod(run_dir.c_str(), 0755);
   {

@@ -6,6 +6,8 @@
 #include <grp.h>
 #include <gtest/gtest.h>
 
+#include "awf/testing/facility.h"
+
 #include <atomic>
 #include <thread>
 #include <poll.h>
@@ -32,19 +34,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
-
-#define REQUIRE_FACILITY(ok, what)                                        \
-  do {                                                                    \
-    if (!(ok)) {                                                          \
-      if (in_ci()) FAIL() << "missing facility (CI=true): " << (what);    \
-      GTEST_SKIP() << "missing facility: " << (what);                     \
-    }                                                                     \
-  } while (0)
 
 struct RunResult {
   int exit_code = -1;  // 128+N for signal deaths, like a shell
@@ -187,8 +176,8 @@ bool namespaces_available() {
 class EntrypointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    REQUIRE_FACILITY(namespaces_available(), "root and mount/PID namespaces");
-    REQUIRE_FACILITY(fs::exists(AWF_ENTRYPOINT_BIN), AWF_ENTRYPOINT_BIN);
+    AWF_REQUIRE_FACILITY(namespaces_available(), "root and mount/PID namespaces");
+    AWF_REQUIRE_FACILITY(fs::exists(AWF_ENTRYPOINT_BIN), AWF_ENTRYPOINT_BIN);
     char templ[] = "/tmp/awf-ep-test.XXXXXX";
     ASSERT_NE(mkdtemp(templ), nullptr);
     base_ = templ;

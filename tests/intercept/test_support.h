@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "awf/testing/facility.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -15,10 +17,6 @@
 
 namespace awf::intercept::test {
 
-inline bool running_in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
 
 inline std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -38,14 +36,3 @@ inline std::string expected_outcome(const std::filesystem::path& path) {
 
 }  // namespace awf::intercept::test
 
-// Skips when a facility (a program, a kernel feature) is missing, except in
-// CI, where the same condition fails the test.
-#define AWF_REQUIRE_FACILITY(condition, what)                                      \
-  do {                                                                             \
-    if (!(condition)) {                                                            \
-      if (::awf::intercept::test::running_in_ci()) {                               \
-        FAIL() << "missing facility (CI=true makes this a failure): " << (what);   \
-      }                                                                            \
-      GTEST_SKIP() << "missing facility: " << (what);                              \
-    }                                                                              \
-  } while (0)

@@ -9,6 +9,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "awf/testing/facility.h"
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -43,22 +45,7 @@
 
 namespace awf::proxy_test {
 
-inline bool running_in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
 
-// Skips when a facility (root, ip, nft, curl, dig, openssl) is missing,
-// except with CI=true, where the same condition fails the test.
-#define AWF_ICPT_REQUIRE(condition, what)                                          \
-  do {                                                                             \
-    if (!(condition)) {                                                            \
-      if (::awf::proxy_test::running_in_ci()) {                                    \
-        FAIL() << "missing facility (CI=true makes this a failure): " << (what);   \
-      }                                                                            \
-      GTEST_SKIP() << "missing facility: " << (what);                              \
-    }                                                                              \
-  } while (0)
 
 inline int shell(const std::string& command) {
   const int status = std::system((command + " >/dev/null 2>&1").c_str());
@@ -253,13 +240,13 @@ class InterceptTest : public ::testing::Test {
   static constexpr const char* kResolvConfServer = "127.0.0.53";
 
   void SetUp() override {
-    AWF_ICPT_REQUIRE(::geteuid() == 0, "root (ip netns, nftables)");
-    AWF_ICPT_REQUIRE(have_program("ip"), "ip(8)");
-    AWF_ICPT_REQUIRE(have_program("curl"), "curl");
-    AWF_ICPT_REQUIRE(have_program("openssl"), "openssl");
+    AWF_REQUIRE_FACILITY(::geteuid() == 0, "root (ip netns, nftables)");
+    AWF_REQUIRE_FACILITY(have_program("ip"), "ip(8)");
+    AWF_REQUIRE_FACILITY(have_program("curl"), "curl");
+    AWF_REQUIRE_FACILITY(have_program("openssl"), "openssl");
     static std::atomic<int> counter{0};
     netns_ = "awf-pxy-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-    AWF_ICPT_REQUIRE(shell("ip netns add " + netns_) == 0, "ip netns add");
+    AWF_REQUIRE_FACILITY(shell("ip netns add " + netns_) == 0, "ip netns add");
     netns_created_ = true;
     auto fd = intercept::open_netns("/run/netns/" + netns_);
     ASSERT_TRUE(fd.ok()) << fd.message();

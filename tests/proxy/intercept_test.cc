@@ -196,7 +196,7 @@ TEST_F(InterceptTest, Ipv6ConnectionsAreInterceptedToo) {
 }
 
 TEST_F(InterceptTest, DigOfAnAllowedNameAnswersAndOfADeniedNameIsRefusedAndLogged) {
-  AWF_ICPT_REQUIRE(have_program("dig"), "dig");
+  AWF_REQUIRE_FACILITY(have_program("dig"), "dig");
   start_proxy(proxy_args());
   RunResult ok = in_agent({"dig", "+time=3", "+tries=1", "allowed.test", "A"});
   EXPECT_NE(ok.out.find("status: NOERROR"), std::string::npos) << ok.out << ok.err;
@@ -216,7 +216,7 @@ TEST_F(InterceptTest, DigOfAnAllowedNameAnswersAndOfADeniedNameIsRefusedAndLogge
 }
 
 TEST_F(InterceptTest, DnsOverTcpIsFilteredAndForwardedToo) {
-  AWF_ICPT_REQUIRE(have_program("dig"), "dig");
+  AWF_REQUIRE_FACILITY(have_program("dig"), "dig");
   start_proxy(proxy_args());
   RunResult ok = in_agent({"dig", "+tcp", "+time=3", "+tries=1", "allowed.test", "A"});
   EXPECT_NE(ok.out.find("status: NOERROR"), std::string::npos) << ok.out << ok.err;
@@ -227,7 +227,7 @@ TEST_F(InterceptTest, DnsOverTcpIsFilteredAndForwardedToo) {
 }
 
 TEST_F(InterceptTest, RefusalsCanBeNxdomainAndNeverReachTheUpstream) {
-  AWF_ICPT_REQUIRE(have_program("dig"), "dig");
+  AWF_REQUIRE_FACILITY(have_program("dig"), "dig");
   auto args = proxy_args();
   args.insert(args.end(), {"--dns-refuse-code", "nxdomain"});
   start_proxy(args);
@@ -237,7 +237,7 @@ TEST_F(InterceptTest, RefusalsCanBeNxdomainAndNeverReachTheUpstream) {
 }
 
 TEST_F(InterceptTest, OpenDnsPolicyForwardsNamesThePolicyDoesNotAllow) {
-  AWF_ICPT_REQUIRE(have_program("dig"), "dig");
+  AWF_REQUIRE_FACILITY(have_program("dig"), "dig");
   auto args = proxy_args();
   args.insert(args.end(), {"--dns-policy", "open"});
   start_proxy(args);
@@ -247,7 +247,7 @@ TEST_F(InterceptTest, OpenDnsPolicyForwardsNamesThePolicyDoesNotAllow) {
 }
 
 TEST_F(InterceptTest, TheProxyDialsWhatTheAgentResolved) {
-  AWF_ICPT_REQUIRE(have_program("dig"), "dig");
+  AWF_REQUIRE_FACILITY(have_program("dig"), "dig");
   start_proxy(proxy_args());
   RunResult ok = in_agent({"dig", "+time=3", "+tries=1", "allowed.test", "A"});
   ASSERT_NE(ok.out.find(origin_ip_), std::string::npos) << ok.out;

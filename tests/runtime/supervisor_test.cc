@@ -467,7 +467,7 @@ TEST_F(NativeRuntime, RootlessRunUsesAUserNamespaceMappingTheCallersIds) {
   shell("id -u; id -g; echo $AWF_USER_UID; " + probe + " tcp 127.0.0.5 80; " + probe + " tcp 127.0.0.1 9999; exit 3");
   Outcome o = run({}, kNobody);
   if (o.err.find("user namespace") != std::string::npos && o.exit_code == 1) {
-    if (in_ci()) FAIL() << "CI=true and unprivileged user namespaces are unavailable: " << o.err;
+    if (::awf::testing::in_ci()) FAIL() << "CI=true and unprivileged user namespaces are unavailable: " << o.err;
     GTEST_SKIP() << o.err;
   }
   ASSERT_NE(o.exit_code, 99) << o.err;

@@ -17,6 +17,8 @@
 #include <cstring>
 #include <functional>
 #include <string>
+
+#include "awf/testing/facility.h"
 #include <thread>
 
 #include "awf/intercept/socket_address.h"
@@ -27,10 +29,6 @@ namespace awf::runtime::test {
 using intercept::SocketAddress;
 using intercept::UniqueFd;
 
-inline bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
 
 // Empty when the tests can create namespaces and nftables rulesets here.
 inline std::string missing_facility() {
@@ -46,8 +44,7 @@ inline std::string missing_facility() {
 #define AWF_REQUIRE_NAMESPACES()                                                              \
   do {                                                                                        \
     if (const std::string why = ::awf::runtime::test::missing_facility(); !why.empty()) {     \
-      if (::awf::runtime::test::in_ci()) FAIL() << "CI=true and a facility is missing: " << why; \
-      GTEST_SKIP() << why;                                                                    \
+      AWF_REQUIRE_FACILITY(false, why);                                                       \
     }                                                                                         \
   } while (0)
 
