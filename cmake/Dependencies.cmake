@@ -3,7 +3,7 @@
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 
-find_package(Boost 1.81 REQUIRED COMPONENTS url)        # Asio/Beast are header-only
+find_package(Boost 1.81 REQUIRED)                       # Asio, Beast and JSON are used header-only
 find_package(OpenSSL REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)

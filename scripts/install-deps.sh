@@ -8,7 +8,7 @@ packages=(
   # toolchain
   build-essential cmake pkg-config ninja-build clang libclang-rt-14-dev  # clang: libFuzzer targets
   # libraries
-  libboost1.81-dev libboost-url1.81-dev libssl-dev libre2-dev libyaml-cpp-dev
+  libboost1.81-dev libssl-dev libre2-dev libyaml-cpp-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcap-dev libseccomp-dev libnftables-dev libc-ares-dev libldns-dev
   # programs the tests and benchmarks run for real
