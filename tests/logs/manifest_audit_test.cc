@@ -108,7 +108,7 @@ TEST(Wildcard, MatchesLikeAwfsRegex) {
 
 TEST(Manifest, RoundTripsThroughJson) {
   auto m = run1_manifest();
-  auto parsed = json::parse(manifest_to_text(m));
+  auto parsed = json::parse_value(manifest_to_text(m));
   ASSERT_TRUE(parsed.ok());
   auto back = manifest_from_json(*parsed);
   ASSERT_TRUE(back.ok()) << back.message();

@@ -161,16 +161,16 @@ std::vector<AuditedEntry> filter_audited(std::vector<AuditedEntry> entries, cons
 std::string format_audit_json(const std::vector<AuditedEntry>& entries) {
   std::vector<std::string> lines;
   for (const auto& a : entries) {
-    json::Object o;
-    o.emplace_back("timestamp", a.entry.timestamp);
-    o.emplace_back("domain", a.entry.domain);
-    o.emplace_back("method", a.entry.method);
-    o.emplace_back("status", a.entry.status_code);
-    o.emplace_back("decision", a.entry.is_allowed ? "allowed" : "denied");
-    o.emplace_back("matchedRule", a.matched_rule);
-    o.emplace_back("matchReason", a.match_reason);
-    o.emplace_back("url", a.entry.url);
-    lines.push_back(json::stringify(json::Value(std::move(o))));
+    boost::json::object o;
+    o.emplace("timestamp", a.entry.timestamp);
+    o.emplace("domain", a.entry.domain);
+    o.emplace("method", a.entry.method);
+    o.emplace("status", a.entry.status_code);
+    o.emplace("decision", a.entry.is_allowed ? "allowed" : "denied");
+    o.emplace("matchedRule", a.matched_rule);
+    o.emplace("matchReason", a.match_reason);
+    o.emplace("url", a.entry.url);
+    lines.push_back(json::stringify(boost::json::value(std::move(o))));
   }
   return join(lines);
 }

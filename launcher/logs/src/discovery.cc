@@ -190,7 +190,7 @@ std::optional<PolicyManifest> find_policy_manifest(const LogSource& source, cons
   for (const auto& c : candidates) {
     auto text = read_file(c);
     if (!text) continue;
-    auto parsed = json::parse(*text);
+    auto parsed = json::parse_value(*text);
     if (!parsed.ok()) continue;
     auto manifest = manifest_from_json(*parsed);
     if (manifest.ok()) return std::move(manifest).value();

@@ -86,10 +86,17 @@ bool is_decimal_timestamp(std::string_view s) {
   return dot != std::string_view::npos && all_digits(s.substr(0, dot)) && all_digits(s.substr(dot + 1));
 }
 
-std::string string_member(const json::Value& obj, std::string_view key, std::string_view fallback) {
-  const json::Value* v = obj.find(key);
-  if (v && v->is_string() && !v->as_string().empty()) return v->as_string();
+std::string string_member(const boost::json::value& obj, std::string_view key, std::string_view fallback) {
+  const boost::json::value* v = json::find(obj, key);
+  if (v && v->is_string() && !v->get_string().empty()) return std::string(v->get_string());
   return std::string(fallback);
+}
+
+// A number member as the double JavaScript would hold; nullopt when absent or not a number.
+std::optional<double> number_member(const boost::json::value& obj, std::string_view key) {
+  const boost::json::value* v = json::find(obj, key);
+  if (!v || !v->is_number()) return std::nullopt;
+  return v->to_number<double>();
 }
 
 // "repeated 12 times" -> 12; anything else -> 0.
@@ -166,9 +173,9 @@ std::optional<LogEntry> parse_access_log_line(std::string_view line) {
 std::optional<LogEntry> parse_audit_jsonl_line(std::string_view line) {
   line = trim(line);
   if (line.empty()) return std::nullopt;
-  auto parsed = json::parse(line);
+  auto parsed = json::parse_value(line);
   if (!parsed.ok() || !parsed->is_object()) return std::nullopt;
-  const json::Value& obj = *parsed;
+  const boost::json::value& obj = *parsed;
 
   LogEntry e;
   e.method = string_member(obj, "method", "");
@@ -176,12 +183,12 @@ std::optional<LogEntry> parse_audit_jsonl_line(std::string_view line) {
   e.decision = string_member(obj, "decision", "");
   e.is_allowed = is_allowed_decision(e.decision);
 
-  if (const auto* ts = obj.find("timestamp"); ts && ts->is_string()) {
-    e.timestamp = parse_iso_time(ts->as_string()).value_or(0);
-  } else if (ts && ts->is_number()) {
-    e.timestamp = ts->as_number();
-  } else if (const auto* legacy = obj.find("ts"); legacy && legacy->is_number()) {
-    e.timestamp = legacy->as_number();
+  if (const auto* ts = json::find(obj, "timestamp"); ts && ts->is_string()) {
+    e.timestamp = parse_iso_time(std::string_view(ts->get_string())).value_or(0);
+  } else if (auto when = number_member(obj, "timestamp")) {
+    e.timestamp = *when;
+  } else if (auto legacy = number_member(obj, "ts")) {
+    e.timestamp = *legacy;
   }
 
   e.dest_ip = "-";
@@ -219,12 +226,9 @@ std::optional<LogEntry> parse_audit_jsonl_line(std::string_view line) {
   e.client_port = "-";
   e.protocol = "-";
   e.user_agent = "-";
-  if (const auto* status = obj.find("status"); status && status->is_number()) {
-    e.status_code = static_cast<int>(status->as_number());
-  }
-  if (const auto* repeated = obj.find("repeated"); repeated && repeated->is_number() && repeated->as_number() > 0 &&
-                                                  repeated->as_number() < 1e15) {
-    e.repeated = static_cast<std::uint64_t>(repeated->as_number());
+  if (auto status = number_member(obj, "status")) e.status_code = static_cast<int>(*status);
+  if (auto repeated = number_member(obj, "repeated"); repeated && *repeated > 0 && *repeated < 1e15) {
+    e.repeated = static_cast<std::uint64_t>(*repeated);
   }
   return e;
 }

@@ -67,23 +67,23 @@ std::string format_pretty(const LogEntry& e, bool colourise) {
 }
 
 std::string format_json(const LogEntry& e) {
-  json::Object o;
-  o.emplace_back("timestamp", e.timestamp);
-  o.emplace_back("clientIp", e.client_ip);
-  o.emplace_back("clientPort", e.client_port);
-  o.emplace_back("host", e.host);
-  o.emplace_back("destIp", e.dest_ip);
-  o.emplace_back("destPort", e.dest_port);
-  o.emplace_back("protocol", e.protocol);
-  o.emplace_back("method", e.method);
-  o.emplace_back("statusCode", e.status_code);
-  o.emplace_back("decision", e.decision);
-  o.emplace_back("url", e.url);
-  o.emplace_back("userAgent", e.user_agent);
-  o.emplace_back("domain", e.domain);
-  o.emplace_back("isAllowed", e.is_allowed);
-  o.emplace_back("isHttps", e.is_https);
-  return json::stringify(json::Value(std::move(o)));
+  boost::json::object o;
+  o.emplace("timestamp", e.timestamp);
+  o.emplace("clientIp", e.client_ip);
+  o.emplace("clientPort", e.client_port);
+  o.emplace("host", e.host);
+  o.emplace("destIp", e.dest_ip);
+  o.emplace("destPort", e.dest_port);
+  o.emplace("protocol", e.protocol);
+  o.emplace("method", e.method);
+  o.emplace("statusCode", e.status_code);
+  o.emplace("decision", e.decision);
+  o.emplace("url", e.url);
+  o.emplace("userAgent", e.user_agent);
+  o.emplace("domain", e.domain);
+  o.emplace("isAllowed", e.is_allowed);
+  o.emplace("isHttps", e.is_https);
+  return json::stringify(boost::json::value(std::move(o)));
 }
 
 }  // namespace awf::logs

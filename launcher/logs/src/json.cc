@@ -1,5 +1,9 @@
-// JSON parsing and JSON.stringify-compatible writing for the log tools.
+// JSON parsing through Boost.JSON, JSON.stringify-compatible writing, and the
+// config reader's tree type filled from Boost.JSON values.
 #include "awf/logs/json.h"
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/value_stack.hpp>
 
 #include <charconv>
 #include <cmath>
@@ -7,319 +11,149 @@
 
 namespace awf::json {
 
-Value::Value(Array a) : kind_(Kind::array), array_(std::make_shared<Array>(std::move(a))) {}
-Value::Value(Object o) : kind_(Kind::object), object_(std::make_shared<Object>(std::move(o))) {}
-
-namespace {
-const Array& empty_array() {
-  static const Array a;
-  return a;
-}
-const Object& empty_object() {
-  static const Object o;
-  return o;
-}
-}  // namespace
-
-const Array& Value::as_array() const { return array_ ? *array_ : empty_array(); }
-const Object& Value::as_object() const { return object_ ? *object_ : empty_object(); }
-Array& Value::as_array() {
-  if (!array_) array_ = std::make_shared<Array>();
-  return *array_;
-}
-Object& Value::as_object() {
-  if (!object_) object_ = std::make_shared<Object>();
-  return *object_;
-}
-
-const Value* Value::find(std::string_view key) const {
-  if (kind_ != Kind::object || !object_) return nullptr;
-  // Duplicate keys: the last one wins, as in JSON.parse.
-  const Value* found = nullptr;
-  for (const auto& [k, v] : *object_) {
-    if (k == key) found = &v;
-  }
-  return found;
-}
-
-Value& Value::set(std::string key, Value v) {
-  kind_ = Kind::object;
-  auto& members = as_object();
-  for (auto& [k, existing] : members) {
-    if (k == key) {
-      existing = std::move(v);
-      return existing;
-    }
-  }
-  members.emplace_back(std::move(key), std::move(v));
-  return members.back().second;
-}
-
 namespace {
 
-class Parser {
+namespace bj = boost::json;
+
+// Builds the value as boost::json::parser does, except for doubles: Boost
+// 1.81 rounds some decimals to a neighbouring double, so the number's text is
+// read again with std::from_chars, which rounds correctly as JSON.parse does
+// (a timestamp must print back as the digits it was written with).
+class ValueBuilder {
  public:
-  explicit Parser(std::string_view text) : text_(text) {}
+  static constexpr std::size_t max_array_size = bj::array::max_size();
+  static constexpr std::size_t max_object_size = bj::object::max_size();
+  static constexpr std::size_t max_string_size = bj::string::max_size();
+  static constexpr std::size_t max_key_size = bj::string::max_size();
 
-  Result<Value> document() {
-    skip_ws();
-    Value v;
-    if (!value(v, 0)) return fail();
-    skip_ws();
-    if (pos_ != text_.size()) return fail();
-    return v;
+  ValueBuilder() { stack_.reset(); }
+
+  bj::value release() { return stack_.release(); }
+
+  bool on_document_begin(bj::error_code&) { return true; }
+  bool on_document_end(bj::error_code&) { return true; }
+  bool on_object_begin(bj::error_code&) { return true; }
+  bool on_object_end(std::size_t n, bj::error_code&) {
+    stack_.push_object(n);
+    return true;
   }
+  bool on_array_begin(bj::error_code&) { return true; }
+  bool on_array_end(std::size_t n, bj::error_code&) {
+    stack_.push_array(n);
+    return true;
+  }
+  bool on_key_part(bj::string_view s, std::size_t, bj::error_code&) {
+    stack_.push_chars(s);
+    return true;
+  }
+  bool on_key(bj::string_view s, std::size_t, bj::error_code&) {
+    stack_.push_key(s);
+    return true;
+  }
+  bool on_string_part(bj::string_view s, std::size_t, bj::error_code&) {
+    stack_.push_chars(s);
+    return true;
+  }
+  bool on_string(bj::string_view s, std::size_t, bj::error_code&) {
+    stack_.push_string(s);
+    return true;
+  }
+  bool on_number_part(bj::string_view s, bj::error_code&) {
+    number_text_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t i, bj::string_view, bj::error_code&) {
+    number_text_.clear();
+    stack_.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, bj::string_view, bj::error_code&) {
+    number_text_.clear();
+    stack_.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, bj::string_view s, bj::error_code&) {
+    number_text_.append(s.data(), s.size());
+    double exact = 0;
+    const char* first = number_text_.data();
+    const char* last = first + number_text_.size();
+    // Out of range keeps Boost's infinity or zero, which is what JSON.parse gives.
+    if (auto [ptr, ec] = std::from_chars(first, last, exact); ec == std::errc() && ptr == last) d = exact;
+    number_text_.clear();
+    stack_.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, bj::error_code&) {
+    stack_.push_bool(b);
+    return true;
+  }
+  bool on_null(bj::error_code&) {
+    stack_.push_null();
+    return true;
+  }
+  // Comments are off in the parse options; these are never called.
+  bool on_comment_part(bj::string_view, bj::error_code&) { return true; }
+  bool on_comment(bj::string_view, bj::error_code&) { return true; }
 
  private:
-  static constexpr int kMaxDepth = 256;  // nesting limit: input may be hostile
-
-  Error fail() const {
-    if (pos_ >= text_.size()) return Error{"Unexpected end of JSON input"};
-    return Error{"Unexpected token at position " + std::to_string(pos_)};
-  }
-
-  void skip_ws() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
-      ++pos_;
-    }
-  }
-
-  bool literal(std::string_view word) {
-    if (text_.substr(pos_, word.size()) != word) return false;
-    pos_ += word.size();
-    return true;
-  }
-
-  bool value(Value& out, int depth) {
-    if (depth > kMaxDepth || pos_ >= text_.size()) return false;
-    char c = text_[pos_];
-    if (c == '{') return object(out, depth + 1);
-    if (c == '[') return array(out, depth + 1);
-    if (c == '"') {
-      std::string s;
-      if (!string(s)) return false;
-      out = Value(std::move(s));
-      return true;
-    }
-    if (c == 't') {
-      if (!literal("true")) return false;
-      out = Value(true);
-      return true;
-    }
-    if (c == 'f') {
-      if (!literal("false")) return false;
-      out = Value(false);
-      return true;
-    }
-    if (c == 'n') {
-      if (!literal("null")) return false;
-      out = Value(nullptr);
-      return true;
-    }
-    return number(out);
-  }
-
-  bool number(Value& out) {
-    std::size_t start = pos_;
-    auto digit = [&](std::size_t i) { return i < text_.size() && text_[i] >= '0' && text_[i] <= '9'; };
-    if (pos_ < text_.size() && text_[pos_] == '-') ++pos_;
-    if (!digit(pos_)) return false;
-    if (text_[pos_] == '0') {
-      ++pos_;
-    } else {
-      while (digit(pos_)) ++pos_;
-    }
-    if (pos_ < text_.size() && text_[pos_] == '.') {
-      ++pos_;
-      if (!digit(pos_)) return false;
-      while (digit(pos_)) ++pos_;
-    }
-    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
-      ++pos_;
-      if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
-      if (!digit(pos_)) return false;
-      while (digit(pos_)) ++pos_;
-    }
-    double d = 0;
-    auto [ptr, ec] = std::from_chars(text_.data() + start, text_.data() + pos_, d);
-    if (ec == std::errc::result_out_of_range) {
-      d = text_[start] == '-' ? -HUGE_VAL : HUGE_VAL;
-    } else if (ec != std::errc() || ptr != text_.data() + pos_) {
-      pos_ = start;
-      return false;
-    }
-    out = Value(d);
-    return true;
-  }
-
-  static void append_utf8(std::string& s, std::uint32_t cp) {
-    if (cp < 0x80) {
-      s.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      s.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      s.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      s.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-
-  bool hex4(std::uint32_t& out) {
-    if (pos_ + 4 > text_.size()) return false;
-    out = 0;
-    for (int i = 0; i < 4; ++i) {
-      char c = text_[pos_++];
-      out <<= 4;
-      if (c >= '0' && c <= '9') {
-        out |= static_cast<std::uint32_t>(c - '0');
-      } else if (c >= 'a' && c <= 'f') {
-        out |= static_cast<std::uint32_t>(c - 'a' + 10);
-      } else if (c >= 'A' && c <= 'F') {
-        out |= static_cast<std::uint32_t>(c - 'A' + 10);
-      } else {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  bool string(std::string& out) {
-    ++pos_;  // opening quote
-    while (pos_ < text_.size()) {
-      char c = text_[pos_];
-      if (c == '"') {
-        ++pos_;
-        return true;
-      }
-      if (static_cast<unsigned char>(c) < 0x20) return false;  // raw control characters are invalid
-      if (c != '\\') {
-        out.push_back(c);
-        ++pos_;
-        continue;
-      }
-      if (++pos_ >= text_.size()) return false;
-      char e = text_[pos_++];
-      switch (e) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'u': {
-          std::uint32_t cp = 0;
-          if (!hex4(cp)) return false;
-          if (cp >= 0xD800 && cp < 0xDC00 && text_.substr(pos_, 2) == "\\u") {
-            std::size_t save = pos_;
-            pos_ += 2;
-            std::uint32_t low = 0;
-            if (hex4(low) && low >= 0xDC00 && low < 0xE000) {
-              cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-            } else {
-              pos_ = save;
-            }
-          }
-          append_utf8(out, cp);
-          break;
-        }
-        default:
-          return false;
-      }
-    }
-    return false;
-  }
-
-  bool array(Value& out, int depth) {
-    ++pos_;
-    Array items;
-    skip_ws();
-    if (pos_ < text_.size() && text_[pos_] == ']') {
-      ++pos_;
-      out = Value(std::move(items));
-      return true;
-    }
-    while (true) {
-      skip_ws();
-      Value v;
-      if (!value(v, depth)) return false;
-      items.push_back(std::move(v));
-      skip_ws();
-      if (pos_ >= text_.size()) return false;
-      if (text_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (text_[pos_] == ']') {
-        ++pos_;
-        out = Value(std::move(items));
-        return true;
-      }
-      return false;
-    }
-  }
-
-  bool object(Value& out, int depth) {
-    ++pos_;
-    Object members;
-    skip_ws();
-    if (pos_ < text_.size() && text_[pos_] == '}') {
-      ++pos_;
-      out = Value(std::move(members));
-      return true;
-    }
-    while (true) {
-      skip_ws();
-      if (pos_ >= text_.size() || text_[pos_] != '"') return false;
-      std::string key;
-      if (!string(key)) return false;
-      skip_ws();
-      if (pos_ >= text_.size() || text_[pos_] != ':') return false;
-      ++pos_;
-      skip_ws();
-      Value v;
-      if (!value(v, depth)) return false;
-      members.emplace_back(std::move(key), std::move(v));
-      skip_ws();
-      if (pos_ >= text_.size()) return false;
-      if (text_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (text_[pos_] == '}') {
-        ++pos_;
-        out = Value(std::move(members));
-        return true;
-      }
-      return false;
-    }
-  }
-
-  std::string_view text_;
-  std::size_t pos_ = 0;
+  bj::value_stack stack_;
+  std::string number_text_;
 };
 
-void write(std::string& out, const Value& v, int indent, int level) {
+void write(std::string& out, const bj::value& v, int indent, int level);
+
+}  // namespace
+
+Result<bj::value> parse_value(std::string_view text) {
+  bj::parse_options options;
+  options.max_depth = kMaxDepth;
+  // Log lines carry whatever bytes a client sent; JSON.parse never sees them
+  // as bytes, so they are passed through rather than refused.
+  options.allow_invalid_utf8 = true;
+  bj::basic_parser<ValueBuilder> parser(options);
+  bj::error_code ec;
+  std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (ec == bj::error::incomplete) return Error{"Unexpected end of JSON input"};
+  if (ec == bj::error::too_deep) {
+    return Error{"JSON nested deeper than " + std::to_string(kMaxDepth) + " levels at position " +
+                 std::to_string(used)};
+  }
+  // Anything after the document (other than whitespace) is an error too.
+  if (ec || used != text.size()) return Error{"Unexpected token at position " + std::to_string(used)};
+  return parser.handler().release();
+}
+
+const bj::value* find(const bj::value& value, std::string_view key) {
+  const bj::object* object = value.if_object();
+  if (!object) return nullptr;
+  // Boost keeps the last of duplicate keys, as JSON.parse does.
+  return object->if_contains(bj::string_view(key.data(), key.size()));
+}
+
+std::string stringify(const bj::value& value, int indent) {
+  std::string out;
+  write(out, value, indent, 0);
+  return out;
+}
+
+namespace {
+
+void write(std::string& out, const bj::value& v, int indent, int level) {
   auto newline = [&](int lvl) {
     if (indent <= 0) return;
     out.push_back('\n');
     out.append(static_cast<std::size_t>(indent * lvl), ' ');
   };
   switch (v.kind()) {
-    case Value::Kind::null: out += "null"; break;
-    case Value::Kind::boolean: out += v.as_bool() ? "true" : "false"; break;
-    case Value::Kind::number: out += number_to_string(v.as_number()); break;
-    case Value::Kind::string: out += quote(v.as_string()); break;
-    case Value::Kind::array: {
-      const auto& items = v.as_array();
+    case bj::kind::null: out += "null"; break;
+    case bj::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
+    // JavaScript has only doubles: integers print as the double they round to.
+    case bj::kind::int64: out += number_to_string(static_cast<double>(v.get_int64())); break;
+    case bj::kind::uint64: out += number_to_string(static_cast<double>(v.get_uint64())); break;
+    case bj::kind::double_: out += number_to_string(v.get_double()); break;
+    case bj::kind::string: out += quote(std::string_view(v.get_string().data(), v.get_string().size())); break;
+    case bj::kind::array: {
+      const auto& items = v.get_array();
       if (items.empty()) {
         out += "[]";
         break;
@@ -334,21 +168,21 @@ void write(std::string& out, const Value& v, int indent, int level) {
       out.push_back(']');
       break;
     }
-    case Value::Kind::object: {
-      const auto& members = v.as_object();
+    case bj::kind::object: {
+      const auto& members = v.get_object();
       if (members.empty()) {
         out += "{}";
         break;
       }
       out.push_back('{');
       bool first = true;
-      for (const auto& [k, member] : members) {
+      for (const auto& member : members) {
         if (!first) out.push_back(',');
         first = false;
         newline(level + 1);
-        out += quote(k);
+        out += quote(std::string_view(member.key().data(), member.key().size()));
         out += indent > 0 ? ": " : ":";
-        write(out, member, indent, level + 1);
+        write(out, member.value(), indent, level + 1);
       }
       newline(level);
       out.push_back('}');
@@ -357,14 +191,76 @@ void write(std::string& out, const Value& v, int indent, int level) {
   }
 }
 
+Value to_tree(const bj::value& v) {
+  switch (v.kind()) {
+    case bj::kind::null: return Value(nullptr);
+    case bj::kind::bool_: return Value(v.get_bool());
+    case bj::kind::int64:
+    case bj::kind::uint64:
+    case bj::kind::double_: return Value(v.to_number<double>());
+    case bj::kind::string: return Value(std::string(v.get_string().data(), v.get_string().size()));
+    case bj::kind::array: {
+      Array items;
+      items.reserve(v.get_array().size());
+      for (const auto& item : v.get_array()) items.push_back(to_tree(item));
+      return Value(std::move(items));
+    }
+    case bj::kind::object: {
+      Object members;
+      members.reserve(v.get_object().size());
+      for (const auto& member : v.get_object()) {
+        members.emplace_back(std::string(member.key().data(), member.key().size()), to_tree(member.value()));
+      }
+      return Value(std::move(members));
+    }
+  }
+  return Value(nullptr);
+}
+
+const Array& empty_array() {
+  static const Array a;
+  return a;
+}
+const Object& empty_object() {
+  static const Object o;
+  return o;
+}
+
 }  // namespace
 
-Result<Value> parse(std::string_view text) { return Parser(text).document(); }
+Value::Value(Array a) : kind_(Kind::array), array_(std::make_shared<Array>(std::move(a))) {}
+Value::Value(Object o) : kind_(Kind::object), object_(std::make_shared<Object>(std::move(o))) {}
 
-std::string stringify(const Value& value, int indent) {
-  std::string out;
-  write(out, value, indent, 0);
-  return out;
+const Array& Value::as_array() const { return array_ ? *array_ : empty_array(); }
+const Object& Value::as_object() const { return object_ ? *object_ : empty_object(); }
+
+const Value* Value::find(std::string_view key) const {
+  if (kind_ != Kind::object || !object_) return nullptr;
+  // Duplicate keys: the last one wins, as in JSON.parse.
+  const Value* found = nullptr;
+  for (const auto& [k, v] : *object_) {
+    if (k == key) found = &v;
+  }
+  return found;
+}
+
+Value& Value::set(std::string key, Value v) {
+  kind_ = Kind::object;
+  if (!object_) object_ = std::make_shared<Object>();
+  for (auto& [k, existing] : *object_) {
+    if (k == key) {
+      existing = std::move(v);
+      return existing;
+    }
+  }
+  object_->emplace_back(std::move(key), std::move(v));
+  return object_->back().second;
+}
+
+Result<Value> parse(std::string_view text) {
+  auto parsed = parse_value(text);
+  if (!parsed.ok()) return parsed.error();
+  return to_tree(*parsed);
 }
 
 std::string quote(std::string_view s) {

@@ -233,91 +233,103 @@ PolicyManifest make_policy_manifest(const policy::PolicySpec& spec, const Manife
   return m;
 }
 
-json::Value manifest_to_json(const PolicyManifest& m) {
-  json::Array rules;
+boost::json::value manifest_to_json(const PolicyManifest& m) {
+  boost::json::array rules;
   for (const auto& r : m.rules) {
-    json::Array domains(r.domains.begin(), r.domains.end());
     // Key order as awf writes it: the rule's fields, then `order`.
-    json::Object o;
-    o.emplace_back("id", r.id);
-    o.emplace_back("action", r.action);
-    o.emplace_back("aclName", r.acl_name);
-    o.emplace_back("protocol", r.protocol);
-    o.emplace_back("domains", json::Value(std::move(domains)));
-    o.emplace_back("description", r.description);
-    o.emplace_back("order", r.order);
+    boost::json::object o;
+    o.emplace("id", r.id);
+    o.emplace("action", r.action);
+    o.emplace("aclName", r.acl_name);
+    o.emplace("protocol", r.protocol);
+    o.emplace("domains", boost::json::array(r.domains.begin(), r.domains.end()));
+    o.emplace("description", r.description);
+    o.emplace("order", r.order);
     rules.emplace_back(std::move(o));
   }
-  json::Array ports;
+  boost::json::array ports;
   for (int p : m.dangerous_ports) ports.emplace_back(p);
-  json::Array dns(m.dns_servers.begin(), m.dns_servers.end());
-  json::Object out;
-  out.emplace_back("version", m.version);
-  out.emplace_back("generatedAt", m.generated_at);
-  out.emplace_back("rules", json::Value(std::move(rules)));
-  out.emplace_back("dangerousPorts", json::Value(std::move(ports)));
-  out.emplace_back("dnsServers", json::Value(std::move(dns)));
-  out.emplace_back("sslBumpEnabled", m.ssl_bump_enabled);
-  out.emplace_back("dlpEnabled", m.dlp_enabled);
-  out.emplace_back("hostAccessEnabled", m.host_access_enabled);
+  boost::json::object out;
+  out.emplace("version", m.version);
+  out.emplace("generatedAt", m.generated_at);
+  out.emplace("rules", std::move(rules));
+  out.emplace("dangerousPorts", std::move(ports));
+  out.emplace("dnsServers", boost::json::array(m.dns_servers.begin(), m.dns_servers.end()));
+  out.emplace("sslBumpEnabled", m.ssl_bump_enabled);
+  out.emplace("dlpEnabled", m.dlp_enabled);
+  out.emplace("hostAccessEnabled", m.host_access_enabled);
   if (m.allow_host_ports) {
-    out.emplace_back("allowHostPorts", *m.allow_host_ports);
+    out.emplace("allowHostPorts", *m.allow_host_ports);
   } else {
-    out.emplace_back("allowHostPorts", nullptr);
+    out.emplace("allowHostPorts", nullptr);
   }
   if (!m.topology_peers.empty()) {
-    out.emplace_back("topologyPeers", json::Value(json::Array(m.topology_peers.begin(), m.topology_peers.end())));
+    out.emplace("topologyPeers", boost::json::array(m.topology_peers.begin(), m.topology_peers.end()));
   }
-  return json::Value(std::move(out));
+  return out;
 }
 
 std::string manifest_to_text(const PolicyManifest& m) { return json::stringify(manifest_to_json(m), 2) + "\n"; }
 
-Result<PolicyManifest> manifest_from_json(const json::Value& v) {
+namespace {
+
+std::string string_or_empty(const boost::json::value* v) {
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+bool is_true(const boost::json::value* v) { return v && v->is_bool() && v->get_bool(); }
+
+// Numbers become ints as awf's manifest fields are; fractions are cut off.
+std::optional<int> int_or_none(const boost::json::value* v) {
+  if (!v || !v->is_number()) return std::nullopt;
+  return static_cast<int>(v->to_number<double>());
+}
+
+// The string items of an array member; other items are skipped.
+std::vector<std::string> strings_in(const boost::json::value* v) {
+  std::vector<std::string> out;
+  if (!v || !v->is_array()) return out;
+  for (const auto& item : v->get_array()) {
+    if (item.is_string()) out.emplace_back(item.get_string());
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<PolicyManifest> manifest_from_json(const boost::json::value& v) {
   if (!v.is_object()) return Error{"policy manifest: expected a JSON object"};
   PolicyManifest m;
-  auto str = [](const json::Value* x) { return x && x->is_string() ? x->as_string() : std::string(); };
-  auto flag = [](const json::Value* x) { return x && x->is_bool() && x->as_bool(); };
-  if (const auto* ver = v.find("version"); ver && ver->is_number()) m.version = static_cast<int>(ver->as_number());
-  m.generated_at = str(v.find("generatedAt"));
-  const auto* rules = v.find("rules");
+  if (auto version = int_or_none(json::find(v, "version"))) m.version = *version;
+  m.generated_at = string_or_empty(json::find(v, "generatedAt"));
+  const auto* rules = json::find(v, "rules");
   if (!rules || !rules->is_array()) return Error{"policy manifest: `rules` must be an array"};
-  for (const auto& r : rules->as_array()) {
+  for (const auto& r : rules->get_array()) {
     if (!r.is_object()) return Error{"policy manifest: each rule must be an object"};
     ManifestRule rule;
-    rule.id = str(r.find("id"));
-    rule.action = str(r.find("action"));
-    rule.acl_name = str(r.find("aclName"));
-    rule.protocol = str(r.find("protocol"));
+    rule.id = string_or_empty(json::find(r, "id"));
+    rule.action = string_or_empty(json::find(r, "action"));
+    rule.acl_name = string_or_empty(json::find(r, "aclName"));
+    rule.protocol = string_or_empty(json::find(r, "protocol"));
     if (rule.protocol.empty()) rule.protocol = "both";
-    rule.description = str(r.find("description"));
-    if (const auto* o = r.find("order"); o && o->is_number()) rule.order = static_cast<int>(o->as_number());
-    if (const auto* d = r.find("domains"); d && d->is_array()) {
-      for (const auto& x : d->as_array()) {
-        if (x.is_string()) rule.domains.push_back(x.as_string());
-      }
-    }
+    rule.description = string_or_empty(json::find(r, "description"));
+    if (auto order = int_or_none(json::find(r, "order"))) rule.order = *order;
+    rule.domains = strings_in(json::find(r, "domains"));
     m.rules.push_back(std::move(rule));
   }
-  if (const auto* ports = v.find("dangerousPorts"); ports && ports->is_array()) {
-    for (const auto& p : ports->as_array()) {
-      if (p.is_number()) m.dangerous_ports.push_back(static_cast<int>(p.as_number()));
+  if (const auto* ports = json::find(v, "dangerousPorts"); ports && ports->is_array()) {
+    for (const auto& p : ports->get_array()) {
+      if (auto port = int_or_none(&p)) m.dangerous_ports.push_back(*port);
     }
   }
-  if (const auto* dns = v.find("dnsServers"); dns && dns->is_array()) {
-    for (const auto& d : dns->as_array()) {
-      if (d.is_string()) m.dns_servers.push_back(d.as_string());
-    }
+  m.dns_servers = strings_in(json::find(v, "dnsServers"));
+  m.ssl_bump_enabled = is_true(json::find(v, "sslBumpEnabled"));
+  m.dlp_enabled = is_true(json::find(v, "dlpEnabled"));
+  m.host_access_enabled = is_true(json::find(v, "hostAccessEnabled"));
+  if (const auto* p = json::find(v, "allowHostPorts"); p && p->is_string()) {
+    m.allow_host_ports = std::string(p->get_string());
   }
-  m.ssl_bump_enabled = flag(v.find("sslBumpEnabled"));
-  m.dlp_enabled = flag(v.find("dlpEnabled"));
-  m.host_access_enabled = flag(v.find("hostAccessEnabled"));
-  if (const auto* p = v.find("allowHostPorts"); p && p->is_string()) m.allow_host_ports = p->as_string();
-  if (const auto* peers = v.find("topologyPeers"); peers && peers->is_array()) {
-    for (const auto& p : peers->as_array()) {
-      if (p.is_string()) m.topology_peers.push_back(p.as_string());
-    }
-  }
+  m.topology_peers = strings_in(json::find(v, "topologyPeers"));
   return m;
 }
 

@@ -146,50 +146,50 @@ bool parse_stats_format(std::string_view text, StatsFormat& out, std::string& er
 }
 
 std::string format_stats_json(const Stats& stats) {
-  json::Object by_domain;
+  boost::json::object by_domain;
   for (const auto& d : stats.by_domain) {
-    json::Object o;
-    o.emplace_back("allowed", d.allowed);
-    o.emplace_back("denied", d.denied);
-    o.emplace_back("total", d.total);
-    by_domain.emplace_back(d.domain, json::Value(std::move(o)));
+    boost::json::object o;
+    o.emplace("allowed", d.allowed);
+    o.emplace("denied", d.denied);
+    o.emplace("total", d.total);
+    by_domain.emplace(d.domain, std::move(o));
   }
-  json::Object out;
-  out.emplace_back("totalRequests", stats.total_requests);
-  out.emplace_back("allowedRequests", stats.allowed_requests);
-  out.emplace_back("deniedRequests", stats.denied_requests);
-  out.emplace_back("uniqueDomains", stats.unique_domains);
+  boost::json::object out;
+  out.emplace("totalRequests", stats.total_requests);
+  out.emplace("allowedRequests", stats.allowed_requests);
+  out.emplace("deniedRequests", stats.denied_requests);
+  out.emplace("uniqueDomains", stats.unique_domains);
   if (stats.time_range) {
-    json::Object range;
-    range.emplace_back("start", stats.time_range->first);
-    range.emplace_back("end", stats.time_range->second);
-    out.emplace_back("timeRange", json::Value(std::move(range)));
+    boost::json::object range;
+    range.emplace("start", stats.time_range->first);
+    range.emplace("end", stats.time_range->second);
+    out.emplace("timeRange", std::move(range));
   } else {
-    out.emplace_back("timeRange", nullptr);
+    out.emplace("timeRange", nullptr);
   }
-  out.emplace_back("byDomain", json::Value(std::move(by_domain)));
+  out.emplace("byDomain", std::move(by_domain));
   if (!stats.dns_refusals.empty()) {
-    json::Object by_name;
-    for (const auto& r : stats.dns_refusals) by_name.emplace_back(r.name, r.lookups);
-    json::Object dns;
-    dns.emplace_back("names", stats.dns_refusals.size());
-    dns.emplace_back("lookups", stats.dns_refused_lookups);
-    dns.emplace_back("byName", json::Value(std::move(by_name)));
-    out.emplace_back("dnsRefusals", json::Value(std::move(dns)));
+    boost::json::object by_name;
+    for (const auto& r : stats.dns_refusals) by_name.emplace(r.name, r.lookups);
+    boost::json::object dns;
+    dns.emplace("names", stats.dns_refusals.size());
+    dns.emplace("lookups", stats.dns_refused_lookups);
+    dns.emplace("byName", std::move(by_name));
+    out.emplace("dnsRefusals", std::move(dns));
   }
   if (stats.by_rule) {
-    json::Array rules;
+    boost::json::array rules;
     for (const auto& r : *stats.by_rule) {
-      json::Object o;
-      o.emplace_back("ruleId", r.rule_id);
-      o.emplace_back("description", r.description);
-      o.emplace_back("action", r.action);
-      o.emplace_back("hits", r.hits);
+      boost::json::object o;
+      o.emplace("ruleId", r.rule_id);
+      o.emplace("description", r.description);
+      o.emplace("action", r.action);
+      o.emplace("hits", r.hits);
       rules.emplace_back(std::move(o));
     }
-    out.emplace_back("byRule", json::Value(std::move(rules)));
+    out.emplace("byRule", std::move(rules));
   }
-  return json::stringify(json::Value(std::move(out)), 2);
+  return json::stringify(boost::json::value(std::move(out)), 2);
 }
 
 std::string format_stats_markdown(const Stats& stats) {

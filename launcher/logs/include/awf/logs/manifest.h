@@ -67,9 +67,9 @@ std::string wildcard_to_regex(const std::string& pattern);
 // wildcard_to_regex(pattern), without a regex engine).
 bool wildcard_matches(std::string_view pattern, std::string_view host);
 
-json::Value manifest_to_json(const PolicyManifest& manifest);
+boost::json::value manifest_to_json(const PolicyManifest& manifest);
 std::string manifest_to_text(const PolicyManifest& manifest);  // 2-space indented, trailing newline
-Result<PolicyManifest> manifest_from_json(const json::Value& value);
+Result<PolicyManifest> manifest_from_json(const boost::json::value& value);
 
 // Writes `<dir>/policy-manifest.json`; the error names the path and errno text.
 Status write_policy_manifest(const std::string& dir, const PolicyManifest& manifest);
