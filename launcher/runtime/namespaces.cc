@@ -19,11 +19,10 @@
 #include <string>
 
 #include "awf/intercept/unique_fd.h"
+#include "errno_text.h"
 
 namespace awf::runtime {
 namespace {
-
-std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
 
 std::string flags_to_string(int flags) {
   static constexpr struct {
@@ -100,7 +99,7 @@ Result<pid_t> clone_into_namespaces(int flags) {
   // The raw system call with no new stack behaves like fork(2): the child
   // continues here on a copy of the parent's stack. glibc's clone() wrapper
   // would need a separate stack and a function; this keeps the child's code
-  // inline in the supervisor where its parent half is.
+  // inline in start_agent() where its parent half is.
   const long pid = ::syscall(SYS_clone, static_cast<unsigned long>(flags) | SIGCHLD, nullptr, nullptr, nullptr,
                              nullptr);
   if (pid >= 0) return static_cast<pid_t>(pid);

@@ -16,13 +16,12 @@
 #include <string>
 
 #include "awf/intercept/unique_fd.h"
+#include "errno_text.h"
 
 namespace awf::runtime {
 namespace {
 
 using intercept::UniqueFd;
-
-std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
 
 // One request, one acknowledgement: enough for the three messages we send.
 struct NetlinkRequest {

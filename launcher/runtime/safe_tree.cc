@@ -13,6 +13,8 @@
 #include <cstring>
 #include <vector>
 
+#include "errno_text.h"
+
 namespace awf::runtime {
 namespace {
 
@@ -20,18 +22,16 @@ namespace {
 // one descriptor.
 constexpr int kMaxDepth = 256;
 
-std::string errno_message(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
-
 // The names in a directory, read through a duplicate of `fd` so that the
 // caller keeps its own descriptor for the *at() calls that follow.
 Result<std::vector<std::string>> list_names(int fd, const std::string& shown_as) {
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) return Error{"cannot read directory " + shown_as + ": " + errno_message(errno)};
+  if (copy < 0) return Error{"cannot read directory " + shown_as + ": " + errno_text(errno)};
   DIR* dir = ::fdopendir(copy);
   if (dir == nullptr) {
     const int err = errno;
     ::close(copy);
-    return Error{"cannot read directory " + shown_as + ": " + errno_message(err)};
+    return Error{"cannot read directory " + shown_as + ": " + errno_text(err)};
   }
   ::rewinddir(dir);
   std::vector<std::string> names;
@@ -42,7 +42,7 @@ Result<std::vector<std::string>> list_names(int fd, const std::string& shown_as)
   }
   const int err = errno;
   ::closedir(dir);
-  if (err != 0) return Error{"cannot read directory " + shown_as + ": " + errno_message(err)};
+  if (err != 0) return Error{"cannot read directory " + shown_as + ": " + errno_text(err)};
   return names;
 }
 
@@ -55,7 +55,7 @@ Status remove_below(int dir_fd, dev_t device, const std::string& shown_as, int d
     const std::string path = shown_as + "/" + name;
     struct stat st {};
     if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno != ENOENT) failures += (failures.empty() ? "" : "; ") + path + ": " + errno_message(errno);
+      if (errno != ENOENT) failures += (failures.empty() ? "" : "; ") + path + ": " + errno_text(errno);
       continue;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -73,10 +73,10 @@ Status remove_below(int dir_fd, dev_t device, const std::string& shown_as, int d
         continue;
       }
       if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0) {
-        failures += (failures.empty() ? "" : "; ") + path + ": " + errno_message(errno);
+        failures += (failures.empty() ? "" : "; ") + path + ": " + errno_text(errno);
       }
     } else if (::unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT) {
-      failures += (failures.empty() ? "" : "; ") + path + ": " + errno_message(errno);
+      failures += (failures.empty() ? "" : "; ") + path + ": " + errno_text(errno);
     }
   }
   if (!failures.empty()) return Error{"cannot remove " + failures};
@@ -85,23 +85,23 @@ Status remove_below(int dir_fd, dev_t device, const std::string& shown_as, int d
 
 Status copy_file_at(int from_dir, int to_dir, const std::string& name, const std::string& shown_as) {
   UniqueFd in(::openat(from_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!in) return Error{"cannot open " + shown_as + ": " + errno_message(errno)};
+  if (!in) return Error{"cannot open " + shown_as + ": " + errno_text(errno)};
   UniqueFd out(::openat(to_dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!out) return Error{"cannot create the copy of " + shown_as + ": " + errno_message(errno)};
+  if (!out) return Error{"cannot create the copy of " + shown_as + ": " + errno_text(errno)};
   char buffer[65536];
   for (;;) {
     ssize_t got = ::read(in.get(), buffer, sizeof buffer);
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return Error{"cannot read " + shown_as + ": " + errno_message(errno)};
+    if (got < 0) return Error{"cannot read " + shown_as + ": " + errno_text(errno)};
     if (got == 0) break;
     for (ssize_t done = 0; done < got;) {
       ssize_t put = ::write(out.get(), buffer + done, static_cast<size_t>(got - done));
       if (put < 0 && errno == EINTR) continue;
-      if (put < 0) return Error{"cannot write the copy of " + shown_as + ": " + errno_message(errno)};
+      if (put < 0) return Error{"cannot write the copy of " + shown_as + ": " + errno_text(errno)};
       done += put;
     }
   }
-  if (::fsync(out.get()) != 0) return Error{"cannot write the copy of " + shown_as + ": " + errno_message(errno)};
+  if (::fsync(out.get()) != 0) return Error{"cannot write the copy of " + shown_as + ": " + errno_text(errno)};
   return ok_status();
 }
 
@@ -113,13 +113,13 @@ Status copy_below(int from_fd, int to_fd, const std::string& shown_as, int depth
     const std::string path = shown_as + "/" + name;
     struct stat st {};
     if (::fstatat(from_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      return Error{"cannot inspect " + path + ": " + errno_message(errno)};
+      return Error{"cannot inspect " + path + ": " + errno_text(errno)};
     }
     if (S_ISREG(st.st_mode)) {
       if (auto status = copy_file_at(from_fd, to_fd, name, path); !status) return status;
     } else if (S_ISDIR(st.st_mode)) {
       if (::mkdirat(to_fd, name.c_str(), 0700) != 0) {
-        return Error{"cannot create the copy of " + path + ": " + errno_message(errno)};
+        return Error{"cannot create the copy of " + path + ": " + errno_text(errno)};
       }
       auto from_child = open_directory_at(from_fd, name, path);
       if (!from_child) return from_child.error();
@@ -139,7 +139,7 @@ void readable_below(int dir_fd, const std::string& shown_as, int depth, std::str
   auto note = [&](const std::string& what) { failures += (failures.empty() ? "" : "; ") + what; };
   struct stat self {};
   if (::fstat(dir_fd, &self) != 0 || ::fchmod(dir_fd, (self.st_mode & 07777) | 0555) != 0) {
-    note(shown_as + ": " + errno_message(errno));
+    note(shown_as + ": " + errno_text(errno));
   }
   if (depth > kMaxDepth) {
     note(shown_as + ": deeper than " + std::to_string(kMaxDepth));
@@ -154,7 +154,7 @@ void readable_below(int dir_fd, const std::string& shown_as, int depth, std::str
     const std::string path = shown_as + "/" + name;
     struct stat st {};
     if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      note(path + ": " + errno_message(errno));
+      note(path + ": " + errno_text(errno));
       continue;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -169,12 +169,12 @@ void readable_below(int dir_fd, const std::string& shown_as, int depth, std::str
       UniqueFd file(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
       struct stat now {};
       if (!file || ::fstat(file.get(), &now) != 0 || !S_ISREG(now.st_mode)) {
-        note(path + ": " + (file ? "no longer a regular file" : errno_message(errno)));
+        note(path + ": " + (file ? "no longer a regular file" : errno_text(errno)));
         continue;
       }
       mode_t mode = (now.st_mode & 07777) | 0444;
       if (now.st_mode & 0111) mode |= 0111;
-      if (::fchmod(file.get(), mode) != 0) note(path + ": " + errno_message(errno));
+      if (::fchmod(file.get(), mode) != 0) note(path + ": " + errno_text(errno));
     }
     // Links, sockets, FIFOs and devices keep their modes.
   }
@@ -184,13 +184,13 @@ void readable_below(int dir_fd, const std::string& shown_as, int depth, std::str
 
 Result<UniqueFd> open_directory(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) return Error{"cannot open directory " + path + ": " + errno_message(errno)};
+  if (!fd) return Error{"cannot open directory " + path + ": " + errno_text(errno)};
   return fd;
 }
 
 Result<UniqueFd> open_directory_at(int parent_fd, const std::string& name, const std::string& shown_as) {
   UniqueFd fd(::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) return Error{"cannot open directory " + shown_as + ": " + errno_message(errno)};
+  if (!fd) return Error{"cannot open directory " + shown_as + ": " + errno_text(errno)};
   return fd;
 }
 
@@ -198,17 +198,17 @@ Status remove_tree_at(int parent_fd, const std::string& name, const std::string&
   struct stat st {};
   if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return ok_status();
-    return Error{"cannot remove " + shown_as + ": " + errno_message(errno)};
+    return Error{"cannot remove " + shown_as + ": " + errno_text(errno)};
   }
   if (!S_ISDIR(st.st_mode)) {
-    if (::unlinkat(parent_fd, name.c_str(), 0) != 0) return Error{"cannot remove " + shown_as + ": " + errno_message(errno)};
+    if (::unlinkat(parent_fd, name.c_str(), 0) != 0) return Error{"cannot remove " + shown_as + ": " + errno_text(errno)};
     return ok_status();
   }
   auto dir = open_directory_at(parent_fd, name, shown_as);
   if (!dir) return dir.error();
   if (auto status = remove_below(dir->get(), st.st_dev, shown_as, 0); !status) return status;
   if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0) {
-    return Error{"cannot remove " + shown_as + ": " + errno_message(errno)};
+    return Error{"cannot remove " + shown_as + ": " + errno_text(errno)};
   }
   return ok_status();
 }

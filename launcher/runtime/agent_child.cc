@@ -1,0 +1,135 @@
+// The agent's first process and awf's half of its start-up. It sets up its
+// network from inside (lo, routes, nft, listeners): this works the same
+// rootless, where awf itself could not setns(2) into a namespace owned by
+// another user namespace.
+#include "agent_child.h"
+
+#include <linux/close_range.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "awf/runtime/namespaces.h"
+#include "awf/runtime/netns_setup.h"
+#include "awf/runtime/nft_ruleset.h"
+#include "awf/runtime/runtime.h"
+#include "errno_text.h"
+
+namespace awf::runtime {
+
+using intercept::UniqueFd;
+using std::chrono::milliseconds;
+
+Result<Agent> start_agent(Plan& plan, const SignalWatch& signals, Clock::time_point deadline, int& signal_seen) {
+  int control_pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control_pair) != 0) {
+    return Error{"socketpair: " + errno_text(errno)};
+  }
+  UniqueFd control(control_pair[0]), child_control(control_pair[1]);
+  auto cloned = clone_into_namespaces(namespace_clone_flags(plan.user_namespace));
+  if (!cloned) return cloned.error();
+  if (*cloned == 0) {
+    control.reset();
+    run_agent_child(child_control.get(), plan, signals.previous_mask());
+  }
+  Child agent(*cloned);
+  child_control.reset();
+  if (plan.user_namespace) {
+    if (auto status = write_id_maps(agent.pid(), ::getuid(), ::getgid()); !status) {
+      const std::string hint = user_namespace_hint();
+      return Error{status.message() + (hint.empty() ? "" : "; " + hint)};
+    }
+    if (auto status = send_message(control.get(), kMapsWritten, {}); !status) return status.error();
+  }
+  auto listeners = await_message(control.get(), signals, deadline, "the agent namespace", signal_seen);
+  if (!listeners && signal_seen != 0) return Agent{std::move(control), std::move(agent), Message{}};
+  if (!listeners) return listeners.error();
+  if (listeners->tag == kError) return Error{listeners->payload};
+  if (listeners->tag != kListeners || listeners->fds.size() != listeners->payload.size() || listeners->fds.empty()) {
+    return Error{"the agent namespace's first process exited during set-up (status " +
+                 std::to_string(exit_code_from_wait_status(agent.kill_and_reap())) + ")"};
+  }
+  return Agent{std::move(control), std::move(agent), std::move(*listeners)};
+}
+
+Status start_command(Agent& agent, const SignalWatch& signals, int& signal_seen) {
+  if (auto status = send_message(agent.control.get(), kGo, {}); !status) return status.error();
+  auto exec_result = await_message(agent.control.get(), signals, Clock::now() + milliseconds(10'000),
+                                   "the entrypoint to start", signal_seen);
+  if (!exec_result && signal_seen == 0) return exec_result.error();
+  if (exec_result && exec_result->tag == kError) return Error{exec_result->payload};
+  return ok_status();
+}
+
+void run_agent_child(int control, Plan& plan, const sigset_t& original_mask) {
+  auto fail = [&](const std::string& message) {
+    (void)send_message(control, kError, message);
+    ::_exit(kExitFailure);
+  };
+  // getppid() is 0 across a PID namespace; EOF on `control` covers a parent
+  // that died before this line.
+  die_with_parent(0);
+  if (plan.user_namespace) {
+    // The maps must exist before anything needs an identity inside.
+    auto go = receive_message(control);
+    if (!go || go->tag != kMapsWritten) ::_exit(kExitFailure);
+    if (auto status = keep_capabilities_across_exec(); !status) fail(status.message());
+  }
+  if (auto status = make_mounts_private(); !status) fail(status.message());
+  if (auto status = bring_up_loopback(); !status) fail(status.message());
+  if (auto status = add_default_routes_via_loopback(); !status) fail(status.message());
+  {
+    auto listeners = open_agent_listeners(plan.ruleset.ports);
+    if (!listeners) fail(listeners.message());
+    std::string kinds;
+    std::vector<int> fds;
+    for (const auto& l : *listeners) {
+      kinds += static_cast<char>(l.kind);
+      fds.push_back(l.fd.get());
+    }
+    if (auto status = send_message(control, kListeners, kinds, fds); !status) fail(status.message());
+    // Our copies close here: the command must never hold the proxy's
+    // listeners (it could accept the connections meant for the proxy).
+  }
+  // The ruleset goes in while awf starts the proxy (libnftables takes a few
+  // ms, closing its netlink socket as many again): nothing of the agent runs
+  // before it is in place, since exec waits for it and for 'G'. A failure
+  // reaches awf as the answer to 'G'.
+  if (auto status = apply_ruleset(render_ruleset(plan.ruleset)); !status) fail(status.message());
+  auto go = receive_message(control);
+  if (!go || go->tag != kGo) ::_exit(kExitFailure);
+  ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
+  // Descriptors awf inherited without close-on-exec (a CI runner's, a
+  // caller's) must not reach the command: an fd of a host directory is a way
+  // around any chroot. Only stdin, stdout and stderr cross.
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail("close_range: " + errno_text(errno));
+  auto argv = c_strings(plan.agent_argv);
+  auto envp = c_strings(plan.agent_env);
+  ::execve(plan.entrypoint_path.c_str(), argv.data(), envp.data());
+  fail("cannot execute " + plan.entrypoint_path + ": " + errno_text(errno));
+  ::_exit(kExitFailure);
+}
+
+int stop_agent(Child& agent, int sig, milliseconds grace) {
+  if (!agent.running()) return agent.try_reap();
+  // The entrypoint forwards the signal to the command; PID 1 ignores
+  // signals it has no handler for, hence SIGKILL after the grace period,
+  // which ends the whole PID namespace (pid_namespaces(7)).
+  agent.signal(sig);
+  const auto deadline = Clock::now() + grace;
+  while (agent.running()) {
+    if (int status = agent.try_reap(); status >= 0) return status;
+    const int left = remaining_ms(deadline);
+    if (left == 0) return agent.kill_and_reap();
+    pollfd p{agent.pidfd(), POLLIN, 0};
+    ::poll(&p, 1, agent.pidfd() >= 0 ? left : std::min(left, 10));
+  }
+  return agent.try_reap();
+}
+
+}  // namespace awf::runtime

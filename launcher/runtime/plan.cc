@@ -1,0 +1,134 @@
+// make_plan(): awf-proxy's command line (the policy flags passed through
+// unchanged), awf-entrypoint's, and the environment the command starts with.
+#include "plan.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "awf/runtime/namespaces.h"
+#include "errno_text.h"
+
+namespace awf::runtime {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string program_next_to_self(const char* name) {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return name;
+  return (self.parent_path() / name).string();
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+void set_env(std::vector<std::string>& env, const std::string& key, const std::string& value) {
+  const std::string prefix = key + "=";
+  std::erase_if(env, [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+  env.push_back(prefix + value);
+}
+
+bool has_env(const std::vector<std::string>& env, const std::string& key) {
+  const std::string prefix = key + "=";
+  return std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+}
+
+}  // namespace
+
+Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir, const fs::path& private_tmp) {
+  Plan plan;
+  auto host_ports = parse_port_specs(config.allow_host_ports);
+  if (!host_ports) return host_ports.error();
+  plan.ruleset = RulesetSpec{config.ports, std::move(*host_ports)};
+  plan.user_namespace = wants_user_namespace(config.user_namespace);
+  plan.log_dir = log_dir;
+  plan.logs_dir_given = !config.proxy_logs_dir.empty();
+
+  plan.proxy_path = config.proxy_path.empty() ? program_next_to_self("awf-proxy") : config.proxy_path;
+  plan.entrypoint_path =
+      config.entrypoint_path.empty() ? program_next_to_self("awf-entrypoint") : config.entrypoint_path;
+  for (const std::string* program : {&plan.proxy_path, &plan.entrypoint_path}) {
+    if (::access(program->c_str(), X_OK) != 0) {
+      return Error{"cannot run " + *program + ": " + errno_text(errno) +
+                   " (awf-proxy and awf-entrypoint are installed next to awf)"};
+    }
+  }
+  if (config.command.empty()) return Error{"No command specified. Use -- to separate command from options."};
+
+  auto& p = plan.proxy_argv;
+  p.push_back(plan.proxy_path);
+  for (const auto& list : config.allow_domains) p.insert(p.end(), {"--allow-domains", list});
+  if (!config.block_domains.empty()) p.insert(p.end(), {"--block-domains", join(config.block_domains, ",")});
+  if (!config.allow_host_ports.empty()) p.insert(p.end(), {"--allow-host-ports", config.allow_host_ports});
+  if (config.enable_host_access) p.push_back("--enable-host-access");
+  if (!config.dns_servers.empty()) p.insert(p.end(), {"--dns-servers", join(config.dns_servers, ",")});
+  if (!config.hosts_file.empty()) p.insert(p.end(), {"--hosts-file", config.hosts_file});
+  if (!config.allow_private_ranges.empty()) {
+    p.insert(p.end(), {"--allow-private-ranges", config.allow_private_ranges});
+  }
+  if (!config.dns_policy.empty()) p.insert(p.end(), {"--dns-policy", config.dns_policy});
+  p.insert(p.end(), {"--log-dir", log_dir.string()});
+  if (!config.log_level.empty()) p.insert(p.end(), {"--log-level", config.log_level});
+  p.insert(p.end(), config.extra_proxy_args.begin(), config.extra_proxy_args.end());
+
+  auto& a = plan.agent_argv;
+  a.push_back(plan.entrypoint_path);
+  a.insert(a.end(), config.entrypoint_args.begin(), config.entrypoint_args.end());
+  if (!private_tmp.empty()) {
+    a.insert(a.end(), {"--tmp", private_tmp.string()});
+    for (const auto& path : config.tmp_binds) a.insert(a.end(), {"--mount", path + ":" + path + ":rw"});
+  }
+  a.push_back("--");
+  a.insert(a.end(), config.command.begin(), config.command.end());
+
+  // The agent's environment: the CLI's (awf_cli's build_agent_environment
+  // already has the proxy variables, with -e allowed to change them), then
+  // whatever it left out. Both spellings, since curl reads only the
+  // lowercase http_proxy.
+  auto& env = plan.agent_env;
+  env = config.agent_env;
+  auto set_default = [&env](const std::string& key, const std::string& value) {
+    if (!has_env(env, key)) set_env(env, key, value);
+  };
+  const std::string proxy_url = "http://127.0.0.1:" + std::to_string(config.ports.forward);
+  for (const char* key : {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"}) set_default(key, proxy_url);
+  for (const char* key : {"NO_PROXY", "no_proxy"}) set_default(key, "localhost,127.0.0.1,::1");
+  if (plan.user_namespace) {
+    // Rootless, the invoking user's IDs are the only ones the user namespace
+    // maps: the command runs as exactly them, even below 1000 where awf
+    // would substitute 1000.
+    set_env(env, "AWF_USER_UID", std::to_string(::getuid()));
+    set_env(env, "AWF_USER_GID", std::to_string(::getgid()));
+    if (::getuid() < 1000 || ::getgid() < 1000) {
+      a.insert(std::find(a.begin(), a.end(), std::string("--")), "--exact-ids");
+    }
+  } else {
+    set_default("AWF_USER_UID", std::to_string(config.uid));
+    set_default("AWF_USER_GID", std::to_string(config.gid));
+  }
+  if (!config.workdir.empty()) set_default("AWF_WORKDIR", config.workdir);
+  // The agent's resolver is the proxy's DNS listener. (Any server would
+  // do, the ruleset redirects port 53, but resolv.conf should not promise
+  // others.)
+  set_default("AWF_DNS_SERVERS", "127.0.0.1");
+  return plan;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& items) {
+  std::vector<char*> out;
+  for (auto& item : items) out.push_back(item.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace awf::runtime
