@@ -157,23 +157,5 @@ TEST(Json, FindAnswersNullForMissingKeysAndNonObjects) {
   EXPECT_EQ(b->get_string(), "c");
 }
 
-TEST(Json, TreeParseKeepsOrderNumbersAndErrors) {
-  auto tree = parse(R"({"z":[1.5,"s",true,null],"a":{"n":-2}})");
-  ASSERT_TRUE(tree.ok()) << tree.message();
-  ASSERT_TRUE(tree->is_object());
-  ASSERT_EQ(tree->as_object().size(), 2u);
-  EXPECT_EQ(tree->as_object()[0].first, "z");
-  const auto& z = tree->find("z")->as_array();
-  ASSERT_EQ(z.size(), 4u);
-  EXPECT_EQ(z[0].as_number(), 1.5);
-  EXPECT_EQ(z[1].as_string(), "s");
-  EXPECT_TRUE(z[2].as_bool());
-  EXPECT_TRUE(z[3].is_null());
-  EXPECT_EQ(tree->find("a")->find("n")->as_number(), -2);
-  auto bad = parse("{network:");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.message(), "Unexpected token at position 1");
-}
-
 }  // namespace
 }  // namespace awf::json

@@ -18,7 +18,12 @@ namespace awf::cli {
 
 namespace {
 
-using json::Value;
+using Value = boost::json::value;
+
+// A number as a double, whichever way Boost.JSON holds it.
+double number_of(const Value& v) { return v.to_number<double>(); }
+
+std::string text_of(const Value& v) { return std::string(v.as_string()); }
 
 // YAML -> the JSON data model, with YAML 1.2 core-schema typing of plain scalars.
 Value from_yaml(const YAML::Node& node) {
@@ -27,27 +32,27 @@ Value from_yaml(const YAML::Node& node) {
     case YAML::NodeType::Undefined:
       return Value(nullptr);
     case YAML::NodeType::Sequence: {
-      json::Array a;
+      boost::json::array a;
       for (const auto& item : node) a.push_back(from_yaml(item));
       return Value(std::move(a));
     }
     case YAML::NodeType::Map: {
-      Value o{json::Object{}};
-      for (const auto& kv : node) o.set(kv.first.Scalar(), from_yaml(kv.second));
-      return o;
+      boost::json::object o;
+      for (const auto& kv : node) o.insert_or_assign(kv.first.Scalar(), from_yaml(kv.second));
+      return Value(std::move(o));
     }
     case YAML::NodeType::Scalar:
       break;
   }
   const std::string& s = node.Scalar();
-  if (node.Tag() == "!") return Value(s);  // quoted: always a string
+  if (node.Tag() == "!") return Value(s.c_str());  // quoted: always a string
   if (s == "true" || s == "True" || s == "TRUE") return Value(true);
   if (s == "false" || s == "False" || s == "FALSE") return Value(false);
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Value(nullptr);
   // Numbers as JSON writes them (plus a leading '+'), everything else is text.
-  auto parsed = json::parse(s.front() == '+' ? s.substr(1) : s);
+  auto parsed = json::parse_value(s.front() == '+' ? s.substr(1) : s);
   if (parsed.ok() && parsed->is_number()) return *parsed;
-  return Value(s);
+  return Value(s.c_str());
 }
 
 class Reader {
@@ -57,13 +62,14 @@ class Reader {
   std::vector<std::string> problems;
 
   const Value* section(const char* name, const std::set<std::string>& keys) {
-    const Value* s = root_.find(name);
+    const Value* s = json::find(root_, name);
     if (!s || s->is_null()) return nullptr;
     if (!s->is_object()) {
       problems.push_back(std::string("/") + name + " must be object");
       return nullptr;
     }
-    for (const auto& [k, v] : s->as_object()) {
+    for (const auto& kv : s->as_object()) {
+      const std::string k(kv.key());
       if (!keys.count(k)) problems.push_back(std::string("/") + name + " must NOT have additional properties (" + k + ")");
     }
     return s;
@@ -73,7 +79,7 @@ class Reader {
     const Value* v = member(sec, key);
     if (!v) return;
     if (!v->is_string()) return bad(sec_name, key, "string");
-    out = v->as_string();
+    out = text_of(*v);
   }
 
   void boolean(const Value* sec, const char* sec_name, const char* key, std::optional<bool>& out) {
@@ -88,9 +94,9 @@ class Reader {
     const Value* v = member(sec, key);
     if (!v) return;
     if (v->is_string()) {
-      out = v->as_string();
+      out = text_of(*v);
     } else if (v->is_number()) {
-      out = json::number_to_string(v->as_number());
+      out = json::number_to_string(number_of(*v));
     } else {
       bad(sec_name, key, "integer");
     }
@@ -108,7 +114,7 @@ class Reader {
         problems.push_back(std::string("/") + sec_name + "/" + key + "/" + std::to_string(i) + " must be string");
         return;
       }
-      items.push_back(item.as_string());
+      items.push_back(text_of(item));
     }
     if (!items.empty()) out = std::move(items);
   }
@@ -118,7 +124,7 @@ class Reader {
     const Value* v = member(sec, key);
     if (!v) return;
     if (v->is_string()) {
-      out = v->as_string();
+      out = text_of(*v);
       return;
     }
     if (!v->is_array()) return bad(sec_name, key, "string or array");
@@ -126,9 +132,9 @@ class Reader {
     for (const auto& item : v->as_array()) {
       std::string text;
       if (item.is_string()) {
-        text = item.as_string();
+        text = text_of(item);
       } else if (item.is_number()) {
-        text = json::number_to_string(item.as_number());
+        text = json::number_to_string(number_of(item));
       } else {
         return bad(sec_name, key, "string or array");
       }
@@ -140,7 +146,7 @@ class Reader {
  private:
   static const Value* member(const Value* sec, const char* key) {
     if (!sec) return nullptr;
-    const Value* v = sec->find(key);
+    const Value* v = json::find(*sec, key);
     return v && !v->is_null() ? v : nullptr;
   }
   void bad(const char* sec, const char* key, const char* type) {
@@ -159,11 +165,12 @@ Result<ConfigFile> validate(const Value& root, const std::string& source) {
                                              "apiProxy"};
   ConfigFile c;
   Reader r(root);
-  for (const auto& [k, v] : root.as_object()) {
+  for (const auto& kv : root.as_object()) {
+    const std::string k(kv.key());
     if (!kTop.count(k)) r.problems.push_back("/ must NOT have additional properties (" + k + ")");
   }
   for (const char* ignored : {"rateLimiting", "chroot", "filesystem", "runner", "apiProxy"}) {
-    if (const auto* v = root.find(ignored); v && !v->is_null()) c.ignored.push_back(ignored);
+    if (const auto* v = json::find(root, ignored); v && !v->is_null()) c.ignored.push_back(ignored);
   }
 
   if (const auto* n = r.section("network", {"allowDomains", "blockDomains", "dnsServers", "upstreamProxy",
@@ -216,7 +223,7 @@ Result<ConfigFile> validate(const Value& root, const std::string& source) {
     r.str(k, "container", "containerRuntime", c.container_runtime);
     r.strings(k, "container", "mounts", c.mounts);
     r.str(k, "container", "runtime", c.runtime);
-    if (const auto* images = k->find("images"); images && !images->is_null()) c.ignored.push_back("container.images");
+    if (const auto* images = json::find(*k, "images"); images && !images->is_null()) c.ignored.push_back("container.images");
   }
   if (const auto* e = r.section("environment", {"envFile", "envAll", "excludeEnv"})) {
     r.str(e, "environment", "envFile", c.env_file);
@@ -271,7 +278,7 @@ Result<ConfigFile> parse_config_text(std::string_view text, std::string_view sou
   Result<Value> tree = Error{""};
   switch (syntax) {
     case ConfigSyntax::json:
-      tree = json::parse(text);
+      tree = json::parse_value(text);
       if (!tree.ok()) return fail(tree.message());
       break;
     case ConfigSyntax::yaml:
@@ -279,7 +286,7 @@ Result<ConfigFile> parse_config_text(std::string_view text, std::string_view sou
       if (!tree.ok()) return fail(tree.message());
       break;
     case ConfigSyntax::guess:
-      tree = json::parse(text);
+      tree = json::parse_value(text);
       if (!tree.ok()) {
         tree = parse_yaml(text);
         if (!tree.ok()) return fail(tree.message());

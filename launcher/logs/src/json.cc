@@ -191,77 +191,7 @@ void write(std::string& out, const bj::value& v, int indent, int level) {
   }
 }
 
-Value to_tree(const bj::value& v) {
-  switch (v.kind()) {
-    case bj::kind::null: return Value(nullptr);
-    case bj::kind::bool_: return Value(v.get_bool());
-    case bj::kind::int64:
-    case bj::kind::uint64:
-    case bj::kind::double_: return Value(v.to_number<double>());
-    case bj::kind::string: return Value(std::string(v.get_string().data(), v.get_string().size()));
-    case bj::kind::array: {
-      Array items;
-      items.reserve(v.get_array().size());
-      for (const auto& item : v.get_array()) items.push_back(to_tree(item));
-      return Value(std::move(items));
-    }
-    case bj::kind::object: {
-      Object members;
-      members.reserve(v.get_object().size());
-      for (const auto& member : v.get_object()) {
-        members.emplace_back(std::string(member.key().data(), member.key().size()), to_tree(member.value()));
-      }
-      return Value(std::move(members));
-    }
-  }
-  return Value(nullptr);
-}
-
-const Array& empty_array() {
-  static const Array a;
-  return a;
-}
-const Object& empty_object() {
-  static const Object o;
-  return o;
-}
-
 }  // namespace
-
-Value::Value(Array a) : kind_(Kind::array), array_(std::make_shared<Array>(std::move(a))) {}
-Value::Value(Object o) : kind_(Kind::object), object_(std::make_shared<Object>(std::move(o))) {}
-
-const Array& Value::as_array() const { return array_ ? *array_ : empty_array(); }
-const Object& Value::as_object() const { return object_ ? *object_ : empty_object(); }
-
-const Value* Value::find(std::string_view key) const {
-  if (kind_ != Kind::object || !object_) return nullptr;
-  // Duplicate keys: the last one wins, as in JSON.parse.
-  const Value* found = nullptr;
-  for (const auto& [k, v] : *object_) {
-    if (k == key) found = &v;
-  }
-  return found;
-}
-
-Value& Value::set(std::string key, Value v) {
-  kind_ = Kind::object;
-  if (!object_) object_ = std::make_shared<Object>();
-  for (auto& [k, existing] : *object_) {
-    if (k == key) {
-      existing = std::move(v);
-      return existing;
-    }
-  }
-  object_->emplace_back(std::move(key), std::move(v));
-  return object_->back().second;
-}
-
-Result<Value> parse(std::string_view text) {
-  auto parsed = parse_value(text);
-  if (!parsed.ok()) return parsed.error();
-  return to_tree(*parsed);
-}
 
 std::string quote(std::string_view s) {
   std::string out;

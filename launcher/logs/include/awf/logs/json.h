@@ -6,12 +6,8 @@
 
 #include <boost/json/value.hpp>
 
-#include <cstddef>
-#include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 #include "awf/result.h"
 
@@ -44,57 +40,5 @@ std::string quote(std::string_view s);
 
 // JavaScript's Number#toString for finite doubles in the ranges logs use.
 std::string number_to_string(double n);
-
-// The tree type launcher/cli's config reader walks (it builds one from YAML
-// too). It is filled from boost::json::value by `parse`; the log tools use
-// boost::json::value directly.
-class Value;
-using Array = std::vector<Value>;
-// Objects keep insertion order.
-using Object = std::vector<std::pair<std::string, Value>>;
-
-class Value {
- public:
-  enum class Kind { null, boolean, number, string, array, object };
-
-  Value() = default;
-  Value(std::nullptr_t) {}                                  // NOLINT: implicit by design
-  Value(bool b) : kind_(Kind::boolean), bool_(b) {}         // NOLINT
-  Value(double n) : kind_(Kind::number), number_(n) {}      // NOLINT
-  Value(const char* s) : kind_(Kind::string), string_(s) {}  // NOLINT
-  Value(std::string s) : kind_(Kind::string), string_(std::move(s)) {}  // NOLINT
-  Value(Array a);   // NOLINT
-  Value(Object o);  // NOLINT
-
-  Kind kind() const { return kind_; }
-  bool is_null() const { return kind_ == Kind::null; }
-  bool is_bool() const { return kind_ == Kind::boolean; }
-  bool is_number() const { return kind_ == Kind::number; }
-  bool is_string() const { return kind_ == Kind::string; }
-  bool is_array() const { return kind_ == Kind::array; }
-  bool is_object() const { return kind_ == Kind::object; }
-
-  bool as_bool() const { return bool_; }
-  double as_number() const { return number_; }
-  const std::string& as_string() const { return string_; }
-  const Array& as_array() const;
-  const Object& as_object() const;
-
-  // Member lookup for objects; nullptr when absent or not an object.
-  const Value* find(std::string_view key) const;
-  // Appends (or replaces) a member; the value becomes an object.
-  Value& set(std::string key, Value v);
-
- private:
-  Kind kind_ = Kind::null;
-  bool bool_ = false;
-  double number_ = 0;
-  std::string string_;
-  std::shared_ptr<Array> array_;
-  std::shared_ptr<Object> object_;
-};
-
-// parse_value, then the result copied into a Value.
-Result<Value> parse(std::string_view text);
 
 }  // namespace awf::json
