@@ -44,13 +44,5 @@ void log_info(std::string_view message) {
 void log_warn(std::string_view message) { emit("[entrypoint][WARN] ", message); }
 void log_error(std::string_view message) { emit("[entrypoint][ERROR] ", message); }
 
-std::string errno_text(int err) {
-  const char* name = strerrorname_np(err);
-  std::string text = strerror(err);
-  text += " (";
-  text += name ? name : std::to_string(err);
-  text += ")";
-  return text;
-}
 
 }  // namespace awf::entrypoint

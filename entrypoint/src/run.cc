@@ -23,12 +23,6 @@
 namespace awf::entrypoint {
 namespace {
 
-#define AWF_TRY(expr)          \
-  do {                         \
-    if (auto s_ = (expr); !s_) \
-      return s_.error();       \
-  } while (0)
-
 bool is_dir_in_root(const std::string& root, const std::string& path) {
   auto p = open_in_root(root, path, CreateOptions{.create = false});
   struct stat st;

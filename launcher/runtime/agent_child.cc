@@ -18,11 +18,10 @@
 #include "awf/runtime/netns_setup.h"
 #include "awf/runtime/nft_ruleset.h"
 #include "awf/runtime/runtime.h"
-#include "errno_text.h"
+#include "awf/errno_text.h"
 
 namespace awf::runtime {
 
-using intercept::UniqueFd;
 using std::chrono::milliseconds;
 
 Result<Agent> start_agent(Plan& plan, const SignalWatch& signals, Clock::time_point deadline, int& signal_seen) {

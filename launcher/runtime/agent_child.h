@@ -8,7 +8,7 @@
 
 #include <chrono>
 
-#include "awf/intercept/unique_fd.h"
+#include "awf/unique_fd.h"
 #include "awf/result.h"
 #include "awf/runtime/cleanup.h"
 #include "control_channel.h"
@@ -21,7 +21,7 @@ namespace awf::runtime {
 // Members in this order so that the agent is killed before its control
 // channel closes, when the run ends early.
 struct Agent {
-  intercept::UniqueFd control;  // awf's end of the control channel
+  UniqueFd control;  // awf's end of the control channel
   Child child;
   Message listeners;  // kListeners: the proxy's listeners, opened inside
 };

@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "awf/intercept/socket_activation.h"
-#include "errno_text.h"
+#include "awf/errno_text.h"
 
 namespace awf::runtime {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "awf/intercept/unique_fd.h"
+#include "awf/unique_fd.h"
 #include "awf/result.h"
 #include "deadline.h"
 #include "signal_watch.h"
@@ -23,7 +23,7 @@ inline constexpr char kError = 'E';        // child -> awf: payload = the error 
 struct Message {
   char tag = 0;  // 0: EOF
   std::string payload;
-  std::vector<intercept::UniqueFd> fds;
+  std::vector<UniqueFd> fds;
 };
 
 Status send_message(int fd, char tag, const std::string& payload, const std::vector<int>& fds = {});

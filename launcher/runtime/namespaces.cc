@@ -18,8 +18,8 @@
 #include <optional>
 #include <string>
 
-#include "awf/intercept/unique_fd.h"
-#include "errno_text.h"
+#include "awf/unique_fd.h"
+#include "awf/errno_text.h"
 
 namespace awf::runtime {
 namespace {
@@ -47,7 +47,7 @@ std::optional<std::string> read_sysctl(const char* path) {
 }
 
 Status write_file(const std::string& path, const std::string& content) {
-  intercept::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd) return Error{"user namespace: open " + path + ": " + errno_text(errno)};
   ssize_t written;
   do {

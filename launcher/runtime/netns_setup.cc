@@ -15,13 +15,12 @@
 #include <cstring>
 #include <string>
 
-#include "awf/intercept/unique_fd.h"
-#include "errno_text.h"
+#include "awf/unique_fd.h"
+#include "awf/errno_text.h"
 
 namespace awf::runtime {
 namespace {
 
-using intercept::UniqueFd;
 
 // One request, one acknowledgement: enough for the three messages we send.
 struct NetlinkRequest {

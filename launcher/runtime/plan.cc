@@ -8,7 +8,7 @@
 #include <cerrno>
 
 #include "awf/runtime/namespaces.h"
-#include "errno_text.h"
+#include "awf/errno_text.h"
 
 namespace awf::runtime {
 

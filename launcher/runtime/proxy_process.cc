@@ -12,14 +12,13 @@
 #include <utility>
 
 #include "awf/intercept/socket_activation.h"
-#include "errno_text.h"
+#include "awf/errno_text.h"
 
 extern char** environ;
 
 namespace awf::runtime {
 namespace {
 
-using intercept::UniqueFd;
 
 constexpr const char* kReadyLine = "awf-proxy: ready";
 constexpr std::size_t kProxyTailLines = 20;

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "awf/intercept/unique_fd.h"
+#include "awf/unique_fd.h"
 #include "awf/result.h"
 #include "awf/runtime/cleanup.h"
 #include "awf/runtime/runtime.h"
@@ -25,7 +25,7 @@ namespace awf::runtime {
 // With --log-level debug every line is also forwarded to awf's stderr.
 class ProxyOutput {
  public:
-  ProxyOutput(intercept::UniqueFd fd, const Diagnostics& diag) : fd_(std::move(fd)), diag_(diag) {}
+  ProxyOutput(UniqueFd fd, const Diagnostics& diag) : fd_(std::move(fd)), diag_(diag) {}
   int fd() const { return fd_.get(); }
   bool open() const { return fd_.valid(); }
   bool ready() const { return ready_; }
@@ -42,7 +42,7 @@ class ProxyOutput {
 
  private:
   void line(const std::string& text);
-  intercept::UniqueFd fd_;
+  UniqueFd fd_;
   const Diagnostics& diag_;
   std::string partial_;
   std::deque<std::string> tail_;
@@ -58,7 +58,7 @@ struct Proxy {
 // descriptors 3.. (`kinds`: one ListenerKind byte per descriptor), stdin from
 // /dev/null, stdout and stderr into a pipe, `original_mask` restored. The
 // listeners are the proxy's afterwards: awf's copies are closed here.
-Result<Proxy> start_proxy(Plan& plan, std::vector<intercept::UniqueFd>& listener_fds, const std::string& kinds,
+Result<Proxy> start_proxy(Plan& plan, std::vector<UniqueFd>& listener_fds, const std::string& kinds,
                           const sigset_t& original_mask, const Diagnostics& diag);
 
 // Reads the proxy's output until its ready line, failing when it exits first

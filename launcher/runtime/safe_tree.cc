@@ -13,7 +13,7 @@
 #include <cstring>
 #include <vector>
 
-#include "errno_text.h"
+#include "awf/errno_text.h"
 
 namespace awf::runtime {
 namespace {

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <utility>
 
-#include "errno_text.h"
+#include "awf/errno_text.h"
 
 namespace awf::runtime {
 

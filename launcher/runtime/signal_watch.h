@@ -4,7 +4,7 @@
 
 #include <signal.h>
 
-#include "awf/intercept/unique_fd.h"
+#include "awf/unique_fd.h"
 #include "awf/result.h"
 
 namespace awf::runtime {
@@ -25,7 +25,7 @@ class SignalWatch {
 
  private:
   SignalWatch() = default;
-  intercept::UniqueFd fd_;
+  UniqueFd fd_;
   sigset_t previous_{};
   bool active_ = false;
 };

@@ -21,7 +21,7 @@
 #include "awf/runtime/runtime.h"
 #include "deadline.h"
 #include "diagnostics.h"
-#include "errno_text.h"
+#include "awf/errno_text.h"
 #include "plan.h"
 #include "proxy_process.h"
 #include "signal_watch.h"

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "awf/intercept/socket_address.h"
-#include "awf/intercept/unique_fd.h"
+#include "awf/unique_fd.h"
 #include "awf/proxy/http_session.h"
 
 namespace awf::proxy {
@@ -43,7 +43,7 @@ Status probe_health(const ListenAddress& target, std::chrono::milliseconds timeo
   const std::string where = "health check of " + target.text();
   auto address = intercept::SocketAddress::parse(target.host, target.port);
   if (!address) return Error{where + ": not an IP address"};
-  intercept::UniqueFd fd(::socket(address->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  UniqueFd fd(::socket(address->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return Error{where + ": socket: " + std::strerror(errno)};
   sockaddr_storage ss{};
   const socklen_t len = address->to_sockaddr(ss);

@@ -1,6 +1,7 @@
 // Turning --listen* flags and socket-activated descriptors into the acceptors
 // and UDP sockets each I/O thread waits on.
 #include "awf/proxy/listeners.h"
+#include "awf/errno_text.h"
 
 #include <type_traits>
 
@@ -27,7 +28,6 @@ using intercept::ListenerKind;
 
 namespace {
 
-std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
 
 const char* flag_of(ListenerKind kind) {
   switch (kind) {

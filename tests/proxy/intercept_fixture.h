@@ -370,7 +370,7 @@ class InterceptTest : public ::testing::Test {
   TempDir dir_;
   std::string netns_;
   bool netns_created_ = false;
-  intercept::UniqueFd netns_fd_;
+  UniqueFd netns_fd_;
   std::string origin_ip_, other_ip_, cert_;
   std::unique_ptr<PlainOrigin> web_;
   std::unique_ptr<Process> tls_;

@@ -36,7 +36,7 @@ intercept::InheritedListener inherited(ListenerKind kind) {
   if (kind != ListenerKind::dns_udp) {
     EXPECT_EQ(::listen(fd, 4), 0);
   }
-  return {kind, intercept::UniqueFd(fd)};
+  return {kind, UniqueFd(fd)};
 }
 
 std::vector<ListenerKind> kinds(const std::vector<ListenerSource>& plan) {

@@ -22,12 +22,11 @@
 #include <thread>
 
 #include "awf/intercept/socket_address.h"
-#include "awf/intercept/unique_fd.h"
+#include "awf/unique_fd.h"
 
 namespace awf::runtime::test {
 
 using intercept::SocketAddress;
-using intercept::UniqueFd;
 
 
 // Empty when the tests can create namespaces and nftables rulesets here.

@@ -1,5 +1,6 @@
 // Forwarding allowed DNS queries upstream with our own ids and deadlines.
 #include "awf/intercept/dns_upstream.h"
+#include "awf/errno_text.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,7 +13,7 @@
 #include <string>
 
 #include "awf/intercept/dns_framing.h"
-#include "awf/intercept/unique_fd.h"
+#include "awf/unique_fd.h"
 
 namespace awf::intercept {
 
@@ -20,7 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
 
 void set_id(std::vector<std::uint8_t>& wire, std::uint16_t id) {
   // RFC 1035 §4.1.1: the id is the first two bytes of the header, big-endian.

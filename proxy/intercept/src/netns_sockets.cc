@@ -1,6 +1,7 @@
 // Listening sockets for awf-proxy, opened in the agent's network namespace
 // from a dedicated thread so the caller never leaves its own.
 #include "awf/intercept/netns_sockets.h"
+#include "awf/errno_text.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,7 +18,6 @@ namespace awf::intercept {
 
 namespace {
 
-std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
 
 Result<OpenedListener> open_one(const ListenerSpec& spec) {
   auto address = SocketAddress::parse(spec.address, spec.port);

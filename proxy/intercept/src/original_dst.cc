@@ -1,6 +1,7 @@
 // Reading the pre-redirect destination of an intercepted connection from
 // conntrack (SO_ORIGINAL_DST, IP6T_SO_ORIGINAL_DST).
 #include "awf/intercept/original_dst.h"
+#include "awf/errno_text.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -20,7 +21,6 @@ namespace {
 constexpr int kSoOriginalDst = 80;
 constexpr int kIp6tSoOriginalDst = 80;
 
-std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
 }  // namespace
 
 Result<SocketAddress> local_address(int fd) {

@@ -1,6 +1,7 @@
 // Socket activation both ways: awf-proxy adopting LISTEN_FDS descriptors, and
 // a launcher placing descriptors at 3.. in a child (sd_listen_fds(3)).
 #include "awf/intercept/socket_activation.h"
+#include "awf/errno_text.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -16,7 +17,6 @@ namespace awf::intercept {
 
 namespace {
 
-std::string errno_text(int err) { return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")"; }
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "awf/entrypoint/fd.h"
+#include "awf/unique_fd.h"
 #include "awf/entrypoint/identity.h"
 
 namespace awf::entrypoint {

@@ -4,6 +4,8 @@
 // contract holds without moving file descriptors around).
 #pragma once
 
+#include "awf/errno_text.h"
+
 #include <string>
 #include <string_view>
 
@@ -14,8 +16,6 @@ void log_info(std::string_view message);   // "[entrypoint] ..."; silenced by --
 void log_warn(std::string_view message);   // "[entrypoint][WARN] ..."
 void log_error(std::string_view message);  // "[entrypoint][ERROR] ...", one line per message line
 
-// "No such file or directory (ENOENT)": the text and the symbolic name, so a
-// message is readable and greppable.
-std::string errno_text(int err);
+// errno_text(err) for messages: awf/errno_text.h.
 
 }  // namespace awf::entrypoint

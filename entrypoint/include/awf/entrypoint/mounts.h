@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "awf/entrypoint/fd.h"
+#include "awf/unique_fd.h"
 #include "awf/result.h"
 
 namespace awf::entrypoint {

@@ -9,7 +9,7 @@
 
 #include "awf/intercept/listener_kind.h"
 #include "awf/intercept/socket_activation.h"
-#include "awf/intercept/unique_fd.h"
+#include "awf/unique_fd.h"
 #include "awf/proxy/config.h"
 #include "awf/result.h"
 
@@ -21,7 +21,7 @@ struct Worker;
 struct ListenerSource {
   intercept::ListenerKind kind = intercept::ListenerKind::forward;
   std::optional<ListenAddress> bind;  // from a flag; port 0 is resolved by the first bind
-  intercept::UniqueFd inherited;      // from socket activation
+  UniqueFd inherited;      // from socket activation
   std::string shown;                  // "127.0.0.1:3130" once known
   bool bound = false;                 // the first worker's socket exists; the others join it
 };

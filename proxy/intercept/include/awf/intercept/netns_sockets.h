@@ -11,7 +11,7 @@
 
 #include "awf/intercept/listener_kind.h"
 #include "awf/intercept/socket_address.h"
-#include "awf/intercept/unique_fd.h"
+#include "awf/unique_fd.h"
 #include "awf/result.h"
 
 namespace awf::intercept {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "awf/intercept/listener_kind.h"
-#include "awf/intercept/unique_fd.h"
+#include "awf/unique_fd.h"
 #include "awf/result.h"
 
 namespace awf::intercept {

@@ -43,3 +43,22 @@ using Status = Result<Ok>;
 inline Status ok_status() { return Ok{}; }
 
 }  // namespace awf
+
+// Inside a function returning Result<T> or Status: evaluates a Result or
+// Status and returns its error upward when it failed.
+#define AWF_TRY(expr)                          \
+  do {                                         \
+    if (auto awf_try_ = (expr); !awf_try_) {   \
+      return awf_try_.error();                 \
+    }                                          \
+  } while (0)
+
+// The same for a step that yields a value: declares `var` holding it.
+//   AWF_TRY_ASSIGN(auto fd, open_directory(path));
+#define AWF_TRY_CONCAT_(a, b) a##b
+#define AWF_TRY_NAME_(line) AWF_TRY_CONCAT_(awf_try_result_, line)
+#define AWF_TRY_ASSIGN(var, expr) AWF_TRY_ASSIGN_IMPL_(var, expr, AWF_TRY_NAME_(__LINE__))
+#define AWF_TRY_ASSIGN_IMPL_(var, expr, tmp) \
+  auto tmp = (expr);                         \
+  if (!tmp) return tmp.error();              \
+  var = std::move(tmp).value()
