@@ -621,9 +621,19 @@ void make_walkable(const std::string& dir) {
 }
 
 TEST_F(AwfEndToEnd, HostUnixSocketsAreOutOfTheSandboxesReach) {
+  // Directories outside the test's TempDirs, removed however the test ends
+  // (an ASSERT returns early).
+  struct RemovedAtEnd {
+    std::vector<std::string> paths;
+    ~RemovedAtEnd() {
+      std::error_code ec;
+      for (const auto& p : paths) fs::remove_all(p, ec);
+    }
+  } cleanup;
   char tmp_template[] = "/tmp/awf-e2e-XXXXXX";  // the host's /tmp itself, whatever $TMPDIR says
   ASSERT_NE(::mkdtemp(tmp_template), nullptr);
   const std::string host_tmp_area = tmp_template;
+  cleanup.paths.push_back(host_tmp_area);
   TempDir home;
   make_walkable(host_tmp_area);
   make_walkable(home.path());
@@ -631,6 +641,7 @@ TEST_F(AwfEndToEnd, HostUnixSocketsAreOutOfTheSandboxesReach) {
   const bool have_run = ::mkdtemp(run_dir_template) != nullptr;
   AWF_REQUIRE_FACILITY(have_run, "cannot create a directory under /run");
   const std::string run_dir = run_dir_template;
+  cleanup.paths.push_back(run_dir);
   ::chmod(run_dir.c_str(), 0755);
   {
     // One socket in each place host programs keep them.
@@ -666,8 +677,6 @@ TEST_F(AwfEndToEnd, HostUnixSocketsAreOutOfTheSandboxesReach) {
     EXPECT_NE(shared.err.find("--share-host-tmp"), std::string::npos) << "sharing warns: " << shared.err;
     EXPECT_EQ(sockets[0]->accepted(), 1);
   }
-  fs::remove_all(run_dir);
-  fs::remove_all(host_tmp_area);
 }
 
 TEST_F(AwfEndToEnd, HostsFileDecidesForTheCommandAndTheProxyWhateverEtcHostsSays) {
