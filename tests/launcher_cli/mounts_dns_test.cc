@@ -1,4 +1,4 @@
-// Mount specs and DNS servers (§1.3).
+// Mount specs and DNS servers.
 #include <gtest/gtest.h>
 #include <unistd.h>
 

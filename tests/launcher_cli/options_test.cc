@@ -1,4 +1,4 @@
-// awf's flags end to end through CLI11: every validation message of §1 that
+// awf's flags end to end through CLI11: every validation message of awf that
 // the native runtime implements, --config precedence, the localhost keyword,
 // host ports, DNS, and the flags the native runtime refuses.
 #include "awf/cli/options.h"

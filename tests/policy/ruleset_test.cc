@@ -1,5 +1,5 @@
-// Decisions of the compiled ruleset: every allow/deny vector of reference
-// §2.6, the compilation vectors as decisions, scopes, ports, IP literals,
+// Decisions of the compiled ruleset: every allow/deny vector of awf's
+// domain grammar, the compilation vectors as decisions, scopes, ports, IP literals,
 // and the reason and rule each decision carries.
 #include "awf/policy/ruleset.h"
 
@@ -47,7 +47,7 @@ void check(const Case& c) {
   EXPECT_EQ(rule ? rule->text : std::string("-"), c.rule) << c.sentence;
 }
 
-// Reference §2.6, allow/deny vectors (CONNECT on 443 unless stated).
+// awf's allow/deny vectors (CONNECT on 443 unless stated).
 const Case kAwfVectors[] = {
     {"#1 a plain entry allows its own name", "github.com", "", "github.com", 443, kConnect, true, Reason::allowed, "github.com"},
     {"#2 a plain entry allows its subdomains", "github.com", "", "api.github.com", 443, kConnect, true, Reason::allowed, "github.com"},
@@ -111,7 +111,7 @@ TEST(RulesetAwfVectors, EveryAllowDenyVectorOfSection26) {
   for (const Case& c : kAwfVectors) check(c);
 }
 
-// Reference §2.6 compilation vectors, expressed as decisions.
+// awf's compilation vectors, expressed as decisions.
 const Case kCompilationVectors[] = {
     {"a leading dot is the same entry", ".github.com", "", "api.github.com", 443, kConnect, true, Reason::allowed, ".github.com"},
     {"a leading dot still matches the bare name", ".github.com", "", "github.com", 443, kConnect, true, Reason::allowed, ".github.com"},

@@ -300,7 +300,7 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
     return fail("Invalid --security-mode: " + o.security_mode + ". Must be one of: strict, compat");
   }
 
-  // Domains: flags, files and rulesets merged and deduplicated (§2.1 step 1).
+  // Domains: flags, files and rulesets merged and deduplicated.
   policy::PolicyFlags flags;
   flags.allow_domains = o.allow_domains;
   flags.block_domains = o.block_domains;
@@ -318,7 +318,7 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
     note(Notice::Level::warn, "No allowed domains specified - all network access will be blocked");
   }
 
-  // The `localhost` keyword (§2.1 step 2): the first such entry becomes
+  // The `localhost` keyword: the first such entry becomes
   // host.docker.internal (same scheme), appended at the end as awf does.
   std::string host_ports_text = o.allow_host_ports;
   for (auto it = cfg.policy.allow.begin(); it != cfg.policy.allow.end(); ++it) {

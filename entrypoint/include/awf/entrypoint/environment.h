@@ -12,7 +12,7 @@
 
 namespace awf::entrypoint {
 
-// Variables never passed from outside (reference §1.4): shell state, sudo's
+// Variables never passed from outside: shell state, sudo's
 // leftovers, runner tokens, API keys (the api-proxy holds them), and the
 // entrypoint's own AWF_* configuration. The proxy variables are not in it:
 // the launcher sets them for the command on purpose.

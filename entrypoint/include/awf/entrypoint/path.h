@@ -1,5 +1,5 @@
 // The command's PATH and toolchain variables, rebuilt in awf's order
-// (reference §5, build_path_script): PATH never comes from outside.
+// (build_path_script): PATH never comes from outside.
 #pragma once
 
 #include <functional>

@@ -1,5 +1,5 @@
-// The selective-mount view: awf's table of what the command sees of the host
-// (reference §6), as data, and the code that builds it in a fresh tmpfs root.
+// The selective-mount view: awf's table of what the command sees of the host,
+// as data, and the code that builds it in a fresh tmpfs root.
 #pragma once
 
 #include <sys/types.h>
@@ -30,7 +30,7 @@ struct MountEntry {
   std::string tmpfs_options;   // kTmpfs: mode=, size=
 };
 
-// Credential files awf hides under $HOME (reference §6): each reads empty.
+// Credential files awf hides under $HOME: each reads empty.
 const std::vector<std::string>& credential_files();
 // $HOME subdirectories awf mounts read-write from the host home.
 const std::vector<std::string>& home_allowlist();

@@ -1,4 +1,4 @@
-// One allow/block list entry of awf's domain grammar (reference §2.1-2.2):
+// One allow/block list entry of awf's domain grammar:
 // parsing, validation with awf's messages, and the warnings awf never gave.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Port specs of `--allow-host-ports` (reference §1.2, tests/port-spec-fixtures):
+// Port specs of `--allow-host-ports` (tests/port-spec-fixtures):
 // `N` or `START-END`, with awf's messages, and the dangerous-port refusals.
 #pragma once
 

@@ -3,7 +3,7 @@
 // contiguous arrays) plus RE2 sets for wildcard patterns that are not a pure
 // `*.` prefix, consulted only at the trie nodes where they can apply.
 //
-// Decision order, first match wins (reference §3.2, awf's http_access order):
+// Decision order, first match wins (awf's http_access order):
 //   0. empty or longer than a DNS name  -> deny  invalid_host
 //   1. port not 80/443/extra            -> deny  port_not_allowed
 //   2. IP literal allowlisted (IPv4)    -> allow allowed

@@ -1,4 +1,4 @@
-// Reading policy from awf's inputs (reference §1.2, §1.8, §2.1): the
+// Reading policy from awf's inputs: the
 // comma lists of --allow-domains/--block-domains, domain files, ruleset YAML
 // files and the `network:` section of awf's config file (JSON or YAML).
 // All messages are awf's; they name the file and the offending value.
@@ -50,7 +50,7 @@ struct PolicyFlags {
   std::string allow_host_ports;                 // comma list of specs, may be empty
 };
 
-// Applies awf's order (§2.1): split, trim, append files, merge rulesets,
+// Applies awf's order: split, trim, append files, merge rulesets,
 // dedupe by exact string. File errors are prefixed as awf prefixes them
 // (`Failed to read domains file: ...`, `Failed to read blocked domains file: ...`).
 // Warnings of the files (read_ruleset_file) go to `warnings` when given.

@@ -1,6 +1,6 @@
 // The access log: one record per transaction, formatted as awf's
 // firewall_detailed text line, awf's audit.jsonl object or Squid's native
-// line (reference §3.4), written by one writer thread so I/O threads never
+// line, written by one writer thread so I/O threads never
 // touch a file, and flushed completely at shutdown.
 #pragma once
 

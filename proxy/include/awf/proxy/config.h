@@ -52,7 +52,7 @@ struct Config {
   LogFormat log_format = LogFormat::awf;
   std::string log_level = "info";
   unsigned threads = 0;  // 0: one per core
-  // Squid's values in awf's squid.conf (reference §3.1).
+  // Squid's values in awf's squid.conf.
   std::chrono::milliseconds connect_timeout{30'000};
   std::chrono::milliseconds request_timeout{120'000};
   std::chrono::milliseconds read_timeout{1'800'000};

@@ -1,5 +1,5 @@
-// The report printed after a command that hit the firewall (reference
-// §1.10): which targets were blocked and why (domain, port or protocol), the
+// The report printed after a command that hit the firewall:
+// which targets were blocked and why (domain, port or protocol), the
 // allowlist, and the `--allow-domains` line that would fix it.
 #pragma once
 

@@ -1,5 +1,5 @@
 // The agent's command string, built from what follows `--` exactly as awf
-// builds it (reference §1.1): one argument is a shell string used verbatim,
+// builds it: one argument is a shell string used verbatim,
 // several are each shell-quoted and joined with spaces.
 #pragma once
 

@@ -1,4 +1,4 @@
-// awf's `--config <path|->` file (reference §1.8): JSON or YAML, validated
+// awf's `--config <path|->` file: JSON or YAML, validated
 // against awf's key layout, each mapped value applied only where the same
 // flag was not given on the command line (values replace, never merge).
 #pragma once

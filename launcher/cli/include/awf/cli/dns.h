@@ -1,4 +1,4 @@
-// `--dns-servers` validation and host resolver auto-detection (reference §1.3).
+// `--dns-servers` validation and host resolver auto-detection.
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
 // The agent's environment, computed as a pure function of the host
-// environment and awf's env flags (reference §1.4): `-e/--env`, `--env-all`,
+// environment and awf's env flags: `-e/--env`, `--env-all`,
 // `--env-file`, `--exclude-env`, the exclusion set and awf's precedence.
 #pragma once
 

@@ -1,4 +1,4 @@
-// `-v/--mount host:container[:ro|rw]` specs (reference §1.5): `${VAR}` and
+// `-v/--mount host:container[:ro|rw]` specs: `${VAR}` and
 // `$VAR` expanded from the host environment, then awf's checks and messages.
 #pragma once
 

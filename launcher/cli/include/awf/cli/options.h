@@ -1,5 +1,5 @@
 // awf's command-line model: every flag of `awf [options] -- <command>` with
-// awf's syntax and defaults (reference §1.1-§1.8), registered on a CLI11 App,
+// awf's syntax and defaults, registered on a CLI11 App,
 // then validated into a LaunchConfig the runtime consumes.
 //
 // Use from the awf main (launcher/main.cc):
@@ -137,7 +137,7 @@ struct Notice {
 struct LaunchConfig {
   Runtime runtime = Runtime::native;
 
-  // Policy: §2.1 order applied (flags, files, rulesets, dedupe, localhost).
+  // Policy: awf's order applied (flags, files, rulesets, dedupe, localhost).
   policy::PolicySpec policy;                        // allow/block entries and extra_ports
   std::shared_ptr<const policy::Ruleset> ruleset;   // policy compiled
   std::vector<std::string> allowed_domains() const { return policy.allow; }
@@ -203,7 +203,7 @@ struct FinalizeContext {
 // --dns-policy, flags the native runtime cannot honour) and compiles the policy.
 Result<LaunchConfig> finalize_options(const CLI::App& app, Options options, const FinalizeContext& context);
 
-// The policy-manifest.json for this run (awf's shape, reference §3.9); the
+// The policy-manifest.json for this run (awf's shape); the
 // runtime writes it with logs::write_policy_manifest() into the log
 // directory (or --audit-dir) so `awf logs audit` can replay the rules.
 logs::PolicyManifest policy_manifest(const LaunchConfig& config);

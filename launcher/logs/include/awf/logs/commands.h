@@ -1,5 +1,5 @@
 // The `awf logs` command family on CLI11: `awf logs`, `awf logs stats`,
-// `awf logs summary`, `awf logs audit` (reference §1.9).
+// `awf logs summary`, `awf logs audit`.
 //
 // Use from the awf main:
 //

@@ -1,7 +1,6 @@
 // One access-log record and the two parsers that produce it: Squid's
 // `firewall_detailed` text line (access.log) and awf's audit.jsonl line,
-// with awf's rules for the domain, the decision and aborted transactions
-// (reference §3.4).
+// with awf's rules for the domain, the decision and aborted transactions.
 #pragma once
 
 #include <cstdint>

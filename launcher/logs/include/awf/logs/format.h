@@ -1,6 +1,6 @@
 // `awf logs` output of single entries: raw (verbatim), pretty (one readable
 // line, coloured on a terminal) and json (one object per line), as awf prints
-// them (reference §1.9).
+// them.
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
 // policy-manifest.json: the ordered rule list awf writes next to its logs so
-// `awf logs audit` can say which rule decided each request (reference §3.9).
+// `awf logs audit` can say which rule decided each request.
 // Our runtime writes it from the same PolicySpec the proxy compiles.
 #pragma once
 
