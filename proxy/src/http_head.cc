@@ -204,10 +204,16 @@ bool parse_decimal(std::string_view s, std::uint64_t& out) {
 
 // Content-Length / Transfer-Encoding of one message. `strict` refuses any
 // duplicate length (requests); responses may repeat an identical value.
-HeadError read_framing(const std::vector<HeaderField>& headers, bool strict, std::optional<std::uint64_t>& length,
-                       bool& has_te, bool& chunked) {
-  has_te = false;
-  chunked = false;
+struct Framing {
+  std::optional<std::uint64_t> length;
+  bool has_te = false;
+  bool chunked = false;
+};
+
+HeadError read_framing(const std::vector<HeaderField>& headers, bool strict, Framing& framing) {
+  std::optional<std::uint64_t>& length = framing.length;
+  bool& has_te = framing.has_te;
+  bool& chunked = framing.chunked;
   for (const auto& h : headers) {
     if (iequals(h.name, "content-length")) {
       int count = 0;
@@ -232,6 +238,20 @@ HeadError read_framing(const std::vector<HeaderField>& headers, bool strict, std
       if (bad) return HeadError::bad_transfer_encoding;
     }
   }
+  return HeadError::none;
+}
+
+// The header section after the start line, shared by requests and responses:
+// the fields, the Connection tokens and the framing headers. A message with
+// both Content-Length and Transfer-Encoding is a smuggling shape: refused
+// rather than guessed at, in either direction.
+HeadError parse_header_section(std::string_view fields, bool is_request, MessageHead& out, Framing& framing) {
+  out.headers.clear();
+  if (HeadError e = parse_fields(fields, out.headers); e != HeadError::none) return e;
+  collect_connection_tokens(out);
+  if (HeadError e = check_connection_tokens(out, is_request); e != HeadError::none) return e;
+  if (HeadError e = read_framing(out.headers, is_request, framing); e != HeadError::none) return e;
+  if (framing.has_te && framing.length) return HeadError::length_and_chunked;
   return HeadError::none;
 }
 
@@ -292,18 +312,11 @@ ParseResult parse_request_head(std::string_view bytes, std::size_t max_bytes, Re
   if (!parse_version(version, out.version_minor)) return {ParseStatus::error, HeadError::bad_version};
   out.method = std::string(method);
   out.target = std::string(target);
-  out.headers.clear();
-  if (HeadError e = parse_fields(head.substr(eol + 2), out.headers); e != HeadError::none) {
+  Framing framing;
+  if (HeadError e = parse_header_section(head.substr(eol + 2), true, out, framing); e != HeadError::none) {
     return {ParseStatus::error, e};
   }
-  collect_connection_tokens(out);
-  if (HeadError e = check_connection_tokens(out, true); e != HeadError::none) return {ParseStatus::error, e};
-  std::optional<std::uint64_t> length;
-  bool has_te = false, chunked = false;
-  if (HeadError e = read_framing(out.headers, true, length, has_te, chunked); e != HeadError::none) {
-    return {ParseStatus::error, e};
-  }
-  if (has_te && length) return {ParseStatus::error, HeadError::length_and_chunked};
+  const auto& [length, has_te, chunked] = framing;
   if (has_te && (!chunked || out.version_minor == 0)) return {ParseStatus::error, HeadError::bad_transfer_encoding};
   out.body = chunked ? BodyKind::chunked : (length && *length > 0 ? BodyKind::length : BodyKind::none);
   out.content_length = length.value_or(0);
@@ -338,19 +351,11 @@ ParseResult parse_response_head(std::string_view bytes, std::size_t max_bytes, R
   for (unsigned char c : out.reason) {
     if ((c < 0x20 && c != '\t') || c == 0x7f) return {ParseStatus::error, HeadError::bad_start_line};
   }
-  out.headers.clear();
-  if (HeadError e = parse_fields(head.substr(eol + 2), out.headers); e != HeadError::none) {
+  Framing framing;
+  if (HeadError e = parse_header_section(head.substr(eol + 2), false, out, framing); e != HeadError::none) {
     return {ParseStatus::error, e};
   }
-  collect_connection_tokens(out);
-  if (HeadError e = check_connection_tokens(out, false); e != HeadError::none) return {ParseStatus::error, e};
-  std::optional<std::uint64_t> length;
-  bool has_te = false, chunked = false;
-  if (HeadError e = read_framing(out.headers, false, length, has_te, chunked); e != HeadError::none) {
-    return {ParseStatus::error, e};
-  }
-  // A response with both is a smuggling shape too: refuse rather than guess.
-  if (has_te && length) return {ParseStatus::error, HeadError::length_and_chunked};
+  const auto& [length, has_te, chunked] = framing;
   out.chunked = chunked;
   out.content_length = has_te ? std::nullopt : length;
   if (has_te && !chunked) out.content_length.reset();  // read until close (RFC 9112 §6.3)
