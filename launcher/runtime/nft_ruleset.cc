@@ -139,7 +139,7 @@ std::string render_ruleset(const RulesetSpec& spec) {
   r += "\t\tip6 daddr ::1 accept\n";
   // Everything else fails at once instead of timing out: a reset for TCP,
   // admin-prohibited (ICMP or ICMPv6) for UDP, ICMP and the rest, the other
-  // loopback addresses included (threats.md: other ports and protocols, IPv6).
+  // loopback addresses included (other ports and protocols, and IPv6, are ways out too).
   r += "\t\tmeta l4proto tcp reject with tcp reset\n";
   r += "\t\treject with icmpx admin-prohibited\n";
   r += "\t}\n";

@@ -64,7 +64,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     rec_.client_port = peer_.port();
     // TCP_NODELAY comes from the listener (accepted sockets inherit it).
     // The port the client dialled is the port policy is asked about; its
-    // address is only logged (threats.md: never trust the dialled address).
+    // address is only logged (the dialled address is the agent's choice, never trusted).
     auto original = intercept::original_destination(client_.native_handle());
     if (original) {
       original_ = *original;

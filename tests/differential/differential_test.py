@@ -43,7 +43,7 @@ DOCUMENTED = {
             "plain-text body naming the host and reason; only the status is compared.",
     "loopback-client": "awf's Squid does not log clients at 127.0.0.1/::1 (acl healthcheck_localhost); "
                        "awf-proxy logs them because in its topology the agent itself is on loopback "
-                       "(ARCHITECTURE.md). Checked: Squid logs nothing, awf-proxy logs the request.",
+                       "(a deliberate difference from awf). Checked: Squid logs nothing, awf-proxy logs the request.",
     "schema": "audit.jsonl _schema carries the writer's version (audit/v<version>); only the "
               "'audit/v' prefix is compared.",
     "empty-request": "for a connection that sends nothing Squid 5.7 logs host '-', version '0.0' and "

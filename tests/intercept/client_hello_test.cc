@@ -1,5 +1,5 @@
 // Tests of the ClientHello peek: splits at every offset and across records,
-// the refusals of threats.md "TLS shapes", SNI validation, hello limits.
+// the refusals of malformed TLS shapes, SNI validation, hello limits.
 #include "awf/intercept/client_hello.h"
 
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // Strict HTTP/1.x message-head parsers and body framing for the forward proxy:
 // pure functions over bytes (need-more / done / error), no I/O. Strict on
 // purpose: whatever two parsers could read differently (CL+TE, duplicate
-// lengths, obs-fold, bare LF) is refused, never forwarded (threats.md, smuggling).
+// lengths, obs-fold, bare LF) is refused, never forwarded (docs/threat-model.md, request smuggling).
 #pragma once
 
 #include <cstddef>

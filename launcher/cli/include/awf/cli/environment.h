@@ -108,7 +108,8 @@ std::string host_home(const Environment& host, bool is_root,
 std::vector<std::string> read_github_path(const Environment& host);
 
 // The values awf sets before user input: both spellings of HTTP(S)_PROXY
-// (ours: awf leaves lowercase http_proxy unset; ARCHITECTURE.md sets both),
+// (awf leaves lowercase http_proxy unset; we set both, since many tools read
+// only the lowercase one),
 // NO_PROXY/no_proxy (`localhost,127.0.0.1,::1,0.0.0.0` + extras), HOME, PATH,
 // AWF_HOST_PATH ($GITHUB_PATH entries first, deduplicated), AWF_GOROOT and
 // friends copied from the host, NO_COLOR=1 (or FORCE_COLOR/TERM/COLUMNS with tty).
