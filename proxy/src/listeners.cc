@@ -161,6 +161,20 @@ void add_acceptor(Worker& worker, std::unique_ptr<tcp::acceptor> a, intercept::L
   worker.acceptor_kinds.push_back(kind);
 }
 
+namespace {
+
+// The family of an inherited socket decides the protocol object asio wraps
+// it in. A socket getsockname() cannot describe is treated as IPv4, and the
+// assign() that follows reports what is wrong with it.
+bool is_ipv6_socket(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
+  return ss.ss_family == AF_INET6;
+}
+
+}  // namespace
+
 Status open_on_worker(ListenerSource& source, Worker& worker) {
   const bool datagram = intercept::is_datagram(source.kind);
   if (source.inherited.valid()) {
@@ -169,10 +183,7 @@ Status open_on_worker(ListenerSource& source, Worker& worker) {
     error_code ec;
     if (datagram) {
       auto s = std::make_unique<udp::socket>(worker.io);
-      sockaddr_storage ss{};
-      socklen_t len = sizeof ss;
-      ::getsockname(*fd, reinterpret_cast<sockaddr*>(&ss), &len);
-      s->assign(ss.ss_family == AF_INET6 ? udp::v6() : udp::v4(), *fd, ec);
+      s->assign(is_ipv6_socket(*fd) ? udp::v6() : udp::v4(), *fd, ec);
       if (ec) {
         ::close(*fd);
         return Error{"inherited dns-udp listener " + source.shown + ": " + ec.message()};
@@ -180,10 +191,7 @@ Status open_on_worker(ListenerSource& source, Worker& worker) {
       worker.dns_sockets.push_back(std::move(s));
     } else {
       auto a = std::make_unique<tcp::acceptor>(worker.io);
-      sockaddr_storage ss{};
-      socklen_t len = sizeof ss;
-      ::getsockname(*fd, reinterpret_cast<sockaddr*>(&ss), &len);
-      a->assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), *fd, ec);
+      a->assign(is_ipv6_socket(*fd) ? tcp::v6() : tcp::v4(), *fd, ec);
       if (ec) {
         ::close(*fd);
         return Error{std::string("inherited ") + intercept::to_string(source.kind) + " listener " + source.shown +
