@@ -1,6 +1,7 @@
 // Unit tests of the DNS front end's pieces: the refusal's access-log line,
 // type names, and the asynchronous upstream exchange against scripted
-// loopback upstreams (truncation -> TCP, silent servers, forged ids).
+// loopback upstreams (our own ids, the client's restored, truncation -> TCP,
+// answers checked, silent servers and closed ports named, forged ids).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -41,8 +42,11 @@ std::vector<std::uint8_t> query_for(const std::string& name, std::uint16_t id, s
 }
 
 // The answer to `query`: same id and question, QR+RD+RA, one A record
-// (192.0.2.7, TTL 60) unless `truncated`, which sets TC with no records.
-std::vector<std::uint8_t> answer_to(const std::vector<std::uint8_t>& query, bool truncated, std::uint16_t id) {
+// unless `truncated`, which sets TC with no records. Over UDP the record is
+// 192.0.2.7 (TTL 60), over TCP 192.0.2.8 (TTL 30): a test can tell which
+// transport an answer came by.
+std::vector<std::uint8_t> answer_to(const std::vector<std::uint8_t>& query, bool truncated, std::uint16_t id,
+                                    bool over_tcp = false) {
   std::vector<std::uint8_t> a(query);
   a[0] = static_cast<std::uint8_t>(id >> 8);
   a[1] = static_cast<std::uint8_t>(id);
@@ -50,17 +54,23 @@ std::vector<std::uint8_t> answer_to(const std::vector<std::uint8_t>& query, bool
   a[3] = 0x80;
   if (!truncated) {
     a[7] = 1;
-    const std::uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7};
+    const std::uint8_t ttl = over_tcp ? 30 : 60, last_octet = over_tcp ? 8 : 7;
+    const std::uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, ttl, 0, 4, 192, 0, 2, last_octet};
     a.insert(a.end(), std::begin(rr), std::end(rr));
   }
   return a;
 }
 
-// A scripted upstream on 127.0.0.1 (UDP and TCP on one port).
+// A scripted upstream on 127.0.0.1 (UDP and TCP on one port, or UDP alone
+// with the TCP port closed). Over TCP it reads the query a byte at a time
+// and writes the answer in two parts, the first cutting the frame after its
+// length and one byte, so the reader must put the frame together.
 class FakeUpstream {
  public:
-  enum class Udp { answer, truncate, silent, forged_then_answer };
-  explicit FakeUpstream(Udp udp) : udp_mode_(udp) {
+  // other_question: an answer under the query's id to a question it did not ask.
+  enum class Udp { answer, truncate, silent, forged_then_answer, other_question };
+  enum class Tcp { answer, closed };
+  explicit FakeUpstream(Udp udp, Tcp tcp = Tcp::answer) : udp_mode_(udp) {
     udp_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     tcp_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
@@ -78,18 +88,28 @@ class FakeUpstream {
       tcp_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     }
     port_ = ntohs(a.sin_port);
-    ::listen(tcp_, 8);
+    if (tcp == Tcp::closed) {
+      // Bound only to keep the port for the UDP socket's bind; closed
+      // unlistened, connections to it are refused.
+      ::close(tcp_);
+      tcp_ = -1;
+    } else {
+      ::listen(tcp_, 8);
+    }
     ::pipe2(stop_, O_CLOEXEC);
     thread_ = std::thread([this] { run(); });
   }
   ~FakeUpstream() {
     [[maybe_unused]] auto n = ::write(stop_[1], "x", 1);
     thread_.join();
-    for (int f : {udp_, tcp_, stop_[0], stop_[1]}) ::close(f);
+    for (int f : {udp_, tcp_, stop_[0], stop_[1]}) {
+      if (f >= 0) ::close(f);
+    }
   }
   std::uint16_t port() const { return port_; }
   int udp_queries() const { return udp_queries_; }
   int tcp_queries() const { return tcp_queries_; }
+  std::uint16_t last_udp_query_id() const { return last_udp_query_id_; }
 
  private:
   void run() {
@@ -106,6 +126,7 @@ class FakeUpstream {
         ++udp_queries_;
         std::vector<std::uint8_t> q(buf, buf + n);
         const std::uint16_t id = static_cast<std::uint16_t>((q[0] << 8) | q[1]);
+        last_udp_query_id_ = id;
         auto send = [&](const std::vector<std::uint8_t>& r) {
           ::sendto(udp_, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
         };
@@ -115,24 +136,30 @@ class FakeUpstream {
           send(answer_to(q, false, static_cast<std::uint16_t>(id + 1)));
           send(answer_to(q, false, id));
         }
+        if (udp_mode_ == Udp::other_question) {
+          std::vector<std::uint8_t> other = q;
+          other[13] = 'b';  // "allowed.test" becomes "bllowed.test"
+          send(answer_to(other, false, id));
+        }
       }
       if (p[1].revents) {
         const int c = ::accept4(tcp_, nullptr, nullptr, SOCK_CLOEXEC);
         if (c < 0) continue;
         std::vector<std::uint8_t> in;
-        std::uint8_t buf[1500];
+        std::uint8_t byte = 0;
         while (in.size() < 2 || in.size() < 2u + ((in[0] << 8) | in[1])) {
-          const ssize_t n = ::recv(c, buf, sizeof buf, 0);
-          if (n <= 0) break;
-          in.insert(in.end(), buf, buf + n);
+          if (::recv(c, &byte, 1, 0) != 1) break;
+          in.push_back(byte);
         }
         if (in.size() > 14) {
           ++tcp_queries_;
           std::vector<std::uint8_t> q(in.begin() + 2, in.end());
-          auto r = answer_to(q, false, static_cast<std::uint16_t>((q[0] << 8) | q[1]));
+          auto r = answer_to(q, false, static_cast<std::uint16_t>((q[0] << 8) | q[1]), true);
           std::vector<std::uint8_t> framed = {static_cast<std::uint8_t>(r.size() >> 8), static_cast<std::uint8_t>(r.size())};
           framed.insert(framed.end(), r.begin(), r.end());
-          [[maybe_unused]] auto n = ::send(c, framed.data(), framed.size(), MSG_NOSIGNAL);
+          [[maybe_unused]] auto n = ::send(c, framed.data(), 3, MSG_NOSIGNAL);
+          ::usleep(20000);
+          n = ::send(c, framed.data() + 3, framed.size() - 3, MSG_NOSIGNAL);
         }
         ::close(c);
       }
@@ -143,6 +170,7 @@ class FakeUpstream {
   int stop_[2] = {-1, -1};
   std::uint16_t port_ = 0;
   std::atomic<int> udp_queries_{0}, tcp_queries_{0};
+  std::atomic<std::uint16_t> last_udp_query_id_{0};
   std::thread thread_;
 };
 
@@ -178,16 +206,59 @@ TEST(DnsUpstreamAsync, AnAnswerComesBackUnderTheClientsIdWithItsAddresses) {
   EXPECT_EQ(a.answer.addresses[0].to_string(), "192.0.2.7");
   EXPECT_EQ(a.answer.addresses[0].ttl, 60u);
   EXPECT_EQ(up.tcp_queries(), 0);
+  EXPECT_EQ(up.udp_queries(), 1);
+  EXPECT_NE(up.last_udp_query_id(), 0x1234) << "the client's id went upstream (1 in 65536 by chance)";
 }
 
 TEST(DnsUpstreamAsync, ATruncatedUdpAnswerIsAskedAgainOverTcp) {
   FakeUpstream up(FakeUpstream::Udp::truncate);
   Outcome o = forward({up.port()}, 2s);
   ASSERT_TRUE(o.result && o.result->ok()) << (o.result ? o.result->message() : "no result");
-  EXPECT_FALSE(o.result->value().answer.truncated);
-  EXPECT_EQ(o.result->value().answer.addresses.size(), 1u);
+  const auto& a = o.result->value();
+  EXPECT_FALSE(a.answer.truncated);
+  // The TCP answer, read through a frame that came in two parts.
+  ASSERT_EQ(a.answer.addresses.size(), 1u);
+  EXPECT_EQ(a.answer.addresses[0].to_string(), "192.0.2.8");
+  EXPECT_EQ(a.answer.addresses[0].ttl, 30u);
+  EXPECT_EQ(a.wire[0], 0x12);
+  EXPECT_EQ(a.wire[1], 0x34);
   EXPECT_EQ(up.udp_queries(), 1);
   EXPECT_EQ(up.tcp_queries(), 1);
+}
+
+TEST(DnsUpstreamAsync, ATruncatedAnswerFromAServerWithoutTcpNamesItsTcpPort) {
+  FakeUpstream up(FakeUpstream::Udp::truncate, FakeUpstream::Tcp::closed);
+  Outcome o = forward({up.port()}, 1s);
+  ASSERT_TRUE(o.result);
+  ASSERT_FALSE(o.result->ok());
+  EXPECT_NE(o.result->message().find("tcp DNS upstream 127.0.0.1:" + std::to_string(up.port()) + ": connect"),
+            std::string::npos)
+      << o.result->message();
+  EXPECT_EQ(up.udp_queries(), 1);
+}
+
+TEST(DnsUpstreamAsync, ASilentServerTimesOutWithAnErrorNamingItAndTheDeadline) {
+  FakeUpstream silent(FakeUpstream::Udp::silent);
+  Outcome o = forward({silent.port()}, 300ms);
+  ASSERT_TRUE(o.result);
+  ASSERT_FALSE(o.result->ok());
+  EXPECT_NE(o.result->message().find("udp DNS upstream 127.0.0.1:" + std::to_string(silent.port())),
+            std::string::npos)
+      << o.result->message();
+  EXPECT_NE(o.result->message().find("no answer within 300 ms"), std::string::npos) << o.result->message();
+  EXPECT_GE(o.took, 300ms);
+  EXPECT_LT(o.took, 2s);
+}
+
+TEST(DnsUpstreamAsync, AnAnswerToAnotherQuestionIsRejectedNamingTheServer) {
+  FakeUpstream up(FakeUpstream::Udp::other_question);
+  Outcome o = forward({up.port()}, 1s);
+  ASSERT_TRUE(o.result);
+  ASSERT_FALSE(o.result->ok());
+  EXPECT_NE(o.result->message().find("udp DNS upstream 127.0.0.1:" + std::to_string(up.port()) + ": "),
+            std::string::npos)
+      << o.result->message();
+  EXPECT_NE(o.result->message().find("question does not match"), std::string::npos) << o.result->message();
 }
 
 TEST(DnsUpstreamAsync, ASilentServerIsLeftAtItsDeadlineForTheNextOne) {

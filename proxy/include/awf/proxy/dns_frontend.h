@@ -39,10 +39,12 @@ void start_dns_tcp_session(boost::asio::ip::tcp::socket client, const boost::asi
 // the thread's io_context busy and no count is lost.
 void flush_dns_refusals(Worker& worker);
 
-// The asio twin of intercept::forward_dns_query: our own id, UDP to each
-// server in turn (each exchange bounded by `timeout`), TCP to the same
-// server when the answer is truncated, the answer checked with
-// parse_dns_response before it is believed. `done` runs once on `executor`.
+// Forwards one allowed query upstream: a random id of ours in place of the
+// client's, UDP to each server in turn (each exchange bounded by `timeout`;
+// replies with another id skipped), TCP to the same server when the answer
+// is truncated, the answer checked with parse_dns_response before it is
+// believed and handed back under the client's id. The error names each
+// server tried. `done` runs once on `executor`.
 using DnsForwardDone = std::function<void(Result<intercept::ForwardedAnswer>)>;
 void forward_dns_query_async(const boost::asio::any_io_executor& executor,
                              std::vector<boost::asio::ip::udp::endpoint> servers,
