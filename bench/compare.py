@@ -2,7 +2,7 @@
 """bench/compare.py: drives the same loads through Squid (configured the way awf
 configures it) and through awf-proxy in one run, and prints per proxy the CPU time
 per request (the process CPU clock, i.e. what /proc/<pid>/stat counts, in ns), requests/s and memory, with the awf/squid ratio
-against the targets of issue 4.
+against the performance targets (see bench/README.md).
 
 Loopback only: the origin is nginx on a per-run 127.x.y.2, names map to it through a
 hosts file given to both proxies. Everything started here is stopped at the end.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Start-up overhead of awf (issue 7's target: at most 50 ms added).
+"""Start-up overhead of awf (target: at most 50 ms added).
 
 Measures, over N runs each, on loopback only:
   1. `true` alone vs `awf --allow-domains x -- true`

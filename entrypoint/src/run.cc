@@ -1,4 +1,4 @@
-// The ordered steps from configuration to the running command (issue 6).
+// The ordered steps from configuration to the running command.
 #include "awf/entrypoint/run.h"
 
 #include <fcntl.h>
@@ -136,7 +136,7 @@ Result<LaunchPlan> plan_launch(const Config& cfg, const EnvMap& env, const std::
   return plan;
 }
 
-// The steps of issue 6, in order. Everything acquired on the way (work
+// The steps, in order. Everything acquired on the way (work
 // directory, overlaid files) is released by its destructor on every path.
 Result<int> run_steps(const Config& cfg, const EnvMap& env) {
   const bool build = cfg.mode == RootMode::kBuildView;
