@@ -6,6 +6,7 @@
 #include <cctype>
 #include <ostream>
 
+#include "awf/host_port.h"
 #include "awf/policy/ruleset.h"
 
 namespace awf::launcher {
@@ -22,35 +23,24 @@ Error bad_target(std::string_view text, const std::string& why) {
 // Splits `host[:port]` / `[v6][:port]`; `default_port` when none is given.
 Result<CheckTarget> parse_authority(std::string_view whole, std::string_view authority,
                                     std::uint16_t default_port) {
-  CheckTarget t;
-  std::string_view port_text;
-  if (authority.starts_with('[')) {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return bad_target(whole, "unclosed '[' in an IPv6 address");
-    t.host = std::string(authority.substr(0, close + 1));
-    std::string_view rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return bad_target(whole, "expected ':<port>' after ']'");
-      port_text = rest.substr(1);
-    }
-  } else {
-    const auto colon = authority.find(':');
-    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
-      return bad_target(whole, "an IPv6 address must be in brackets, e.g. [::1]:443");
-    }
-    t.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  const HostPort split = split_host_port(authority);
+  switch (split.fault) {
+    case HostPort::Fault::unclosed_bracket: return bad_target(whole, "unclosed '[' in an IPv6 address");
+    case HostPort::Fault::text_after_bracket: return bad_target(whole, "expected ':<port>' after ']'");
+    case HostPort::Fault::none: break;
   }
+  if (split.has_bare_colons()) return bad_target(whole, "an IPv6 address must be in brackets, e.g. [::1]:443");
+  CheckTarget t;
+  t.host = std::string(split.host_as_written);
   if (t.host.empty()) return bad_target(whole, "no host");
   t.port = default_port;
-  if (!port_text.empty()) {
-    std::uint32_t port = 0;
-    for (char c : port_text) {
-      if (c < '0' || c > '9' || port > 65535) return bad_target(whole, "the port must be a number between 0 and 65535");
-      port = port * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    if (port > 65535) return bad_target(whole, "the port must be a number between 0 and 65535");
-    t.port = static_cast<std::uint16_t>(port);
+  if (!split.port_text.empty()) {
+    // As in a URL, leading zeros do not count: `:00443` is port 443.
+    std::string_view digits = split.port_text;
+    while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);
+    const std::optional<std::uint16_t> port = parse_port(digits);
+    if (!port) return bad_target(whole, "the port must be a number between 0 and 65535");
+    t.port = *port;
   }
   return t;
 }

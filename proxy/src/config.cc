@@ -9,6 +9,8 @@
 #include <cmath>
 #include <thread>
 
+#include "awf/host_port.h"
+
 #ifndef AWF_PROXY_VERSION
 #define AWF_PROXY_VERSION "0.0.0"
 #endif
@@ -17,38 +19,21 @@ namespace awf::proxy {
 
 const char* proxy_version() { return AWF_PROXY_VERSION; }
 
-std::string ListenAddress::text() const {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
+std::string ListenAddress::text() const { return join_host_port(host, port); }
 
 Result<ListenAddress> parse_listen_address(std::string_view text) {
   auto bad = [&] {
     return Error{"--listen \"" + std::string(text) + "\": expected ADDR:PORT, e.g. 127.0.0.1:3128 or [::1]:3128"};
   };
-  std::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return bad();
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return bad();
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return bad();
-  }
+  // The port is required; an unbracketed IPv6 address leaves `:` in the
+  // port text, which parse_port refuses.
+  const HostPort split = split_host_port(text);
+  if (split.fault != HostPort::Fault::none) return bad();
+  const std::optional<std::uint16_t> port = parse_port(split.port_text);
   boost::system::error_code ec;
-  boost::asio::ip::make_address(std::string(host), ec);
-  if (ec || port.empty() || port.size() > 5) return bad();
-  unsigned p = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return bad();
-    p = p * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (p > 65535) return bad();
-  return ListenAddress{std::string(host), static_cast<std::uint16_t>(p)};
+  boost::asio::ip::make_address(std::string(split.host), ec);
+  if (ec || !port) return bad();
+  return ListenAddress{std::string(split.host), *port};
 }
 
 namespace {
@@ -267,9 +252,11 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   c.client_hello_timeout = to_ms(client_hello_timeout);
   c.dns_tcp_timeout = to_ms(dns_tcp_timeout);
   for (const auto& s : dns_servers) {
-    std::string host = s;
-    if (!host.empty() && host.front() == '[') host = host.substr(1, host.find(']') - 1);
-    else if (std::count(host.begin(), host.end(), ':') == 1) host = host.substr(0, host.find(':'));
+    // Only the address is checked here, leniently: dns_upstreams() reads the
+    // whole form (brackets, port) with its own message. A bare IPv6 address
+    // is all address.
+    const HostPort split = split_host_port(s);
+    const std::string host(split.has_bare_colons() ? std::string_view(s) : split.host);
     boost::system::error_code ec;
     boost::asio::ip::make_address(host, ec);
     if (ec) return Error{"Invalid DNS servers: Invalid DNS server IP address: " + s};

@@ -15,6 +15,7 @@
 #include <optional>
 #include <sstream>
 
+#include "awf/host_port.h"
 #include "awf/intercept/dns_ech.h"
 #include "awf/intercept/dns_filter.h"
 #include "awf/intercept/dns_framing.h"
@@ -58,33 +59,21 @@ Result<std::vector<udp::endpoint>> dns_upstreams(const std::vector<std::string>&
   std::vector<udp::endpoint> out;
   for (const auto& text : servers) {
     auto bad = [&] { return Error{"--dns-servers \"" + text + "\": expected IP, IP:PORT or [IPv6]:PORT"}; };
-    std::string host = text, port_text;
-    if (!host.empty() && host.front() == '[') {
-      const auto close = host.find(']');
-      if (close == std::string::npos) return bad();
-      if (close + 1 < host.size()) {
-        if (host[close + 1] != ':') return bad();
-        port_text = host.substr(close + 2);
-      }
-      host = host.substr(1, close - 1);
-    } else if (std::count(host.begin(), host.end(), ':') == 1) {
-      port_text = host.substr(host.find(':') + 1);
-      host = host.substr(0, host.find(':'));
-    }
-    unsigned port = 53;
+    const HostPort split = split_host_port(text);
+    if (split.fault != HostPort::Fault::none) return bad();
+    // A bare IPv6 address (`::1`) is all address, on port 53.
+    const bool bare_v6 = split.has_bare_colons();
+    const std::string_view port_text = bare_v6 ? std::string_view() : split.port_text;
+    std::uint16_t port = 53;
     if (!port_text.empty()) {
-      port = 0;
-      if (port_text.size() > 5) return bad();
-      for (char c : port_text) {
-        if (c < '0' || c > '9') return bad();
-        port = port * 10 + static_cast<unsigned>(c - '0');
-      }
-      if (port == 0 || port > 65535) return bad();
+      const std::optional<std::uint16_t> given = parse_port(port_text);
+      if (!given || *given == 0) return bad();
+      port = *given;
     }
     error_code ec;
-    const auto address = asio::ip::make_address(host, ec);
+    const auto address = asio::ip::make_address(bare_v6 ? std::string_view(text) : split.host, ec);
     if (ec) return bad();
-    out.emplace_back(address, static_cast<std::uint16_t>(port));
+    out.emplace_back(address, port);
   }
   if (!out.empty()) return out;
   // Best effort: without a resolv.conf every forwarded query gets SERVFAIL,

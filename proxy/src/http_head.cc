@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "awf/host_port.h"
+
 namespace awf::proxy {
 
 const char* to_string(HeadError error) {
@@ -471,49 +473,20 @@ std::size_t ChunkedScanner::feed(const char* data, std::size_t n) {
 
 namespace {
 
-bool parse_port(std::string_view s, std::uint16_t& port) {
-  if (s.empty() || s.size() > 5) return false;
-  unsigned v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (v == 0 || v > 65535) return false;
-  port = static_cast<std::uint16_t>(v);
-  return true;
-}
-
-// host[:port] with brackets for IPv6; `default_port` 0 means a port is required.
+// host[:port] with brackets for IPv6 (kept in the host); `default_port` 0
+// means a port is required. Port 0 and unbracketed IPv6 are refused.
 bool split_host_port(std::string_view authority, std::uint16_t default_port, Target& out) {
-  if (authority.empty()) return false;
-  std::string_view host, port;
-  if (authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos) return false;
-    host = authority.substr(0, close + 1);
-    std::string_view rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return false;
-      port = rest.substr(1);
-    }
-  } else {
-    auto colon = authority.rfind(':');
-    if (colon != std::string_view::npos) {
-      host = authority.substr(0, colon);
-      port = authority.substr(colon + 1);
-      if (host.find(':') != std::string_view::npos) return false;  // unbracketed IPv6
-    } else {
-      host = authority;
-    }
-  }
-  if (host.empty()) return false;
-  if (port.empty()) {
+  const HostPort split = awf::split_host_port(authority);
+  if (split.fault != HostPort::Fault::none || split.has_bare_colons() || split.host_as_written.empty()) return false;
+  if (split.port_text.empty()) {
     if (default_port == 0) return false;
     out.port = default_port;
-  } else if (!parse_port(port, out.port)) {
+  } else if (const std::optional<std::uint16_t> port = parse_port(split.port_text); port && *port != 0) {
+    out.port = *port;
+  } else {
     return false;
   }
-  out.host = std::string(host);
+  out.host = std::string(split.host_as_written);
   return true;
 }
 

@@ -2,6 +2,8 @@
 // spelling of a target means.
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "policy_check.h"
 
 namespace awf::launcher {
@@ -31,6 +33,11 @@ const Case kCases[] = {
     {"the method flag is case-insensitive", "http://github.com/", "get", "GET", "github.com", 80},
     {"CONNECT accepts a URL's authority", "http://github.com/", "CONNECT", "CONNECT", "github.com", 80},
     {"a fragment ends the authority", "http://a.com#@evil.com", "", "GET", "a.com", 80},
+    {"leading zeros in a port do not count, as in a URL", "https://github.com:000443/", "", "CONNECT", "github.com",
+     443},
+    {"port 0 is a port", "github.com:0", "", "CONNECT", "github.com", 0},
+    {"the largest port", "github.com:65535", "", "CONNECT", "github.com", 65535},
+    {"an empty port is the default one", "github.com:", "", "CONNECT", "github.com", 443},
 };
 
 TEST(ParseTarget, EachSpellingMeansOneRequest) {
@@ -50,6 +57,20 @@ TEST(ParseTarget, MalformedTargetsAreRefusedByName) {
     auto t = parse_target(text, "");
     ASSERT_FALSE(t.ok()) << text;
     EXPECT_TRUE(t.message().starts_with("Invalid target '" + std::string(text) + "'")) << t.message();
+  }
+  const std::pair<const char*, const char*> reasons[] = {
+      {"[::1", "unclosed '[' in an IPv6 address"},
+      {"[::1]x", "expected ':<port>' after ']'"},
+      {"::1:443", "an IPv6 address must be in brackets, e.g. [::1]:443"},
+      {":443", "no host"},
+      {"github.com:65536", "the port must be a number between 0 and 65535"},
+      {"github.com:0000065536", "the port must be a number between 0 and 65535"},
+      {"github.com:-1", "the port must be a number between 0 and 65535"},
+  };
+  for (const auto& [text, reason] : reasons) {
+    auto t = parse_target(text, "");
+    ASSERT_FALSE(t.ok()) << text;
+    EXPECT_EQ(t.message(), "Invalid target '" + std::string(text) + "': " + reason);
   }
   auto method = parse_target("http://github.com/", "G ET");
   ASSERT_FALSE(method.ok());

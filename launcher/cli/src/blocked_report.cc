@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "awf/host_port.h"
 #include "awf/logs/manifest.h"
 #include "awf/logs/stats.h"
 
@@ -27,15 +28,9 @@ std::string normalise_target(const std::string& t) {
   rest = rest.substr(0, rest.find_first_of("/?#"));
   auto at = rest.rfind('@');
   if (at != std::string::npos) rest = rest.substr(at + 1);
-  std::string host = rest, port;
-  if (!rest.empty() && rest.front() == '[') {
-    auto close = rest.find(']');
-    host = rest.substr(0, close == std::string::npos ? rest.size() : close + 1);
-    if (close != std::string::npos && close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
-  } else if (auto colon = rest.find(':'); colon != std::string::npos) {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-  }
+  // Leniently: an unclosed `[` runs to the end, text after `]` is dropped.
+  const HostPort split = split_host_port(rest);
+  std::string host(split.host_as_written), port(split.port_text);
   for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   // A URL parser drops the scheme's default port.
   std::string lower_scheme = t.substr(0, scheme);

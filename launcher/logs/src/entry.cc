@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "awf/host_port.h"
 #include "awf/logs/json.h"
 
 namespace awf::logs {
@@ -45,14 +46,8 @@ std::string url_hostname(std::string_view url) {
   std::string_view authority = rest.substr(0, end);
   auto at = authority.rfind('@');
   if (at != std::string_view::npos) authority = authority.substr(at + 1);
-  std::string_view hostpart;
-  if (!authority.empty() && authority.front() == '[') {
-    auto close = authority.find(']');
-    hostpart = close == std::string_view::npos ? authority : authority.substr(0, close + 1);
-  } else {
-    hostpart = authority.substr(0, authority.find(':'));
-  }
-  std::string host(hostpart);
+  // Leniently: an unclosed `[` runs to the end, text after `]` is dropped.
+  std::string host(split_host_port(authority).host_as_written);
   for (char& c : host) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
@@ -195,26 +190,22 @@ std::optional<LogEntry> parse_audit_jsonl_line(std::string_view line) {
   e.dest_port = "-";
   std::string dest = string_member(obj, "dest", "");
   if (!dest.empty() && dest != "-:-") {
-    if (dest.front() == '[') {
-      auto close = dest.find(']');
-      if (close != std::string::npos) {
-        e.dest_ip = close > 1 ? dest.substr(1, close - 1) : "-";
-        std::string_view remainder = std::string_view(dest).substr(close + 1);
-        if (!remainder.empty() && remainder.front() == ':' && all_digits(remainder.substr(1))) {
-          e.dest_port = std::string(remainder.substr(1));
-        }
-      } else {
+    if (const HostPort split = split_host_port(dest); split.bracketed) {
+      if (split.fault == HostPort::Fault::unclosed_bracket) {
         e.dest_ip = dest;
+      } else {
+        e.dest_ip = split.host.empty() ? "-" : std::string(split.host);
+        if (all_digits(split.port_text)) e.dest_port = std::string(split.port_text);
       }
     } else {
-      auto colon = dest.rfind(':');
-      if (colon == std::string::npos) {
+      // Unbracketed (IPv6 as Squid prints it, too): the port is after the
+      // last colon, when that is a number.
+      const std::string_view ip = strip_numeric_port(dest);
+      if (ip.size() == dest.size()) {
         e.dest_ip = dest;
-      } else if (all_digits(std::string_view(dest).substr(colon + 1))) {
-        e.dest_ip = colon > 0 ? dest.substr(0, colon) : "-";
-        e.dest_port = dest.substr(colon + 1);
       } else {
-        e.dest_ip = dest;
+        e.dest_ip = ip.empty() ? "-" : std::string(ip);
+        e.dest_port = dest.substr(ip.size() + 1);
       }
     }
   }

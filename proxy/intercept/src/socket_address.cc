@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "awf/host_port.h"
+
 namespace awf::intercept {
 
 std::string SocketAddress::address_string() const {
@@ -14,10 +16,7 @@ std::string SocketAddress::address_string() const {
   return text;
 }
 
-std::string SocketAddress::to_string() const {
-  if (family == AF_INET6) return "[" + address_string() + "]:" + std::to_string(port);
-  return address_string() + ":" + std::to_string(port);
-}
+std::string SocketAddress::to_string() const { return join_host_port(address_string(), port); }
 
 std::optional<SocketAddress> SocketAddress::parse(std::string_view address, std::uint16_t port) {
   if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
