@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "awf/json_quote.h"
+
 namespace awf::policy {
 
 const char* to_string(Scope scope) {
@@ -40,32 +42,6 @@ bool is_dangerous(unsigned char c) {
   return c == 0 || c == '"' || c == '\'' || c == '`' || c == ';' || c == '#' || c == '\\';
 }
 
-// JSON.stringify of the domain, as awf puts it in the message.
-std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
 Error invalid_character(std::string_view domain, unsigned char c) {
   std::string shown;
   if (c <= 0x20 || c == 0x7f) {
@@ -75,7 +51,8 @@ Error invalid_character(std::string_view domain, unsigned char c) {
   } else {
     shown = std::string("'") + static_cast<char>(c) + "'";
   }
-  return Error{"Invalid domain " + json_quote(domain) + ": contains invalid character " + shown +
+  // The domain as JSON.stringify writes it, as awf's message shows it.
+  return Error{"Invalid domain " + json_quoted(domain) + ": contains invalid character " + shown +
                ". Domain names must not contain whitespace, quotes, semicolons, backticks, hash "
                "characters, backslashes, or control characters."};
 }

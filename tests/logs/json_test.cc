@@ -27,9 +27,11 @@ TEST(Json, NumbersPrintAsJavaScriptDoes) {
   for (const auto& c : cases) EXPECT_EQ(number_to_string(c.value), c.expected) << c.name;
 }
 
-TEST(Json, StringsAreEscapedLikeStringify) {
-  EXPECT_EQ(quote("a\"b\\c\n\t\x01"), "\"a\\\"b\\\\c\\n\\t\\u0001\"");
-  EXPECT_EQ(quote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+TEST(Json, StringsAndKeysAreEscapedLikeStringify) {
+  boost::json::object o;
+  o["k\n"] = "a\"b\\c\n\t\x01";
+  o["e"] = "caf\xc3\xa9";
+  EXPECT_EQ(stringify(boost::json::value(std::move(o))), "{\"k\\n\":\"a\\\"b\\\\c\\n\\t\\u0001\",\"e\":\"caf\xc3\xa9\"}");
 }
 
 TEST(Json, ParsesAndRewritesADocument) {

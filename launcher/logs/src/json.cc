@@ -7,7 +7,8 @@
 
 #include <charconv>
 #include <cmath>
-#include <cstdio>
+
+#include "awf/json_quote.h"
 
 namespace awf::json {
 
@@ -151,7 +152,9 @@ void write(std::string& out, const bj::value& v, int indent, int level) {
     case bj::kind::int64: out += number_to_string(static_cast<double>(v.get_int64())); break;
     case bj::kind::uint64: out += number_to_string(static_cast<double>(v.get_uint64())); break;
     case bj::kind::double_: out += number_to_string(v.get_double()); break;
-    case bj::kind::string: out += quote(std::string_view(v.get_string().data(), v.get_string().size())); break;
+    case bj::kind::string:
+      append_json_quoted(out, std::string_view(v.get_string().data(), v.get_string().size()));
+      break;
     case bj::kind::array: {
       const auto& items = v.get_array();
       if (items.empty()) {
@@ -180,7 +183,7 @@ void write(std::string& out, const bj::value& v, int indent, int level) {
         if (!first) out.push_back(',');
         first = false;
         newline(level + 1);
-        out += quote(std::string_view(member.key().data(), member.key().size()));
+        append_json_quoted(out, std::string_view(member.key().data(), member.key().size()));
         out += indent > 0 ? ": " : ":";
         write(out, member.value(), indent, level + 1);
       }
@@ -192,33 +195,6 @@ void write(std::string& out, const bj::value& v, int indent, int level) {
 }
 
 }  // namespace
-
-std::string quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
 
 std::string number_to_string(double n) {
   // JSON.stringify writes NaN and Infinity as null.

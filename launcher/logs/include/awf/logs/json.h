@@ -31,12 +31,9 @@ const boost::json::value* find(const boost::json::value& value, std::string_view
 
 // JSON.stringify(value) when indent is 0, JSON.stringify(value, null, indent)
 // otherwise. Every number is written as JavaScript writes the double it
-// stands for; objects keep insertion order, as JSON.stringify does.
+// stands for, every string as awf::json_quoted (awf/json_quote.h) writes it;
+// objects keep insertion order, as JSON.stringify does.
 std::string stringify(const boost::json::value& value, int indent = 0);
-
-// `"..."` with JSON.stringify's escapes (\" \\ \b \f \n \r \t, \u00XX for
-// other control characters; non-ASCII bytes are written through).
-std::string quote(std::string_view s);
 
 // JavaScript's Number#toString for finite doubles in the ranges logs use.
 std::string number_to_string(double n);
