@@ -8,8 +8,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <ctime>
 #include <utility>
+
+#include "awf/iso8601.h"
 
 namespace awf::proxy {
 
@@ -64,11 +65,8 @@ void iso_millis_to(std::string& out, std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   const long long secs = ms / 1000;
   if (secs != cached_secs) {
-    const std::time_t tt = static_cast<std::time_t>(secs);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[48];
-    cached_prefix.assign(buf, std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm));
+    cached_prefix = iso8601_utc(std::chrono::sys_seconds(std::chrono::seconds(secs)), Iso8601Precision::seconds);
+    cached_prefix.pop_back();  // the 'Z': the milliseconds go first
     cached_secs = secs;
   }
   out += cached_prefix;

@@ -3,10 +3,10 @@
 
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <ctime>
 
 #include "awf/host_port.h"
+#include "awf/iso8601.h"
 #include "awf/logs/json.h"
 
 namespace awf::logs {
@@ -245,21 +245,8 @@ std::vector<LogEntry> parse_log_text(std::string_view content, LogFormat format,
 
 std::string iso_time(double ts) {
   // Date(ms) truncates the millisecond value toward zero.
-  double ms_total = std::trunc(ts * 1000.0);
-  auto ms = static_cast<long long>(ms_total);
-  long long secs = ms / 1000;
-  long long rem = ms % 1000;
-  if (rem < 0) {
-    rem += 1000;
-    secs -= 1;
-  }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rem);
-  return buf;
+  const auto ms = static_cast<long long>(std::trunc(ts * 1000.0));
+  return iso8601_utc(std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms)));
 }
 
 std::optional<double> parse_iso_time(std::string_view text) {
