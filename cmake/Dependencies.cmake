@@ -23,3 +23,8 @@ pkg_check_modules(LDNS REQUIRED IMPORTED_TARGET ldns)
 add_library(awf_asio INTERFACE)
 target_link_libraries(awf_asio INTERFACE Boost::headers Threads::Threads)
 target_compile_definitions(awf_asio INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+
+# Boost.JSON's compiled part as one small library: awf_logs and awf_api
+# both link it, and a program linking both still gets one copy.
+add_library(awf_boost_json STATIC ${CMAKE_CURRENT_LIST_DIR}/boost_json.cc)
+target_link_libraries(awf_boost_json PUBLIC Boost::headers)
