@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of awf_intercept with clang (AWF_FUZZ=ON, its
-# own build directory) and runs each for a bounded time over its seed corpus.
+# Builds the libFuzzer targets of awf_intercept and awf_api with clang
+# (AWF_FUZZ=ON, its own build directory) and runs each for a bounded time
+# over its seed corpus.
 #   scripts/fuzz.sh                 every target, 60 s each
 #   scripts/fuzz.sh -t 300          longer runs
-#   scripts/fuzz.sh client_hello    one target (client_hello, dns)
+#   scripts/fuzz.sh client_hello    one target (client_hello, dns, api_rewrite)
 # Exit status is non-zero when a target crashes; the crashing input is left
-# in build-fuzz/artifacts/ so it can be added to tests/intercept/corpus/<target>/
-# as a named seed (the ctest suite replays every seed in the normal build).
+# in build-fuzz/artifacts/ so it can be added to the target's seed folder
+# (tests/intercept/corpus/<target>/ or tests/api/corpus/<target>/) as a named
+# seed (the ctest suites replay every seed in the normal build).
 # New inputs the fuzzer finds go to build-fuzz/corpus-<target>/, never into
 # the source tree.
 set -euo pipefail
@@ -17,11 +19,19 @@ targets=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -t) seconds=${2:?"-t needs a number of seconds"}; shift 2 ;;
-    client_hello|dns) targets+=("$1"); shift ;;
-    *) echo "fuzz.sh: unknown argument '$1' (allowed: -t SECONDS, client_hello, dns)" >&2; exit 2 ;;
+    client_hello|dns|api_rewrite) targets+=("$1"); shift ;;
+    *) echo "fuzz.sh: unknown argument '$1' (allowed: -t SECONDS, client_hello, dns, api_rewrite)" >&2; exit 2 ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(client_hello dns)
+[[ ${#targets[@]} -gt 0 ]] || targets=(client_hello dns api_rewrite)
+
+# Where each target's named seeds live.
+seeds_of() {
+  case "$1" in
+    api_rewrite) echo "tests/api/corpus/$1" ;;
+    *) echo "tests/intercept/corpus/$1" ;;
+  esac
+}
 
 for tool in clang clang++; do
   command -v "$tool" >/dev/null || { echo "fuzz.sh: $tool not found (apt-get install clang)" >&2; exit 2; }
@@ -44,14 +54,14 @@ for target in "${targets[@]}"; do
   set +e
   "$build/bin/awf_fuzz_$target" -max_total_time="$seconds" -max_len=20000 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" \
-    "$work" "tests/intercept/corpus/$target" >"$build/fuzz-$target.log" 2>&1
+    "$work" "$(seeds_of "$target")" >"$build/fuzz-$target.log" 2>&1
   rc=$?
   set -e
   # The summary: final coverage line, executions, and any sanitizer report.
   grep -E 'DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)|^==[0-9]+==ERROR|SUMMARY|runtime error|deadly signal' \
     "$build/fuzz-$target.log" || true
   if [[ $rc -ne 0 ]] || grep -qE '^==[0-9]+==ERROR|SUMMARY: |runtime error|deadly signal' "$build/fuzz-$target.log"; then
-    echo "fuzz.sh: $target crashed; reproducer in $build/artifacts/ (add it to tests/intercept/corpus/$target/)" >&2
+    echo "fuzz.sh: $target crashed; reproducer in $build/artifacts/ (add it to $(seeds_of "$target")/)" >&2
     status=1
   fi
 done

@@ -1,0 +1,42 @@
+// Per request: the agent's request to the one the provider gets, or a reply
+// made locally. The steps, in order: local /health; "not configured";
+// origin-form check; path normalised, then the base path; Gemini's key query
+// parameters removed; body size limit; body transforms (model prefix,
+// stream usage, BYOK fields); headers stripped, trimmed and injected; model
+// policy. Pure but for the random request id.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "awf/api/messages.h"
+#include "awf/api/provider.h"
+#include "awf/api/settings.h"
+
+namespace awf::api {
+
+// The body limit: larger bodies get 413 and nothing goes upstream. The
+// network layer counts while reading and stops at the first byte over.
+inline constexpr std::size_t kMaxBodyBytes = 10485760;
+
+using Rewritten = std::variant<UpstreamRequest, LocalReply>;
+
+Rewritten rewrite_request(const ProviderSettings& settings, Provider provider, ApiRequest request);
+
+// [A-Za-z0-9_.-]{1,128}: a client X-Request-ID we reuse (it lands in logs
+// and upstream headers, so nothing else is taken from the client).
+bool is_valid_request_id(std::string_view id);
+
+// The client's X-Request-ID when valid, else a new random UUIDv4.
+std::string choose_request_id(const std::vector<Header>& headers);
+
+// A random UUID (version 4), lower case.
+std::string random_uuid_v4();
+
+// The replies the network layer sends itself; each carries X-Request-ID.
+LocalReply body_too_large_reply(std::string_view request_id);          // 413
+LocalReply upstream_failure_reply(std::string_view request_id);        // 502, fixed text
+
+}  // namespace awf::api
