@@ -20,6 +20,7 @@
 #include "awf/intercept/dns_filter.h"
 #include "awf/intercept/dns_framing.h"
 #include "awf/proxy/context.h"
+#include "awf/proxy/upstream.h"
 
 namespace awf::proxy {
 
@@ -280,13 +281,6 @@ class DnsExchange : public std::enable_shared_from_this<DnsExchange> {
 
 // ------------------------------------------------------------- queries
 
-std::string client_text(const asio::ip::address& a) {
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
-  }
-  return a.to_string();
-}
-
 // A failing upstream fails every query while it lasts, and any client can
 // send queries by the thousand: one warning a second per thread, with the
 // number left out, rather than one per query.
@@ -445,7 +439,7 @@ class DnsUdpService : public std::enable_shared_from_this<DnsUdpService> {
       return receive();
     }
     const udp::endpoint client = sender_;
-    const std::string ip = client_text(client.address());
+    const std::string ip = peer_address_text(client.address());
     if (in_flight_ >= kMaxInFlightPerSocket) {
       // Upstreams that stopped answering must not let queries pile up:
       // the client retries, as it does after any lost datagram.
@@ -498,7 +492,7 @@ class DnsTcpSession final : public Connection, public std::enable_shared_from_th
 
   void start() {
     worker_.add(this);
-    ip_ = client_text(peer_.address());
+    ip_ = peer_address_text(peer_.address());
     port_ = peer_.port();
     idle_until_ = Clock::now() + kTcpIdle;
     next();

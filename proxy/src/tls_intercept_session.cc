@@ -16,9 +16,9 @@
 #include "awf/intercept/original_dst.h"
 #include "awf/intercept/tls_alert.h"
 #include "awf/policy/host.h"
-#include "awf/proxy/connector.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/relay.h"
+#include "awf/proxy/upstream.h"
 
 namespace awf::proxy {
 
@@ -34,13 +34,6 @@ namespace {
 // A hello arrives in one or two segments; the read size only matters for a
 // client that trickles it, and the parser caps the total anyway.
 constexpr std::size_t kHelloReadChunk = 4096;
-
-std::string client_address_text(const asio::ip::address& a) {
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
-  }
-  return a.to_string();
-}
 
 class TlsInterceptSession final : public Connection, public std::enable_shared_from_this<TlsInterceptSession> {
  public:
@@ -60,7 +53,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     worker_.add(this);
     policy_ = worker_.current_policy();
     started_ = Clock::now();
-    rec_.client_ip = client_address_text(peer_.address());
+    rec_.client_ip = peer_address_text(peer_.address());
     rec_.client_port = peer_.port();
     // TCP_NODELAY comes from the listener (accepted sockets inherit it).
     // The port the client dialled is the port policy is asked about; its
@@ -170,48 +163,29 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     }
     phase_ = Phase::upstream;
     arm(ctx_.config.connect_timeout, "connect timeout");
-    ctx_.resolver->resolve(
-        host_, client_.get_executor(),
-        [self = shared_from_this()](Resolution r) {
-          if (self->phase_ != Phase::upstream) return;
-          self->on_resolved(std::move(r));
-        },
-        &worker_.resolver_cache);
+    dial_.start(shared_from_this(), &TlsInterceptSession::on_dialled, worker_, client_.get_executor(), host_, port_);
   }
 
   // -------------------------------------------------- resolve and connect
 
-  void on_resolved(Resolution r) {
-    if (r.addresses.empty()) return upstream_failed(503, "cannot resolve " + host_ + ": " + r.error);
-    std::string refused;
-    const bool host_gateway = ctx_.config.enable_host_access && host_ == "host.docker.internal";
-    for (const auto& a : r.addresses) {
-      if (host_gateway || ctx_.guard.permits(a)) {
-        candidates_.emplace_back(a, port_);
-      } else {
-        if (!refused.empty()) refused += ", ";
-        refused += std::string(to_string(ctx_.guard.classify(a))) + " " + a.to_string();
-      }
+  void on_dialled(DialOutcome o) {
+    if (phase_ != Phase::upstream) return;
+    switch (o.failure) {
+      case DialFailure::unresolved: return upstream_failed(503, "cannot resolve " + host_ + ": " + o.detail);
+      case DialFailure::refused_only:
+        return deny("private_address: " + host_ + " resolves only to refused addresses (" + o.detail +
+                        "; allow the range with --allow-private-ranges)",
+                    TlsAlert::access_denied, alert_version_);
+      case DialFailure::connect_failed:
+      case DialFailure::none: break;
     }
-    if (candidates_.empty()) {
-      return deny("private_address: " + host_ + " resolves only to refused addresses (" + refused +
-                      "; allow the range with --allow-private-ranges)",
-                  TlsAlert::access_denied, alert_version_);
+    rec_.dest = std::move(o.dest);
+    rec_.hierarchy = Hierarchy::direct;
+    if (o.failure == DialFailure::connect_failed) {
+      return upstream_failed(503, "cannot connect to " + rec_.url + ": " + o.detail);
     }
-    connector_ = Connector::start(client_.get_executor(), std::move(candidates_), Connector::kDefaultAttemptDelay,
-                                  [self = shared_from_this()](Connector::Outcome o) {
-                                    self->connector_.reset();
-                                    if (self->phase_ != Phase::upstream) return;
-                                    self->rec_.dest =
-                                        o.endpoint.address().to_string() + ":" + std::to_string(o.endpoint.port());
-                                    self->rec_.hierarchy = Hierarchy::direct;
-                                    if (o.error) {
-                                      return self->upstream_failed(503,
-                                                                   "cannot connect to " + self->rec_.url + ": " + o.detail);
-                                    }
-                                    self->upstream_.emplace(std::move(o.socket));
-                                    self->start_tunnel();
-                                  });
+    upstream_ = std::move(o.socket);
+    start_tunnel();
   }
 
   // Squid logs a CONNECT it could not complete as NONE_NONE with 503 (504
@@ -313,10 +287,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
       client_.close(ec);
     }
     if (upstream_) upstream_->close(ec);
-    if (connector_) {
-      connector_->cancel();
-      connector_.reset();
-    }
+    dial_.cancel();
   }
 
   Worker& worker_;
@@ -337,8 +308,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
   std::array<std::uint8_t, 7> alert_{};
 
   std::optional<tcp::socket> upstream_;
-  std::vector<tcp::endpoint> candidates_;
-  std::shared_ptr<Connector> connector_;  // while connecting
+  UpstreamDial dial_;  // while resolving and connecting
   std::shared_ptr<Relay> relay_;
 
   LogRecord rec_;
