@@ -2,6 +2,8 @@
 // resolution and connection through the SSRF guard, streamed bodies in both
 // directions, keep-alive on both sides, CONNECT and WebSocket hand-off to the
 // Relay, Squid's status and result codes, one log record per transaction.
+// What a transaction logs is derived in transaction_log.cc; the pages the
+// proxy answers with itself are rendered by error_page.cc.
 #include "awf/proxy/http_session.h"
 
 #include <spdlog/spdlog.h>
@@ -12,10 +14,12 @@
 
 #include "awf/intercept/original_dst.h"
 #include "awf/policy/host.h"
-#include "awf/proxy/connector.h"
 #include "awf/proxy/context.h"
+#include "awf/proxy/error_page.h"
 #include "awf/proxy/http_head.h"
 #include "awf/proxy/relay.h"
+#include "awf/proxy/transaction_log.h"
+#include "awf/proxy/upstream.h"
 
 namespace awf::proxy {
 
@@ -28,14 +32,6 @@ namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kHeadChunk = 8 * 1024;  // idle keep-alive clients hold this much
-
-std::string address_text(const asio::ip::address& a) {
-  // Squid prints IPv4-mapped clients as IPv4.
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
-  }
-  return a.to_string();
-}
 
 std::string canonical_host(std::string_view host) {
   if (auto ip = policy::parse_ip_literal(host)) return ip->canonical;
@@ -54,47 +50,66 @@ bool host_header_names(std::string_view value, const Target& t) {
   return named && named->port == t.port && canonical_host(named->host) == canonical_host(t.host);
 }
 
-// The header a Connection-lists refusal is about, for the 400 body; nullptr
-// for other errors.
-const char* header_listed_in_connection(HeadError e) {
-  switch (e) {
-    case HeadError::connection_lists_content_length: return "Content-Length";
-    case HeadError::connection_lists_transfer_encoding: return "Transfer-Encoding";
-    case HeadError::connection_lists_host: return "Host";
-    default: return nullptr;
-  }
-}
+// Where a transaction stands. Late handlers compare it with the phase they
+// were started in and stand down when it moved on.
+enum class Phase : std::uint8_t { head, upstream, exchange, reply, tunnel, closed };
 
-const char* explain(policy::Reason r) {
-  switch (r) {
-    case policy::Reason::allowed: return "allowed";
-    case policy::Reason::not_in_allowlist: return "the host is not in the allowlist (--allow-domains)";
-    case policy::Reason::empty_allowlist: return "the allowlist is empty, so all egress is denied";
-    case policy::Reason::blocklisted: return "the host matches the blocklist (--block-domains)";
-    case policy::Reason::port_not_allowed: return "only ports 80, 443 and --allow-host-ports are allowed";
-    case policy::Reason::ip_literal: return "IP address destinations are denied unless that address is allowlisted";
-    case policy::Reason::scope_mismatch:
-      return "the matching entry allows only the other kind of request (http:// entries: plain HTTP; https:// "
-             "entries: CONNECT)";
-    case policy::Reason::invalid_host: return "the host name is not valid";
-  }
-  return "denied";
-}
+// Everything one request and its response own on a keep-alive client
+// connection. It lives inside the session and is reset as a whole when the
+// next request head is awaited, so no field leaks from one request into the
+// next.
+struct Transaction {
+  Phase phase = Phase::head;
+  Clock::time_point started;
+  LogRecord rec;
+  bool logged = false;
 
-const char* reason_phrase(int status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
-  }
-}
+  RequestHead req;
+  HeadCursor req_cursor;  // resumable head search of the session's client buffer
+  Target target;
+  std::string host;  // canonical target host
+  bool is_connect = false, websocket = false;
+  bool host_had_port = false;  // transparent mode: the client's Host (or URL) carried the port
+
+  bool up_reused = false;  // the upstream connection served an earlier request
+  bool connected = false;  // an upstream connection carries this request
+  bool retried = false;    // the one retry on a fresh connection was spent
+
+  std::uint64_t req_remaining = 0;
+  ChunkedScanner req_chunks;
+  bool req_done = false;  // the request went upstream whole
+
+  ResponseHead resp;
+  HeadCursor resp_cursor;  // resumable head search of the upstream buffer
+  BodyKind resp_kind = BodyKind::none;
+  std::uint64_t resp_remaining = 0;
+  ChunkedScanner resp_chunks;
+  bool response_started = false;  // bytes of the response (or a page) reached the client
+  bool resp_done = false;         // the response reached the client whole
+  std::size_t head_pending = 0;   // size of a response head in out_client_ not written yet
+  bool close_client = false;       // the client connection ends with this transaction
+  bool upstream_reusable = false;  // the response's framing leaves the upstream connection usable
+};
+
+// How a transaction fails: data for fail(), the one place that turns each
+// kind into what the client sees and what is logged.
+enum class FailureKind : std::uint8_t {
+  refuse,          // the proxy answers with its own page: a refused request, a denial
+  upstream,        // the origin failed: a page while no response byte went out, else a close
+  upstream_write,  // a write to the origin failed: one retry on a fresh connection if allowed, else upstream
+  abort,           // both sides are closed now; the transaction is logged if it was not yet
+};
+
+struct Failure {
+  FailureKind kind = FailureKind::abort;
+  int status = 0;                           // refuse, upstream: the page's status
+  ResultCode code = ResultCode::none_none;  // refuse: the result code logged
+  const char* squid_error = "";             // refuse, upstream: X-Squid-Error
+  std::string text{};                       // refuse: the page's text; upstream: the detail
+  bool close = true;                        // refuse: close the client connection after the page
+  const char* why = nullptr;                // abort: the reason, also the relay's
+  error_code error{};                       // upstream_write
+};
 
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
@@ -103,9 +118,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         ctx_(worker.context),
         client_(std::move(client)),
         timer_(client_.get_executor()),
-        client_ip_(address_text(peer.address())),
+        client_ip_(peer_address_text(peer.address())),
         client_port_(peer.port()),
-        transparent_(mode == SessionMode::transparent) {}
+        transparent_(mode == SessionMode::transparent) {
+    tx_.logged = true;  // nothing to log before the first request is awaited
+  }
 
   ~HttpSession() override {
     worker_.remove(this);
@@ -134,87 +151,64 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
  private:
-  enum class Phase { head, upstream, exchange, reply, tunnel, closed };
-
   // ---------------------------------------------------------------- heads
 
   void on_stop(bool force) {
     draining_ = true;
-    if (phase_ == Phase::closed) return;
+    if (tx_.phase == Phase::closed) return;
     if (relay_) {
       if (force) relay_->close("shutdown");
       return;
     }
-    if (phase_ == Phase::head && client_buffered() == 0) return close_all(nullptr);
-    if (force) close_all("shutdown");
+    if (tx_.phase == Phase::head && client_buffered() == 0) return close_connection();
+    if (force) fail({.kind = FailureKind::abort, .why = "shutdown"});
   }
 
   void read_head() {
-    phase_ = Phase::head;
     begin_transaction();
     set_deadline(ctx_.config.request_timeout, "request timeout");
     parse_head();
   }
 
   void begin_transaction() {
-    tx_start_ = Clock::now();
-    rec_ = LogRecord{};
-    rec_.client_ip = client_ip_;
-    rec_.client_port = client_port_;
-    if (original_) rec_.original_dest = original_->to_string();
-    logged_ = false;
-    req_ = RequestHead{};
-    req_cursor_ = HeadCursor{};
-    resp_ = ResponseHead{};
-    log_port_ = false;
-    is_connect_ = websocket_ = false;
-    req_done_ = resp_done_ = false;
-    close_client_ = false;
-    upstream_reusable_ = false;
-    response_started_ = false;
-    head_pending_ = 0;
-    connected_ = false;
+    tx_ = Transaction{};
+    tx_.started = Clock::now();
+    tx_.rec.client_ip = client_ip_;
+    tx_.rec.client_port = client_port_;
+    if (original_) tx_.rec.original_dest = original_->to_string();
   }
 
   void parse_head() {
-    ParseResult r = parse_request_head(in_, ctx_.config.max_header_bytes, req_, req_cursor_);
+    ParseResult r = parse_request_head(in_, ctx_.config.max_header_bytes, tx_.req, tx_.req_cursor);
     if (r.status == ParseStatus::done) {
-      in_.erase(0, req_.head_size);
+      in_.erase(0, tx_.req.head_size);
       return dispatch();
     }
     if (r.status == ParseStatus::error) {
       if (r.error == HeadError::too_large) {
         spdlog::warn("client {}:{}: request head larger than --max-header-bytes {}", client_ip_, client_port_,
                      ctx_.config.max_header_bytes);
-        rec_.url = "error:request-too-large";
-        return reply_error(431, "the request head is larger than the proxy accepts", ResultCode::none_none,
-                           "ERR_TOO_BIG", true);
+        tx_.rec.url = "error:request-too-large";
+      } else {
+        spdlog::info("client {}:{}: malformed request refused: {}", client_ip_, client_port_, to_string(r.error));
+        tx_.rec.url = "error:invalid-request";
       }
-      spdlog::info("client {}:{}: malformed request refused: {}", client_ip_, client_port_, to_string(r.error));
-      rec_.url = "error:invalid-request";
-      if (r.error == HeadError::bad_transfer_encoding) {
-        return reply_error(501, "unsupported Transfer-Encoding", ResultCode::none_none, "ERR_UNSUP_REQ", true);
-      }
-      if (const char* header = header_listed_in_connection(r.error)) {
-        return reply_error(400,
-                           std::string("malformed request: Connection lists ") + header +
-                               ", a header the message is framed or routed by (" + to_string(r.error) + ")",
-                           ResultCode::none_none, "ERR_INVALID_REQ", true);
-      }
-      return reply_error(400, std::string("malformed request: ") + to_string(r.error), ResultCode::none_none,
-                         "ERR_INVALID_REQ", true);
+      HeadRefusal refusal = refusal_for(r.error);
+      return fail({.kind = FailureKind::refuse,
+                   .status = refusal.status,
+                   .squid_error = refusal.squid_error,
+                   .text = std::move(refusal.text)});
     }
-    if (draining_ && in_.empty()) return close_all(nullptr);
+    if (draining_ && in_.empty()) return close_connection();
     read_client([self = shared_from_this()](const error_code& ec, std::size_t) {
-      if (self->phase_ == Phase::closed) return;
+      if (self->tx_.phase == Phase::closed) return;
       if (ec) {
         // A connection that ends before a full request: Squid logs it once.
         if (self->requests_ == 0 || self->client_buffered() > 0) {
-          self->rec_.url = "error:transaction-end-before-headers";
-          self->rec_.host = "-:0";
+          record_end_before_request(self->tx_.rec);
           self->log_now();
         }
-        return self->close_all(nullptr);
+        return self->close_connection();
       }
       self->parse_head();
     }, kHeadChunk);
@@ -222,35 +216,36 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   void dispatch() {
     ++requests_;
-    rec_.method = req_.method;
-    rec_.version = req_.version_minor == 0 ? "1.0" : "1.1";
-    if (const std::string* ua = req_.find("user-agent")) rec_.user_agent = *ua;
-    // The host field is the host the request is routed to, set by decide().
-    is_connect_ = req_.method == "CONNECT";
-    if (!transparent_ && req_.method == "GET" && req_.target == kHealthCheckPath) return reply_health();
+    record_request(tx_.rec, tx_.req);  // the Host field is the host routed to, set by decide()
+    tx_.is_connect = tx_.req.method == "CONNECT";
+    if (!transparent_ && tx_.req.method == "GET" && tx_.req.target == kHealthCheckPath) return reply_health();
     if (transparent_) {
-      if (is_connect_) {
-        rec_.url = req_.target;
-        return reply_error(405, "CONNECT is for proxies; this connection was redirected to the proxy transparently",
-                           ResultCode::none_none, "ERR_UNSUP_REQ", true);
+      if (tx_.is_connect) {
+        tx_.rec.url = tx_.req.target;
+        return fail({.kind = FailureKind::refuse,
+                     .status = 405,
+                     .squid_error = "ERR_UNSUP_REQ",
+                     .text = "CONNECT is for proxies; this connection was redirected to the proxy transparently"});
       }
       std::string why;
       std::optional<Target> t = intercepted_target(why);
       if (!t) {
-        rec_.url = req_.target;
+        tx_.rec.url = tx_.req.target;
         spdlog::info("client {}:{}: intercepted request refused: {}", client_ip_, client_port_, why);
-        return reply_error(400, why, ResultCode::none_none, "ERR_INVALID_URL", true);
+        return fail({.kind = FailureKind::refuse, .status = 400, .squid_error = "ERR_INVALID_URL", .text = why});
       }
       return decide(std::move(*t));
     }
-    std::optional<Target> t = is_connect_ ? parse_authority(req_.target) : parse_absolute_http(req_.target);
+    std::optional<Target> t =
+        tx_.is_connect ? parse_authority(tx_.req.target) : parse_absolute_http(tx_.req.target);
     if (!t) {
-      rec_.url = req_.target;
-      bool origin_form = !req_.target.empty() && req_.target.front() == '/';
-      return reply_error(400,
-                         origin_form ? "this is a proxy: send the absolute URL (http://host/path) or CONNECT host:port"
-                                     : "invalid URL or authority \"" + req_.target + "\"",
-                         ResultCode::none_none, "ERR_INVALID_URL", true);
+      tx_.rec.url = tx_.req.target;
+      const bool origin_form = !tx_.req.target.empty() && tx_.req.target.front() == '/';
+      return fail({.kind = FailureKind::refuse,
+                   .status = 400,
+                   .squid_error = "ERR_INVALID_URL",
+                   .text = origin_form ? "this is a proxy: send the absolute URL (http://host/path) or CONNECT host:port"
+                                       : "invalid URL or authority \"" + tx_.req.target + "\""});
     }
     decide(std::move(*t));
   }
@@ -262,17 +257,18 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // port the client dialled (a redirected --allow-host-ports port), else 80.
   // `why` says what is wrong when there is no destination.
   std::optional<Target> intercepted_target(std::string& why) {
+    const RequestHead& req = tx_.req;
     why = "the Host header does not name a destination";
     std::size_t hosts = 0;
-    for (const auto& h : req_.headers) hosts += iequals(h.name, "host") ? 1 : 0;
+    for (const auto& h : req.headers) hosts += iequals(h.name, "host") ? 1 : 0;
     if (hosts > 1) return std::nullopt;  // which one is real? neither (RFC 9112 §3.2)
-    const std::string* host_header = req_.find("host");
-    if (!req_.target.empty() && req_.target.front() != '/') {
+    const std::string* host_header = req.find("host");
+    if (!req.target.empty() && req.target.front() != '/') {
       // absolute-form may be sent to origins too (RFC 9112 §3.2.2): like a
       // forward proxy, the URL then names the destination. A Host naming
       // another one is refused: the log would show one name while the
       // request went to the other.
-      std::optional<Target> t = parse_absolute_http(req_.target);
+      std::optional<Target> t = parse_absolute_http(req.target);
       if (!t) {
         why = "the request target is not an http URL";
         return std::nullopt;
@@ -282,7 +278,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
               *host_header + "\" names another destination";
         return std::nullopt;
       }
-      log_port_ = t->port != 80;
+      tx_.host_had_port = t->port != 80;
       return t;
     }
     std::string authority;
@@ -297,202 +293,175 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (!t) return std::nullopt;
     // Logged as the client wrote Host (Squid's %{Host}>h of an intercepted
     // request): with its port only when it had one.
-    log_port_ = has_port;
-    t->path = req_.target.empty() ? "/" : req_.target;
+    tx_.host_had_port = has_port;
+    t->path = req.target.empty() ? "/" : req.target;
     if (original_) {
       spdlog::debug("client {}:{}: intercepted {} {} (original destination {})", client_ip_, client_port_,
-                    req_.method, authority, original_->to_string());
+                    req.method, authority, original_->to_string());
     }
     return t;
   }
 
   // The health probe (awf-proxy --health-check): answered here, not logged.
   void reply_health() {
-    logged_ = true;
-    phase_ = Phase::reply;
+    tx_.logged = true;
+    tx_.phase = Phase::reply;
     out_client_ =
         "HTTP/1.1 200 OK\r\nServer: awf-proxy\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
         "Connection: close\r\n\r\nok\n";
     set_deadline(ctx_.config.request_timeout, "write timeout");
     asio::async_write(client_, asio::buffer(out_client_), [self = shared_from_this()](const error_code&, std::size_t) {
-      self->close_all(nullptr);
+      self->close_connection();
     });
   }
 
   void decide(Target t) {
-    target_ = std::move(t);
-    host_ = canonical_host(target_.host);
-    const std::string as_sent = target_.host;
-    if (is_connect_) {
-      rec_.url = host_ + ":" + std::to_string(target_.port);
-    } else {
-      // Squid's strip_query_terms (on by default): the query is cut after '?'.
-      std::string path = target_.path.substr(0, target_.path.find('?'));
-      if (path.size() < target_.path.size()) path += '?';
-      rec_.url = "http://" + host_ + (target_.port == 80 ? "" : ":" + std::to_string(target_.port)) + path;
-    }
-    if (req_.find("host")) {
-      // Squid's %{Host}>h for an absolute-URI or CONNECT request: not what
-      // the client wrote in Host (RFC 9112 3.2.2: the target wins) but the
-      // target's host, with the port unless it is http's default; "-" when
-      // the client sent no Host at all. Intercepted requests too: the name
-      // logged is always the one routed to and decided on, never a Host
-      // header that merely rode along.
-      rec_.host = host_;
-      if (transparent_ ? log_port_ : (is_connect_ || target_.port != 80)) {
-        rec_.host += ':';
-        rec_.host += std::to_string(target_.port);
-      }
-    }
-    policy::Decision d = policy_->decide(policy::Request{as_sent, target_.port, is_connect_});
-    target_.host = host_;  // from here on only the canonical name: routed, sent as Host, logged
+    tx_.target = std::move(t);
+    tx_.host = canonical_host(tx_.target.host);
+    const std::string as_sent = tx_.target.host;
+    const std::uint16_t port = tx_.target.port;
+    record_destination(tx_.rec, tx_.req, tx_.host, tx_.target, tx_.is_connect,
+                       logged_host_has_port(transparent_, tx_.host_had_port, tx_.is_connect, port));
+    policy::Decision d = policy_->decide(policy::Request{as_sent, port, tx_.is_connect});
+    tx_.target.host = tx_.host;  // from here on only the canonical name: routed, sent as Host, logged
     if (!d.allowed) {
-      const policy::Rule* rule = policy_->rule(d);
-      std::string body = "awf-proxy: access to " + host_ + ":" + std::to_string(target_.port) +
-                         " denied\nreason: " + policy::to_string(d.reason) + " (" + explain(d.reason) + ")\n";
-      if (rule) body += "rule: " + rule->text + "\n";
-      spdlog::debug("denied {} {}:{}: {}", req_.method, host_, target_.port, policy::to_string(d.reason));
-      return reply_error(403, body, ResultCode::tcp_denied, "ERR_ACCESS_DENIED",
-                         is_connect_ || req_.body != BodyKind::none);
+      spdlog::debug("denied {} {}:{}: {}", tx_.req.method, tx_.host, port, policy::to_string(d.reason));
+      return fail({.kind = FailureKind::refuse,
+                   .status = 403,
+                   .code = ResultCode::tcp_denied,
+                   .squid_error = "ERR_ACCESS_DENIED",
+                   .text = denial_text(tx_.host, port, d.reason, policy_->rule(d)),
+                   .close = tx_.is_connect || tx_.req.body != BodyKind::none});
     }
-    websocket_ = !is_connect_ && req_.connection_lists("upgrade") && req_.find("upgrade") != nullptr;
-    phase_ = Phase::upstream;
-    std::string key = host_ + ":" + std::to_string(target_.port);
-    if (up_ && up_key_ == key && !is_connect_ && !websocket_ && upstream_in_step()) {
-      up_reused_ = true;
-      connected_ = true;
-      rec_.hierarchy = Hierarchy::direct;
-      rec_.dest = up_dest_;
-      return on_upstream_ready();
+    tx_.websocket = !tx_.is_connect && tx_.req.connection_lists("upgrade") && tx_.req.find("upgrade") != nullptr;
+    tx_.phase = Phase::upstream;
+    std::string key = tx_.host + ":" + std::to_string(port);
+    if (up_ && up_key_ == key && !tx_.is_connect && !tx_.websocket && upstream_in_step()) {
+      return use_idle_upstream();
     }
     park_upstream();  // an idle connection to another host: someone else's later
     drop_upstream();
-    up_key_ = key;
+    up_key_ = std::move(key);
     set_deadline(ctx_.config.connect_timeout, "connect timeout");
-    if (!is_connect_ && !websocket_) {
-      if (auto parked = worker_.take_upstream(key)) {
+    if (!tx_.is_connect && !tx_.websocket) {
+      if (auto parked = worker_.take_upstream(up_key_)) {
         up_.emplace(std::move(parked->first));
         up_dest_ = std::move(parked->second);
-        up_reused_ = true;
-        connected_ = true;
-        rec_.hierarchy = Hierarchy::direct;
-        rec_.dest = up_dest_;
-        return on_upstream_ready();
+        return use_idle_upstream();
       }
     }
-    resolve();
+    dial();
   }
 
-  // ------------------------------------------------------ errors to client
+  // The upstream connection in up_ served earlier requests and is in step.
+  void use_idle_upstream() {
+    tx_.up_reused = true;
+    tx_.connected = true;
+    tx_.rec.hierarchy = Hierarchy::direct;
+    tx_.rec.dest = up_dest_;
+    on_upstream_ready();
+  }
 
-  // A response the proxy makes itself (denials, errors). `text` is the body.
-  void reply_error(int status, const std::string& text, ResultCode code, const char* squid_error, bool close) {
-    rec_.status = status;
-    rec_.code = code;
-    std::string body = text;
-    if (body.empty() || body.back() != '\n') body += '\n';
-    if (status != 403) body = "awf-proxy: " + body;
-    close_client_ = close || draining_ || req_.version_minor == 0 || req_.connection_lists("close") ||
-                    req_.body != BodyKind::none;
-    out_client_ = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) +
-                  "\r\nServer: awf-proxy\r\nMime-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                  "Content-Length: " +
-                  std::to_string(body.size()) + "\r\nX-Squid-Error: " + squid_error + " 0\r\nConnection: " +
-                  (close_client_ ? "close" : "keep-alive") + "\r\n\r\n";
-    if (req_.method != "HEAD") out_client_ += body;
-    rec_.bytes_to_client = out_client_.size();
-    rec_.content_type = "text/plain";
-    if (phase_ == Phase::head) park_upstream();  // a denial leaves the idle upstream reusable
+  // ---------------------------------------------------------------- failures
+
+  // The one way a transaction fails; see FailureKind.
+  void fail(Failure f) {
+    switch (f.kind) {
+      case FailureKind::upstream_write:
+        if (tx_.up_reused && !tx_.response_started && retry_allowed()) return retry_fresh();
+        f.status = 502;
+        f.squid_error = "ERR_WRITE_ERROR";
+        f.text = "write to " + up_dest_ + " failed: " + f.error.message();
+        [[fallthrough]];
+      case FailureKind::upstream:
+        spdlog::info("{} {}:{}: {}", tx_.req.method, tx_.host, tx_.target.port, f.text);
+        if (tx_.response_started) {
+          f.why = f.text.c_str();
+          break;  // the client has part of a response: all that is left is to close
+        }
+        // Squid 5/6 log a failed CONNECT as NONE_NONE, a failed GET as TCP_MISS.
+        f.code = tx_.is_connect ? ResultCode::none_none : ResultCode::tcp_miss;
+        f.close = true;
+        return reply_page(f);
+      case FailureKind::refuse: return reply_page(f);
+      case FailureKind::abort: break;
+    }
+    if (tx_.phase == Phase::closed) return;
+    if (!tx_.logged && requests_ > 0 && tx_.phase != Phase::tunnel) log_now();
+    close_connection(f.why);
+  }
+
+  // Answers with a page the proxy makes itself (a refusal, a denial, an
+  // origin that failed), then reads the next request unless the connection
+  // must close. Only fail() comes here.
+  void reply_page(const Failure& f) {
+    tx_.rec.status = f.status;
+    tx_.rec.code = f.code;
+    const RequestHead& req = tx_.req;
+    tx_.close_client = f.close || draining_ || req.version_minor == 0 || req.connection_lists("close") ||
+                       req.body != BodyKind::none;
+    render_error_page(out_client_, ErrorPage{.status = f.status,
+                                             .text = f.text,
+                                             .squid_error = f.squid_error,
+                                             .close_connection = tx_.close_client,
+                                             .head_only = req.method == "HEAD"});
+    tx_.rec.bytes_to_client = out_client_.size();
+    tx_.rec.content_type = "text/plain";
+    if (tx_.phase == Phase::head) park_upstream();  // a refusal leaves the idle upstream reusable
     drop_upstream();
-    phase_ = Phase::reply;  // late upstream handlers see this and stand down
+    tx_.phase = Phase::reply;  // late upstream handlers see this and stand down
     set_deadline(ctx_.config.read_timeout, "write timeout");
     asio::async_write(client_, asio::buffer(out_client_), [self = shared_from_this()](const error_code& ec, std::size_t) {
-      if (self->phase_ == Phase::closed) return;
+      if (self->tx_.phase == Phase::closed) return;
       self->log_now();
-      if (ec || self->close_client_) return self->close_all(nullptr);
+      if (ec || self->tx_.close_client) return self->close_connection();
       self->read_head();
     });
   }
 
-  // An upstream failure before any response reached the client.
-  void upstream_failed(int status, const char* squid_error, const std::string& detail) {
-    spdlog::info("{} {}:{}: {}", req_.method, host_, target_.port, detail);
-    if (response_started_) return close_all(detail.c_str());
-    // Squid 5/6 log a failed CONNECT as NONE_NONE, a failed GET as TCP_MISS.
-    reply_error(status, detail, is_connect_ ? ResultCode::none_none : ResultCode::tcp_miss, squid_error, true);
-  }
-
   // ----------------------------------------------- resolution and connect
 
-  void resolve() {
-    if (auto ip = policy::parse_ip_literal(target_.host)) {
-      std::string text = ip->canonical;
-      if (!text.empty() && text.front() == '[') text = text.substr(1, text.size() - 2);
-      error_code ec;
-      auto a = asio::ip::make_address(text, ec);
-      Resolution r;
-      if (ec) r.error = "cannot use address " + ip->canonical;
-      else r.addresses.push_back(a);
-      return on_resolved(std::move(r));
-    }
-    ctx_.resolver->resolve(
-        host_, client_.get_executor(),
-        [self = shared_from_this()](Resolution r) {
-          if (self->phase_ != Phase::upstream) return;  // timed out or closed meanwhile
-          self->on_resolved(std::move(r));
-        },
-        &worker_.resolver_cache);
+  void dial() {
+    dial_.start(shared_from_this(), &HttpSession::on_dialled, worker_, client_.get_executor(), tx_.host,
+                tx_.target.port);
   }
 
-  void on_resolved(Resolution r) {
-    if (r.addresses.empty()) {
-      // Squid: ERR_DNS_FAIL, 503.
-      return upstream_failed(503, "ERR_DNS_FAIL", "cannot resolve " + host_ + ": " + r.error);
+  void on_dialled(DialOutcome o) {
+    if (tx_.phase != Phase::upstream) return;  // timed out or closed meanwhile
+    const std::uint16_t port = tx_.target.port;
+    switch (o.failure) {
+      case DialFailure::unresolved:
+        // Squid: ERR_DNS_FAIL, 503.
+        return fail({.kind = FailureKind::upstream,
+                     .status = 503,
+                     .squid_error = "ERR_DNS_FAIL",
+                     .text = "cannot resolve " + tx_.host + ": " + o.detail});
+      case DialFailure::refused_only:
+        spdlog::info("refused {} {}:{}: resolves only to refused addresses ({})", tx_.req.method, tx_.host, port,
+                     o.detail);
+        return fail({.kind = FailureKind::refuse,
+                     .status = 403,
+                     .code = ResultCode::tcp_denied,
+                     .squid_error = "ERR_ACCESS_DENIED",
+                     .text = refused_addresses_text(tx_.host, port, o.detail)});
+      case DialFailure::connect_failed:
+      case DialFailure::none: break;
     }
-    candidates_.clear();
-    std::string refused;
-    const bool host_gateway = ctx_.config.enable_host_access && host_ == "host.docker.internal";
-    for (const auto& a : r.addresses) {
-      if (host_gateway || ctx_.guard.permits(a)) {
-        candidates_.emplace_back(a, target_.port);
-      } else {
-        if (!refused.empty()) refused += ", ";
-        refused += std::string(to_string(ctx_.guard.classify(a))) + " " + a.to_string();
-      }
+    // Squid logs the address it connected to, or the last it tried, with HIER_DIRECT.
+    tx_.rec.dest = std::move(o.dest);
+    tx_.rec.hierarchy = Hierarchy::direct;
+    if (o.failure == DialFailure::connect_failed) {
+      // Squid: ERR_CONNECT_FAIL, 503.
+      return fail({.kind = FailureKind::upstream,
+                   .status = 503,
+                   .squid_error = "ERR_CONNECT_FAIL",
+                   .text = "cannot connect to " + tx_.host + ":" + std::to_string(port) + ": " + o.detail});
     }
-    if (candidates_.empty()) {
-      spdlog::info("refused {} {}:{}: resolves only to refused addresses ({})", req_.method, host_, target_.port,
-                   refused);
-      std::string body = "awf-proxy: access to " + host_ + ":" + std::to_string(target_.port) +
-                         " denied\nreason: private_address (" + host_ + " resolves to " + refused +
-                         "; allow the range with --allow-private-ranges)\n";
-      return reply_error(403, body, ResultCode::tcp_denied, "ERR_ACCESS_DENIED", true);
-    }
-    connect_upstream();
-  }
-
-  void connect_upstream() {
-    connector_ = Connector::start(
-        client_.get_executor(), std::move(candidates_), Connector::kDefaultAttemptDelay,
-        [self = shared_from_this()](Connector::Outcome o) {
-          self->connector_.reset();
-          if (self->phase_ != Phase::upstream) return;
-          const tcp::endpoint& ep = o.endpoint;
-          // Squid logs the address it connected to, or the last it tried, with HIER_DIRECT.
-          self->rec_.dest = ep.address().to_string() + ":" + std::to_string(ep.port());
-          self->rec_.hierarchy = Hierarchy::direct;
-          if (o.error) {
-            // Squid: ERR_CONNECT_FAIL, 503.
-            return self->upstream_failed(
-                503, "ERR_CONNECT_FAIL",
-                "cannot connect to " + self->host_ + ":" + std::to_string(self->target_.port) + ": " + o.detail);
-          }
-          self->up_.emplace(std::move(o.socket));
-          self->connected_ = true;
-          self->up_reused_ = false;
-          self->up_dest_ = self->rec_.dest;
-          self->on_upstream_ready();
-        });
+    up_ = std::move(o.socket);
+    tx_.connected = true;
+    tx_.up_reused = false;
+    up_dest_ = tx_.rec.dest;
+    on_upstream_ready();
   }
 
   // True when the held upstream connection may carry another request: its
@@ -520,10 +489,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void drop_upstream() {
-    if (connector_) {
-      connector_->cancel();
-      connector_.reset();
-    }
+    dial_.cancel();
     if (up_) {
       error_code ec;
       up_->close(ec);
@@ -535,25 +501,25 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void on_upstream_ready() {
-    if (is_connect_) return start_tunnel();
+    if (tx_.is_connect) return start_tunnel();
     send_request();
   }
 
   // ------------------------------------------------------------- CONNECT
 
   void start_tunnel() {
-    rec_.code = ResultCode::tcp_tunnel;
-    rec_.status = 200;
+    tx_.rec.code = ResultCode::tcp_tunnel;
+    tx_.rec.status = 200;
     out_client_ = "HTTP/1.1 200 Connection established\r\n\r\n";
     asio::async_write(client_, asio::buffer(out_client_), [self = shared_from_this()](const error_code& ec, std::size_t) {
-      if (self->phase_ == Phase::closed) return;
-      if (ec) return self->close_all("client write failed");
+      if (self->tx_.phase == Phase::closed) return;
+      if (ec) return self->fail({.kind = FailureKind::abort, .why = "client write failed"});
       self->hand_to_relay(std::move(self->in_), std::string());
     });
   }
 
   void hand_to_relay(std::string to_upstream, std::string to_client) {
-    phase_ = Phase::tunnel;
+    tx_.phase = Phase::tunnel;
     timer_.cancel();
     Relay::Options o;
     o.idle_timeout = ctx_.config.read_timeout;
@@ -564,11 +530,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     in_.clear();
     relay_ = Relay::start(std::move(client_), std::move(up), std::move(to_upstream), std::move(to_client), o,
                           [self = shared_from_this()](const Relay::Totals& t) {
-                            self->rec_.bytes_to_client += t.upstream_to_client;
-                            spdlog::debug("tunnel {} ended: {} ({} B up, {} B down)", self->rec_.url, t.end,
+                            self->tx_.rec.bytes_to_client += t.upstream_to_client;
+                            spdlog::debug("tunnel {} ended: {} ({} B up, {} B down)", self->tx_.rec.url, t.end,
                                           t.client_to_upstream, t.upstream_to_client);
                             self->log_now();
-                            self->phase_ = Phase::closed;
+                            self->tx_.phase = Phase::closed;
                             self->relay_.reset();
                           });
   }
@@ -576,55 +542,50 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // ------------------------------------------------------ forward exchange
 
   void send_request() {
-    phase_ = Phase::exchange;
+    tx_.phase = Phase::exchange;
     set_deadline(ctx_.config.read_timeout, "read timeout");
-    rec_.code = ResultCode::tcp_miss;
-    out_up_ = build_upstream_request(req_, target_, websocket_);
-    req_remaining_ = req_.content_length;
-    req_chunks_ = ChunkedScanner{};
-    req_done_ = req_.body == BodyKind::none;
+    tx_.rec.code = ResultCode::tcp_miss;
+    out_up_ = build_upstream_request(tx_.req, tx_.target, tx_.websocket);
+    tx_.req_remaining = tx_.req.content_length;
+    tx_.req_chunks = ChunkedScanner{};
+    tx_.req_done = tx_.req.body == BodyKind::none;
     up_in_.clear();
     up_in_step_ = false;  // until this exchange ends in step (part_done)
-    resp_cursor_ = HeadCursor{};
+    tx_.resp_cursor = HeadCursor{};
     asio::async_write(*up_, asio::buffer(out_up_), [self = shared_from_this()](const error_code& ec, std::size_t) {
-      if (self->phase_ != Phase::exchange) return;
-      if (ec) return self->upstream_write_failed(ec);
-      if (!self->req_done_) self->pump_request_body();
+      if (self->tx_.phase != Phase::exchange) return;
+      if (ec) return self->fail({.kind = FailureKind::upstream_write, .error = ec});
+      if (!self->tx_.req_done) self->pump_request_body();
     });
     read_response();
   }
 
-  void upstream_write_failed(const error_code& ec) {
-    if (up_reused_ && !response_started_ && retry_allowed()) return retry_fresh();
-    upstream_failed(502, "ERR_WRITE_ERROR", "write to " + up_dest_ + " failed: " + ec.message());
-  }
-
   // A reused connection the origin closed meanwhile: one retry on a fresh
   // connection, for requests without a body only (nothing was consumed).
-  bool retry_allowed() const { return req_.body == BodyKind::none && !retried_; }
+  bool retry_allowed() const { return tx_.req.body == BodyKind::none && !tx_.retried; }
   void retry_fresh() {
-    retried_ = true;
+    tx_.retried = true;
     std::string key = up_key_;
     drop_upstream();
     up_key_ = key;
-    phase_ = Phase::upstream;
-    connected_ = false;
+    tx_.phase = Phase::upstream;
+    tx_.connected = false;
     set_deadline(ctx_.config.connect_timeout, "connect timeout");
-    resolve();
+    dial();
   }
 
   // Returns how many leading bytes of `data` belong to the request body.
   std::size_t take_request_body(const char* data, std::size_t n, bool& complete, bool& broken) {
     broken = false;
-    if (req_.body == BodyKind::chunked) {
-      std::size_t k = req_chunks_.feed(data, n);
-      broken = req_chunks_.failed();
-      complete = req_chunks_.done();
+    if (tx_.req.body == BodyKind::chunked) {
+      std::size_t k = tx_.req_chunks.feed(data, n);
+      broken = tx_.req_chunks.failed();
+      complete = tx_.req_chunks.done();
       return k;
     }
-    std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(req_remaining_, n));
-    req_remaining_ -= k;
-    complete = req_remaining_ == 0;
+    std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(tx_.req_remaining, n));
+    tx_.req_remaining -= k;
+    complete = tx_.req_remaining == 0;
     return k;
   }
 
@@ -634,17 +595,17 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       std::size_t k = take_request_body(in_.data(), in_.size(), complete, broken);
       if (broken) {
         spdlog::info("client {}:{}: malformed chunked request body", client_ip_, client_port_);
-        return close_all("malformed chunked body");
+        return fail({.kind = FailureKind::abort, .why = "malformed chunked body"});
       }
       out_up_.assign(in_, 0, k);
       in_.erase(0, k);
       last_activity_ = Clock::now();
       asio::async_write(*up_, asio::buffer(out_up_),
                         [self = shared_from_this(), complete](const error_code& ec, std::size_t) {
-                          if (self->phase_ != Phase::exchange) return;
-                          if (ec) return self->upstream_write_failed(ec);
+                          if (self->tx_.phase != Phase::exchange) return;
+                          if (ec) return self->fail({.kind = FailureKind::upstream_write, .error = ec});
                           if (complete) {
-                            self->req_done_ = true;
+                            self->tx_.req_done = true;
                             return self->part_done();
                           }
                           self->pump_request_body();
@@ -652,29 +613,35 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       return;
     }
     read_client([self = shared_from_this()](const error_code& ec, std::size_t) {
-      if (self->phase_ != Phase::exchange) return;
-      if (ec) return self->close_all("client closed during the request body");
+      if (self->tx_.phase != Phase::exchange) return;
+      if (ec) return self->fail({.kind = FailureKind::abort, .why = "client closed during the request body"});
       self->pump_request_body();
     });
   }
 
   void read_response() {
-    ParseResult r = parse_response_head(up_in_, ctx_.config.max_header_bytes, resp_, resp_cursor_);
+    ParseResult r = parse_response_head(up_in_, ctx_.config.max_header_bytes, tx_.resp, tx_.resp_cursor);
     if (r.status == ParseStatus::done) return on_response_head();
     if (r.status == ParseStatus::error) {
-      return upstream_failed(502, "ERR_INVALID_RESP",
-                             std::string("invalid response from ") + up_dest_ + ": " + to_string(r.error));
+      return fail({.kind = FailureKind::upstream,
+                   .status = 502,
+                   .squid_error = "ERR_INVALID_RESP",
+                   .text = std::string("invalid response from ") + up_dest_ + ": " + to_string(r.error)});
     }
     read_upstream([self = shared_from_this()](const error_code& ec, std::size_t) {
-      if (self->phase_ != Phase::exchange) return;
+      if (self->tx_.phase != Phase::exchange) return;
       if (ec) {
-        if (self->up_in_.empty() && self->up_reused_ && self->retry_allowed()) return self->retry_fresh();
+        if (self->up_in_.empty() && self->tx_.up_reused && self->retry_allowed()) return self->retry_fresh();
         if (ec == asio::error::eof && self->up_in_.empty()) {
-          return self->upstream_failed(502, "ERR_ZERO_SIZE_OBJECT",
-                                       "the origin " + self->up_dest_ + " closed the connection without a response");
+          return self->fail({.kind = FailureKind::upstream,
+                             .status = 502,
+                             .squid_error = "ERR_ZERO_SIZE_OBJECT",
+                             .text = "the origin " + self->up_dest_ + " closed the connection without a response"});
         }
-        return self->upstream_failed(502, "ERR_READ_ERROR",
-                                     "reading the response from " + self->up_dest_ + " failed: " + ec.message());
+        return self->fail({.kind = FailureKind::upstream,
+                           .status = 502,
+                           .squid_error = "ERR_READ_ERROR",
+                           .text = "reading the response from " + self->up_dest_ + " failed: " + ec.message()});
       }
       self->last_activity_ = Clock::now();
       self->read_response();
@@ -682,48 +649,54 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void on_response_head() {
-    up_in_.erase(0, resp_.head_size);
-    if (resp_.status >= 100 && resp_.status < 200 && resp_.status != 101) {
+    ResponseHead& resp = tx_.resp;
+    const RequestHead& req = tx_.req;
+    up_in_.erase(0, resp.head_size);
+    if (resp.status >= 100 && resp.status < 200 && resp.status != 101) {
       // 100 Continue and friends: pass on, then wait for the final response.
-      out_client_ = build_client_response(resp_, false, false);
+      out_client_ = build_client_response(resp, false, false);
       asio::async_write(client_, asio::buffer(out_client_), [self = shared_from_this()](const error_code& ec, std::size_t) {
-        if (self->phase_ != Phase::exchange) return;
-        if (ec) return self->close_all("client write failed");
-        self->resp_ = ResponseHead{};
-        self->resp_cursor_ = HeadCursor{};  // its head was erased from up_in_
+        if (self->tx_.phase != Phase::exchange) return;
+        if (ec) return self->fail({.kind = FailureKind::abort, .why = "client write failed"});
+        self->tx_.resp = ResponseHead{};
+        self->tx_.resp_cursor = HeadCursor{};  // its head was erased from up_in_
         self->read_response();
       });
       return;
     }
-    rec_.status = resp_.status;
-    if (const std::string* ct = resp_.find("content-type")) rec_.content_type = ct->substr(0, ct->find(';'));
-    if (resp_.status == 101) {
-      if (!websocket_) return upstream_failed(502, "ERR_INVALID_RESP", "unrequested protocol switch from " + up_dest_);
-      out_client_ = build_client_response(resp_, false, true);
-      response_started_ = true;
+    record_response(tx_.rec, resp);
+    if (resp.status == 101) {
+      if (!tx_.websocket) {
+        return fail({.kind = FailureKind::upstream,
+                     .status = 502,
+                     .squid_error = "ERR_INVALID_RESP",
+                     .text = "unrequested protocol switch from " + up_dest_});
+      }
+      out_client_ = build_client_response(resp, false, true);
+      tx_.response_started = true;
       asio::async_write(client_, asio::buffer(out_client_), [self = shared_from_this()](const error_code& ec, std::size_t n) {
-        if (self->phase_ != Phase::exchange) return;
-        if (ec) return self->close_all("client write failed");
-        self->rec_.bytes_to_client += n;
+        if (self->tx_.phase != Phase::exchange) return;
+        if (ec) return self->fail({.kind = FailureKind::abort, .why = "client write failed"});
+        self->tx_.rec.bytes_to_client += n;
         self->hand_to_relay(std::move(self->in_), std::move(self->up_in_));
       });
       return;
     }
-    resp_kind_ = resp_.body_kind(req_.method);
-    resp_remaining_ = resp_.content_length.value_or(0);
-    resp_chunks_ = ChunkedScanner{};
-    close_client_ = resp_kind_ == BodyKind::until_close || req_.version_minor == 0 ||
-                    req_.connection_lists("close") || req_.has_token("proxy-connection", "close") || draining_;
+    tx_.resp_kind = resp.body_kind(req.method);
+    tx_.resp_remaining = resp.content_length.value_or(0);
+    tx_.resp_chunks = ChunkedScanner{};
+    tx_.close_client = tx_.resp_kind == BodyKind::until_close || req.version_minor == 0 ||
+                       req.connection_lists("close") || req.has_token("proxy-connection", "close") || draining_;
     // Reusable only with known framing: a body read until close leaves
     // nothing to reuse, and then the response must end exactly where its
     // framing says (pump_response_body).
-    upstream_reusable_ = resp_kind_ != BodyKind::until_close && resp_.version_minor == 1 &&
-                         !resp_.connection_lists("close");
-    out_client_ = build_client_response(resp_, close_client_, false);
-    response_started_ = true;
+    tx_.upstream_reusable = tx_.resp_kind != BodyKind::until_close && resp.version_minor == 1 &&
+                            !resp.connection_lists("close");
+    out_client_ = build_client_response(resp, tx_.close_client, false);
+    tx_.response_started = true;
     // The head goes out together with the body bytes that came with it: one
     // send instead of two (on loopback each send is most of a request's cost).
-    head_pending_ = out_client_.size();
+    tx_.head_pending = out_client_.size();
     pump_response_body();
   }
 
@@ -731,39 +704,39 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // body bytes to go with it yet, and the client should see it now.
   template <typename Next>
   void flush_head(Next next) {
-    rec_.bytes_to_client += head_pending_;
-    head_pending_ = 0;
+    tx_.rec.bytes_to_client += tx_.head_pending;
+    tx_.head_pending = 0;
     asio::async_write(client_, asio::buffer(out_client_),
                       [self = shared_from_this(), next](const error_code& ec, std::size_t) {
-                        if (self->phase_ != Phase::exchange) return;
-                        if (ec) return self->close_all("client write failed");
+                        if (self->tx_.phase != Phase::exchange) return;
+                        if (ec) return self->fail({.kind = FailureKind::abort, .why = "client write failed"});
                         (self.get()->*next)();
                       });
   }
 
   void pump_response_body() {
-    if (resp_kind_ == BodyKind::none) {
+    if (tx_.resp_kind == BodyKind::none) {
       // Bytes after a bodiless response (a 204 or 304 with a body, a second
       // response) are not an answer to anything we sent.
-      if (!up_in_.empty()) upstream_reusable_ = false;
-      if (head_pending_) return flush_head(&HttpSession::response_complete);
+      if (!up_in_.empty()) tx_.upstream_reusable = false;
+      if (tx_.head_pending) return flush_head(&HttpSession::response_complete);
       return response_complete();
     }
     if (!up_in_.empty()) {
       std::size_t k = up_in_.size();
       bool complete = false;
-      if (resp_kind_ == BodyKind::chunked) {
-        k = resp_chunks_.feed(up_in_.data(), up_in_.size());
-        if (resp_chunks_.failed()) return close_all("malformed chunked response");
-        complete = resp_chunks_.done();
-      } else if (resp_kind_ == BodyKind::length) {
-        k = static_cast<std::size_t>(std::min<std::uint64_t>(resp_remaining_, k));
-        resp_remaining_ -= k;
-        complete = resp_remaining_ == 0;
+      if (tx_.resp_kind == BodyKind::chunked) {
+        k = tx_.resp_chunks.feed(up_in_.data(), up_in_.size());
+        if (tx_.resp_chunks.failed()) return fail({.kind = FailureKind::abort, .why = "malformed chunked response"});
+        complete = tx_.resp_chunks.done();
+      } else if (tx_.resp_kind == BodyKind::length) {
+        k = static_cast<std::size_t>(std::min<std::uint64_t>(tx_.resp_remaining, k));
+        tx_.resp_remaining -= k;
+        complete = tx_.resp_remaining == 0;
       }
-      if (complete && k < up_in_.size()) upstream_reusable_ = false;  // bytes after the response: do not trust it
-      const std::size_t head = head_pending_;
-      head_pending_ = 0;
+      if (complete && k < up_in_.size()) tx_.upstream_reusable = false;  // bytes after the response: do not trust it
+      const std::size_t head = tx_.head_pending;
+      tx_.head_pending = 0;
       if (head) out_client_.append(up_in_, 0, k);
       else out_client_.assign(up_in_, 0, k);
       up_in_.erase(0, k);
@@ -771,50 +744,49 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       last_activity_ = Clock::now();
       asio::async_write(client_, asio::buffer(out_client_),
                         [self = shared_from_this(), complete](const error_code& ec, std::size_t n) {
-                          if (self->phase_ != Phase::exchange) return;
-                          if (ec) return self->close_all("client write failed");
-                          self->rec_.bytes_to_client += n;  // the head included
+                          if (self->tx_.phase != Phase::exchange) return;
+                          if (ec) return self->fail({.kind = FailureKind::abort, .why = "client write failed"});
+                          self->tx_.rec.bytes_to_client += n;  // the head included
                           if (complete) return self->response_complete();
                           self->pump_response_body();
                         });
       return;
     }
-    if (head_pending_) return flush_head(&HttpSession::pump_response_body);
+    if (tx_.head_pending) return flush_head(&HttpSession::pump_response_body);
     read_upstream([self = shared_from_this()](const error_code& ec, std::size_t) {
-      if (self->phase_ != Phase::exchange) return;
-      if (ec == asio::error::eof && self->resp_kind_ == BodyKind::until_close) {
-        self->upstream_reusable_ = false;
+      if (self->tx_.phase != Phase::exchange) return;
+      if (ec == asio::error::eof && self->tx_.resp_kind == BodyKind::until_close) {
+        self->tx_.upstream_reusable = false;
         return self->response_complete();
       }
-      if (ec) return self->close_all("response truncated by the origin");
+      if (ec) return self->fail({.kind = FailureKind::abort, .why = "response truncated by the origin"});
       self->pump_response_body();
     });
   }
 
   void response_complete() {
-    resp_done_ = true;
-    if (!req_done_) {
+    tx_.resp_done = true;
+    if (!tx_.req_done) {
       // The origin answered before the upload ended: neither side can be
       // reused, the rest of the body has no reader.
-      close_client_ = true;
-      upstream_reusable_ = false;
+      tx_.close_client = true;
+      tx_.upstream_reusable = false;
     }
     part_done();
   }
 
   void part_done() {
-    if (!resp_done_) return;
+    if (!tx_.resp_done) return;
     log_now();
     // The one place an exchange ends in step: the request was sent whole
     // with the framing the proxy parsed, the response read whole with known
     // framing and nothing after it. Only then may the connection be reused.
-    if (!upstream_reusable_ || !req_done_ || !up_in_.empty()) drop_upstream();
+    if (!tx_.upstream_reusable || !tx_.req_done || !up_in_.empty()) drop_upstream();
     else up_in_step_ = true;
-    if (close_client_ || draining_ || !req_done_) {
+    if (tx_.close_client || draining_ || !tx_.req_done) {
       park_upstream();
-      return close_all(nullptr);
+      return close_connection();
     }
-    retried_ = false;
     read_head();
   }
 
@@ -861,7 +833,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void on_deadline(const error_code& ec) {
     if (ec) return;  // re-armed or cancelled; whoever did it owns the timer now
     timer_armed_ = false;
-    if (phase_ == Phase::closed || phase_ == Phase::tunnel) return;
+    if (tx_.phase == Phase::closed || tx_.phase == Phase::tunnel) return;
     auto now = Clock::now();
     auto due = std::min(last_activity_ + idle_limit_, lifetime_end_);
     if (now < due) {
@@ -871,48 +843,53 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       return;
     }
     const char* what = now >= lifetime_end_ ? "client lifetime" : deadline_what_;
-    switch (phase_) {
+    switch (tx_.phase) {
       case Phase::head:
         if (requests_ == 0 || client_buffered() > 0) {
           spdlog::info("client {}:{}: {} before a complete request", client_ip_, client_port_, what);
-          rec_.url = "error:transaction-end-before-headers";
-          rec_.host = "-:0";
+          record_end_before_request(tx_.rec);
           log_now();
         }
-        return close_all(nullptr);
+        return close_connection();
       case Phase::upstream:
         // Squid: connect timeout is ERR_CONNECT_FAIL with 504.
-        return upstream_failed(504, "ERR_CONNECT_FAIL",
-                               std::string(what) + " reaching " + host_ + ":" + std::to_string(target_.port));
+        return fail({.kind = FailureKind::upstream,
+                     .status = 504,
+                     .squid_error = "ERR_CONNECT_FAIL",
+                     .text = std::string(what) + " reaching " + tx_.host + ":" + std::to_string(tx_.target.port)});
       case Phase::exchange:
-        if (!response_started_ && connected_) {
-          return upstream_failed(504, "ERR_READ_TIMEOUT", std::string(what) + " waiting for " + up_dest_);
+        if (!tx_.response_started && tx_.connected) {
+          return fail({.kind = FailureKind::upstream,
+                       .status = 504,
+                       .squid_error = "ERR_READ_TIMEOUT",
+                       .text = std::string(what) + " waiting for " + up_dest_});
         }
-        spdlog::info("{} {}: {}", req_.method, rec_.url, what);
-        return close_all(what);
+        spdlog::info("{} {}: {}", tx_.req.method, tx_.rec.url, what);
+        return fail({.kind = FailureKind::abort, .why = what});
       case Phase::reply:
-        return close_all(what);
+        return fail({.kind = FailureKind::abort, .why = what});
       default:
         return;
     }
   }
 
   void log_now() {
-    if (logged_) return;
-    logged_ = true;
-    rec_.time = std::chrono::system_clock::now();
-    rec_.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - tx_start_);
-    ctx_.log->write(rec_);
+    if (tx_.logged) return;
+    tx_.logged = true;
+    record_end(tx_.rec, tx_.started);
+    ctx_.log->write(tx_.rec);
   }
 
-  void close_all(const char* why) {
-    if (phase_ == Phase::closed) return;
-    if (phase_ == Phase::head) park_upstream();  // idle between requests: reusable by others
-    if (why && !logged_ && requests_ > 0 && phase_ != Phase::tunnel) log_now();
-    phase_ = Phase::closed;
+  // Ends the connection: both sockets closed, the timer and any dial
+  // stopped. Normal endings come here directly, failures through fail().
+  // `relay_reason` is what a running relay is told.
+  void close_connection(const char* relay_reason = nullptr) {
+    if (tx_.phase == Phase::closed) return;
+    if (tx_.phase == Phase::head) park_upstream();  // idle between requests: reusable by others
+    tx_.phase = Phase::closed;
     error_code ec;
     timer_.cancel();
-    if (relay_) relay_->close(why ? why : "closed");
+    if (relay_) relay_->close(relay_reason ? relay_reason : "closed");
     // close(2) alone sends the FIN (or the RST when input is left unread),
     // as a shutdown(2) before it would.
     client_.close(ec);
@@ -928,45 +905,29 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   std::uint16_t client_port_ = 0;
   const bool transparent_;
   std::optional<intercept::SocketAddress> original_;  // transparent mode: before the redirect
-  Clock::time_point started_, lifetime_end_, last_activity_, tx_start_;
+  Clock::time_point started_, lifetime_end_, last_activity_;
   std::chrono::milliseconds idle_limit_{0};
   const char* deadline_what_ = "";
   bool timer_armed_ = false;
-  Phase phase_ = Phase::head;
   bool draining_ = false;
   unsigned requests_ = 0;
 
+  Transaction tx_;  // the request being served; reset by begin_transaction()
+
   std::string in_;  // client bytes not consumed yet
   std::size_t in_base_ = std::string::npos, up_in_base_ = std::string::npos;
-  HeadCursor req_cursor_, resp_cursor_;  // resumable head searches of in_ and up_in_
-  RequestHead req_;
-  Target target_;
-  std::string host_;  // canonical target host
-  bool is_connect_ = false, websocket_ = false;
-  bool log_port_ = false;  // transparent mode: the logged host carries the port
-  LogRecord rec_;
-  bool logged_ = true;
 
+  // The upstream connection held for this client, kept across requests
+  // while they go to the same host:port.
   std::optional<tcp::socket> up_;
   std::string up_key_, up_dest_;
-  bool up_reused_ = false, connected_ = false, retried_ = false;
   // The held upstream connection's last exchange ended in step (part_done):
   // the only state in which it may carry another request or be pooled.
   bool up_in_step_ = false;
-  std::vector<tcp::endpoint> candidates_;
-  std::shared_ptr<Connector> connector_;  // while connecting
+  std::string up_in_;  // upstream bytes not consumed yet
+  UpstreamDial dial_;  // while resolving and connecting
 
-  std::string up_in_;
-  ResponseHead resp_;
-  BodyKind resp_kind_ = BodyKind::none;
-  std::uint64_t resp_remaining_ = 0;
-  ChunkedScanner resp_chunks_;
-  std::uint64_t req_remaining_ = 0;
-  ChunkedScanner req_chunks_;
-  bool req_done_ = false, resp_done_ = false, close_client_ = false, upstream_reusable_ = false;
-  bool response_started_ = false;
-  std::size_t head_pending_ = 0;  // size of a response head in out_client_ not written yet
-  std::string out_client_, out_up_;
+  std::string out_client_, out_up_;  // write buffers, reused from request to request
   std::shared_ptr<Relay> relay_;
 };
 
