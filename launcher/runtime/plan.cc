@@ -1,5 +1,6 @@
 // make_plan(): awf-proxy's command line (the policy flags passed through
-// unchanged), awf-entrypoint's, and the environment the command starts with.
+// unchanged) and environment, awf-entrypoint's command line, and the
+// environment the command starts with.
 #include "plan.h"
 
 #include <unistd.h>
@@ -9,6 +10,8 @@
 
 #include "awf/runtime/namespaces.h"
 #include "awf/errno_text.h"
+
+extern char** environ;
 
 namespace awf::runtime {
 
@@ -80,6 +83,13 @@ Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir, con
   p.insert(p.end(), {"--log-dir", log_dir.string()});
   if (!config.log_level.empty()) p.insert(p.end(), {"--log-level", config.log_level});
   p.insert(p.end(), config.extra_proxy_args.begin(), config.extra_proxy_args.end());
+
+  for (char** e = environ; *e; ++e) plan.proxy_env.emplace_back(*e);
+  for (const auto& entry : config.proxy_env) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) return Error{"awf-proxy environment: \"" + entry + "\" is not KEY=VALUE"};
+    set_env(plan.proxy_env, entry.substr(0, eq), entry.substr(eq + 1));
+  }
 
   auto& a = plan.agent_argv;
   a.push_back(plan.entrypoint_path);

@@ -1,6 +1,6 @@
 // What each process of a run executes, worked out from the configuration
-// before any process exists: awf-proxy's argv, awf-entrypoint's argv and the
-// agent's environment.
+// before any process exists: awf-proxy's argv and environment,
+// awf-entrypoint's argv and the agent's environment.
 #pragma once
 
 #include <filesystem>
@@ -18,6 +18,7 @@ struct Plan {
   bool user_namespace = false;
   std::string proxy_path;
   std::vector<std::string> proxy_argv;
+  std::vector<std::string> proxy_env;  // awf's environment with RuntimeConfig::proxy_env on top
   std::string entrypoint_path;
   std::vector<std::string> agent_argv;
   std::vector<std::string> agent_env;

@@ -14,8 +14,6 @@
 #include "awf/intercept/socket_activation.h"
 #include "awf/errno_text.h"
 
-extern char** environ;
-
 namespace awf::runtime {
 namespace {
 
@@ -64,9 +62,7 @@ Result<Proxy> start_proxy(Plan& plan, std::vector<UniqueFd>& listener_fds, const
   for (std::size_t i = 0; i < listener_fds.size(); ++i) {
     passed.push_back({static_cast<intercept::ListenerKind>(kinds[i]), listener_fds[i].get()});
   }
-  std::vector<std::string> base_env;
-  for (char** e = environ; *e; ++e) base_env.emplace_back(*e);
-  auto handoff = intercept::ListenerHandoff::prepare(passed, std::move(base_env));
+  auto handoff = intercept::ListenerHandoff::prepare(passed, plan.proxy_env);
   if (!handoff) return Error{"awf-proxy: " + handoff.message()};
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error{"awf-proxy: pipe2: " + errno_text(errno)};

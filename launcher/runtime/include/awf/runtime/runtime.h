@@ -49,6 +49,9 @@ struct RuntimeConfig {
   std::string dns_policy;                  // "allowlist" | "open"; empty: proxy default
   std::string log_level = "info";          // debug also forwards the proxy's stderr
   std::vector<std::string> extra_proxy_args;
+  // KEY=VALUE set in awf-proxy's environment over awf's own, which it
+  // otherwise inherits whole (the API proxy's keys are read from there).
+  std::vector<std::string> proxy_env;
 
   // --- the command ---
   std::vector<std::string> command;    // argv after "--" (one element = shell string)
