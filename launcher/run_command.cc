@@ -168,7 +168,7 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
   core.allow_host_ports = cfg.allow_host_ports;
   core.github_path_entries = cli::read_github_path(host_env);
   const auto agent_env = cli::build_agent_environment(cfg.env, host_env, cli::core_environment(core, host_env),
-                                                      cli::late_environment(core));
+                                                      cli::late_environment(core), cfg.api_proxy.agent);
   for (const auto& warning : agent_env.warnings) {
     if (shows(cfg.log_level, cli::Notice::Level::warn)) std::cerr << "[WARN] " << warning << "\n";
   }
@@ -195,6 +195,9 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
   rc.dns_policy = cfg.dns_policy == cli::DnsPolicy::open ? "open" : "allowlist";
   rc.log_level = level_name(cfg.log_level);
   rc.allow_private_ranges = cfg.allow_private_ranges;
+  // awf-proxy inherits awf's environment, the provider keys among it (never
+  // its argv, which every user can read); targets and model lists go on top.
+  for (const auto& [name, value] : cfg.api_proxy.proxy_env) rc.proxy_env.push_back(name + "=" + value);
   // Names outside DNS: the proxy reads no hosts file unless told, so awf
   // tells it: --hosts-file when given, else the machine's /etc/hosts (what
   // Squid reads in awf). The command's /etc/hosts is the same file, so that

@@ -93,10 +93,49 @@ TEST(ConfigFile, StdinIsNamedStdin) {
 }
 
 TEST(ConfigFile, SectionsWithoutANativeMeaningAreNamed) {
-  auto c = parse_config_text(R"({"apiProxy": {"x": 1}, "container": {"images": {"agent": "x"}}})", "c.json",
-                             ConfigSyntax::json);
+  auto c = parse_config_text(
+      R"({"apiProxy": {"x": 1, "caCert": "/ca.pem"}, "rateLimiting": {}, "container": {"images": {"agent": "x"}}})",
+      "c.json", ConfigSyntax::json);
   ASSERT_TRUE(c.ok()) << c.message();
-  EXPECT_EQ(c->ignored, (std::vector<std::string>{"apiProxy", "container.images"}));
+  EXPECT_EQ(c->ignored, (std::vector<std::string>{"rateLimiting", "container.images", "apiProxy.x"}));
+  EXPECT_EQ(c->api_proxy_ca_cert, "/ca.pem");
+}
+
+TEST(ConfigFile, ApiProxyModelListsAreRead) {
+  auto c = parse_config_text("apiProxy:\n  allowedModels: [gpt-5*, 'claude-*']\n  disallowedModels:\n    - '*opus*'\n",
+                             "c.yaml", ConfigSyntax::yaml);
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->allowed_models, (std::vector<std::string>{"gpt-5*", "claude-*"}));
+  EXPECT_EQ(c->disallowed_models, std::vector<std::string>{"*opus*"});
+  EXPECT_TRUE(c->ignored.empty());
+}
+
+TEST(ConfigFile, BadApiProxyModelListsStopTheStart) {
+  // An empty list must not quietly mean "no restriction" (awf maps other
+  // empty arrays to unset).
+  const std::string head = "Error loading --config: Invalid AWF config at c.json:\n- ";
+  struct Case {
+    const char* why;
+    const char* text;
+    std::string message;
+  } cases[] = {
+      {"an empty allow list", R"({"apiProxy": {"allowedModels": []}})",
+       head + "/apiProxy/allowedModels must NOT have fewer than 1 items (leave it out for no model restriction)"},
+      {"an empty deny list", R"({"apiProxy": {"disallowedModels": []}})",
+       head + "/apiProxy/disallowedModels must NOT have fewer than 1 items (leave it out for no model restriction)"},
+      {"one string instead of a list", R"({"apiProxy": {"allowedModels": "gpt-5"}})",
+       head + "/apiProxy/allowedModels must be array"},
+      {"an empty pattern", R"({"apiProxy": {"allowedModels": ["gpt-5", ""]}})",
+       head + "/apiProxy/allowedModels/1 must NOT have fewer than 1 characters"},
+      {"a number", R"({"apiProxy": {"disallowedModels": [5]}})", head + "/apiProxy/disallowedModels/0 must be string"},
+      {"a CA path that is not text", R"({"apiProxy": {"caCert": true}})", head + "/apiProxy/caCert must be string"},
+      {"not an object", R"({"apiProxy": ["caCert"]})", head + "/apiProxy must be object"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_config_text(c.text, "c.json", ConfigSyntax::json);
+    ASSERT_FALSE(r.ok()) << c.why;
+    EXPECT_EQ(r.message(), c.message) << c.why;
+  }
 }
 
 TEST(ConfigFile, MissingFileIsAParseError) {

@@ -177,7 +177,8 @@ TEST_F(Options, DockerOnlyFlagsAreRefusedByTheNativeRuntime) {
       {{"--ssl-bump", "--allow-urls", "https://github.com/o/*"}, "--ssl-bump"},
       {{"--enable-dlp"}, "--enable-dlp"},
       {{"--upstream-proxy", "http://corp:3128"}, "--upstream-proxy"},
-      {{"--copilot-api-target", "api.example.com"}, "--copilot-api-target"},
+      {{"--rate-limit-rpm", "60"}, "--rate-limit-rpm"},
+      {{"--max-model-multiplier", "2"}, "--max-model-multiplier"},
       {{"--no-rate-limit"}, "--no-rate-limit"},
   };
   for (const auto& c : cases) {
@@ -190,7 +191,8 @@ TEST_F(Options, DockerOnlyFlagsAreRefusedByTheNativeRuntime) {
   }
   EXPECT_EQ(error({"--reflect"}).rfind("[ERROR] --reflect is not supported by the native runtime", 0), 0u);
   EXPECT_EQ(error({"--no-enable-api-proxy", "--", "true"}),
-            "[ERROR] \u274c --no-enable-api-proxy is not allowed: the API proxy is always enabled");
+            "[ERROR] \u274c --no-enable-api-proxy is not allowed: the API proxy is on whenever a provider key is "
+            "present; --no-api-proxy turns it off (the keys then stay withheld from the agent)");
   EXPECT_TRUE(parse({"--enable-api-proxy", "--", "true"}).ok()) << "deprecated no-op";
 }
 
@@ -372,6 +374,86 @@ TEST_F(Options, ConfigFromStdin) {
   auto c = parse({"--config", "-", "--", "true"});
   ASSERT_TRUE(c.ok()) << c.message();
   EXPECT_EQ(c->policy.allow, std::vector<std::string>{"from-stdin.com"});
+}
+
+TEST_F(Options, ApiProxyIsOnWithAProviderKeyAndSaysSo) {
+  ctx_.host_env["OPENAI_API_KEY"] = "sk-real-key-value";
+  auto c = parse({"--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_TRUE(c->api_proxy.enabled);
+  EXPECT_EQ(c->api_proxy.agent.set.at("OPENAI_BASE_URL"), "http://127.0.0.1:10000");
+  const auto info = notices(*c, Notice::Level::info);
+  EXPECT_NE(std::find(info.begin(), info.end(),
+                      "API proxy: OpenAI (127.0.0.1:10000); awf-proxy holds the credentials, the agent gets "
+                      "placeholders"),
+            info.end());
+  for (const auto& n : c->notices) EXPECT_EQ(n.text.find("sk-real"), std::string::npos) << n.text;
+
+  auto off = parse({"--no-api-proxy", "--", "true"});
+  ASSERT_TRUE(off.ok()) << off.message();
+  EXPECT_FALSE(off->api_proxy.enabled);
+  EXPECT_TRUE(off->api_proxy.agent.set.empty());
+  EXPECT_TRUE(parse({"--enable-api-proxy", "--", "true"})->api_proxy.enabled) << "the deprecated flag changes nothing";
+
+  ctx_.host_env.erase("OPENAI_API_KEY");
+  auto none = parse({"--", "true"});
+  EXPECT_FALSE(none->api_proxy.enabled);
+  for (const auto& n : none->notices) EXPECT_EQ(n.text.find("API proxy"), std::string::npos) << n.text;
+}
+
+TEST_F(Options, ApiProxyUpstreamFlagsAreAccepted) {
+  ctx_.host_env["ANTHROPIC_API_KEY"] = "k";
+  auto c = parse({"--anthropic-api-target", "llm-gw.corp.example", "--anthropic-api-base-path", "/anthropic", "--",
+                  "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->api_proxy.proxy_env, (Environment{{"ANTHROPIC_API_TARGET", "llm-gw.corp.example"},
+                                                 {"ANTHROPIC_API_BASE_PATH", "/anthropic"}}));
+  EXPECT_EQ(error({"--anthropic-api-base-path", "/a?b", "--", "true"}).rfind("[ERROR] API proxy: ", 0), 0u);
+}
+
+TEST_F(Options, ApiProxyCaCertFromFlagOrConfig) {
+  ctx_.host_env["OPENAI_API_KEY"] = "k";
+  const auto ca = write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  const auto other = write("other.pem", "-----BEGIN CERTIFICATE-----\n");
+  auto flag = parse({"--api-proxy-ca-cert", ca, "--", "true"});
+  ASSERT_TRUE(flag.ok()) << flag.message();
+  EXPECT_EQ(flag->api_proxy.ca_cert, ca);
+  EXPECT_EQ(error({"--api-proxy-ca-cert", dir_ + "/missing.pem", "--", "true"}),
+            "[ERROR] --api-proxy-ca-cert: cannot read \"" + dir_ +
+                "/missing.pem\": No such file or directory (ENOENT, errno 2)");
+
+  const auto cfg = write("awf.json", R"({"apiProxy": {"caCert": ")" + ca + R"("}})");
+  EXPECT_EQ(parse({"--config", cfg, "--", "true"})->api_proxy.ca_cert, ca);
+  EXPECT_EQ(parse({"--config", cfg, "--api-proxy-ca-cert", other, "--", "true"})->api_proxy.ca_cert, other)
+      << "the flag wins";
+}
+
+TEST_F(Options, ConfigModelListsReachTheProxysEnvironment) {
+  ctx_.host_env["ANTHROPIC_API_KEY"] = "k";
+  ctx_.host_env["AWF_ALLOWED_MODELS"] = R"(["old-*"])";
+  const auto cfg = write("awf.yaml",
+                         "apiProxy:\n  allowedModels: [claude-*]\n  disallowedModels: ['*opus*']\n"
+                         "  hostedWeb: {claude: true}\n");
+  auto c = parse({"--config", cfg, "--", "true"});
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->api_proxy.proxy_env,
+            (Environment{{"AWF_ALLOWED_MODELS", R"(["claude-*"])"}, {"AWF_DISALLOWED_MODELS", R"(["*opus*"])"}}))
+      << "--config beats a host variable of the same name";
+  const auto warn = notices(*c, Notice::Level::warn);
+  EXPECT_NE(std::find(warn.begin(), warn.end(), "--config: `apiProxy.hostedWeb` is not used by the native runtime; ignored"),
+            warn.end());
+}
+
+TEST_F(Options, BadModelListsStopTheStart) {
+  ctx_.host_env["OPENAI_API_KEY"] = "k";
+  const auto empty = write("empty.json", R"({"apiProxy": {"allowedModels": []}})");
+  EXPECT_EQ(error({"--config", empty, "--", "true"}),
+            "[ERROR] Error loading --config: Invalid AWF config at " + empty +
+                ":\n- /apiProxy/allowedModels must NOT have fewer than 1 items (leave it out for no model restriction)");
+  ctx_.host_env["AWF_DISALLOWED_MODELS"] = "not json";
+  const auto message = error({"--", "true"});
+  EXPECT_EQ(message.rfind("[ERROR] API proxy: AWF_DISALLOWED_MODELS", 0), 0u) << message;
+  EXPECT_TRUE(parse({"--no-api-proxy", "--", "true"}).ok()) << "off, the proxy's settings are not read";
 }
 
 TEST_F(Options, RegisteredOnTheMainsOwnApp) {

@@ -119,6 +119,31 @@ class Reader {
     if (!items.empty()) out = std::move(items);
   }
 
+  // A model policy list: unlike the other arrays, an empty one is an error
+  // (it would quietly mean "no restriction"), and so is an empty pattern.
+  void model_list(const Value* sec, const char* sec_name, const char* key,
+                  std::optional<std::vector<std::string>>& out) {
+    const Value* v = member(sec, key);
+    if (!v) return;
+    const std::string where = std::string("/") + sec_name + "/" + key;
+    if (!v->is_array()) return bad(sec_name, key, "array");
+    if (v->as_array().empty()) {
+      problems.push_back(where + " must NOT have fewer than 1 items (leave it out for no model restriction)");
+      return;
+    }
+    std::vector<std::string> items;
+    for (std::size_t i = 0; i < v->as_array().size(); ++i) {
+      const Value& item = v->as_array()[i];
+      if (!item.is_string() || item.as_string().empty()) {
+        problems.push_back(where + "/" + std::to_string(i) +
+                           (item.is_string() ? " must NOT have fewer than 1 characters" : " must be string"));
+        return;
+      }
+      items.push_back(text_of(item));
+    }
+    out = std::move(items);
+  }
+
   // Array of ports (numbers or strings) or one comma-list string.
   void ports(const Value* sec, const char* sec_name, const char* key, std::optional<std::string>& out) {
     const Value* v = member(sec, key);
@@ -169,7 +194,7 @@ Result<ConfigFile> validate(const Value& root, const std::string& source) {
     const std::string k(kv.key());
     if (!kTop.count(k)) r.problems.push_back("/ must NOT have additional properties (" + k + ")");
   }
-  for (const char* ignored : {"rateLimiting", "chroot", "filesystem", "runner", "apiProxy"}) {
+  for (const char* ignored : {"rateLimiting", "chroot", "filesystem", "runner"}) {
     if (const auto* v = json::find(root, ignored); v && !v->is_null()) c.ignored.push_back(ignored);
   }
 
@@ -237,6 +262,24 @@ Result<ConfigFile> validate(const Value& root, const std::string& source) {
     r.str(l, "logging", "auditDir", c.audit_dir);
     r.str(l, "logging", "proxyLogsDir", c.proxy_logs_dir);
     r.str(l, "logging", "sessionStateDir", c.session_state_dir);
+  }
+
+  if (const auto* a = json::find(root, "apiProxy"); a && !a->is_null()) {
+    if (!a->is_object()) {
+      r.problems.push_back("/apiProxy must be object");
+    } else {
+      // awf's other apiProxy keys (rate limits, budgets, fallbacks, ...) have
+      // no counterpart here: named, not refused, so a shared config loads.
+      for (const auto& kv : a->as_object()) {
+        const std::string k(kv.key());
+        if (k != "caCert" && k != "allowedModels" && k != "disallowedModels" && !kv.value().is_null()) {
+          c.ignored.push_back("apiProxy." + k);
+        }
+      }
+      r.str(a, "apiProxy", "caCert", c.api_proxy_ca_cert);
+      r.model_list(a, "apiProxy", "allowedModels", c.allowed_models);
+      r.model_list(a, "apiProxy", "disallowedModels", c.disallowed_models);
+    }
   }
 
   if (!r.problems.empty()) {

@@ -1,6 +1,7 @@
 // Agent environment construction: exclusion set, env files and precedence.
 #include "awf/cli/environment.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -26,24 +27,22 @@ bool is_proxy_variable(std::string_view name) {
 }
 
 const std::set<std::string>& excluded_variables() {
-  static const std::set<std::string> kExcluded = {
-      // Host process state that is wrong inside the sandbox.
-      "PATH", "PWD", "OLDPWD", "SHLVL", "_", "SUDO_COMMAND", "SUDO_USER", "SUDO_UID", "SUDO_GID",
-      // GitHub Actions runtime credentials.
-      "ACTIONS_RUNTIME_TOKEN", "ACTIONS_RESULTS_URL", "ACTIONS_ID_TOKEN_REQUEST_URL",
-      "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-      // Proxy variables: the sandbox's own values must win.
-      "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "FTP_PROXY",
-      "ftp_proxy", "NO_PROXY", "no_proxy",
-      // Switches our runtime sets for the entrypoint; a host value must not leak in.
-      "AWF_DNS_SERVERS", "AWF_CHROOT_ENABLED", "AWF_USER_UID", "AWF_USER_GID", "AWF_WORKDIR", "AWF_HOST_PATH",
-      "AWF_ENABLE_HOST_ACCESS", "AWF_ALLOW_HOST_PORTS", "AWF_ONE_SHOT_TOKENS",
-      // LLM and GitHub credentials awf keeps out of the agent (its api-proxy holds them).
-      "OPENAI_API_KEY", "OPENAI_KEY", "CODEX_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN",
-      "CLAUDE_API_KEY", "COPILOT_GITHUB_TOKEN", "COPILOT_PROVIDER_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-      "GOOGLE_GEMINI_BASE_URL", "GEMINI_API_BASE_URL", "GOOGLE_VERTEX_BASE_URL", "GITHUB_TOKEN", "GH_TOKEN",
-      "GITHUB_PERSONAL_ACCESS_TOKEN", "GITHUB_API_TOKEN", "GITHUB_PAT", "GH_ACCESS_TOKEN",
-      "OPENAI_ENDPOINT_OVERRIDE"};
+  static const std::set<std::string> kExcluded = [] {
+    std::set<std::string> names = {
+        // Host process state that is wrong inside the sandbox.
+        "PATH", "PWD", "OLDPWD", "SHLVL", "_", "SUDO_COMMAND", "SUDO_USER", "SUDO_UID", "SUDO_GID",
+        // Proxy variables: the sandbox's own values must win.
+        "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "FTP_PROXY",
+        "ftp_proxy", "NO_PROXY", "no_proxy",
+        // Switches our runtime sets for the entrypoint; a host value must not leak in.
+        "AWF_DNS_SERVERS", "AWF_CHROOT_ENABLED", "AWF_USER_UID", "AWF_USER_GID", "AWF_WORKDIR", "AWF_HOST_PATH",
+        "AWF_ENABLE_HOST_ACCESS", "AWF_ALLOW_HOST_PORTS", "AWF_ONE_SHOT_TOKENS", "AWF_API_PROXY_IP"};
+    // The credentials the API proxy holds (and the Actions runtime tokens):
+    // one list, the API proxy's own, so the two cannot drift apart.
+    const auto& withheld = api::withheld_variables();
+    names.insert(withheld.begin(), withheld.end());
+    return names;
+  }();
   return kExcluded;
 }
 
@@ -121,11 +120,14 @@ std::string url_host(std::string_view url) {
 }  // namespace
 
 AgentEnvironment build_agent_environment(const EnvSettings& settings, const Environment& host,
-                                         const Environment& core, const Environment& late) {
+                                         const Environment& core, const Environment& late,
+                                         const api::AgentApiEnvironment& api) {
   AgentEnvironment out;
   Environment& env = out.vars;
   std::set<std::string> excluded = excluded_variables();
   excluded.insert(settings.exclude.begin(), settings.exclude.end());
+  excluded.insert(api.withheld.begin(), api.withheld.end());
+  const auto& withheld = api::withheld_variables();
   auto fill = [&](const std::string& k, const std::string& v) {
     if (!excluded.count(k)) env.emplace(k, v);  // emplace never overwrites
   };
@@ -168,7 +170,13 @@ AgentEnvironment build_agent_environment(const EnvSettings& settings, const Envi
 
   // 5. -e overrides; excluded names are dropped except the proxy variables.
   bool set_no_proxy = false, set_lower_no_proxy = false;
+  std::vector<std::string> dropped;
   for (const auto& [k, v] : settings.assignments) {
+    if (std::find(withheld.begin(), withheld.end(), k) != withheld.end() ||
+        std::find(api.withheld.begin(), api.withheld.end(), k) != api.withheld.end()) {
+      if (std::find(dropped.begin(), dropped.end(), k) == dropped.end()) dropped.push_back(k);
+      continue;
+    }
     if (excluded.count(k) && !is_proxy_variable(k)) continue;
     env[k] = v;
     set_no_proxy = set_no_proxy || k == "NO_PROXY";
@@ -177,8 +185,33 @@ AgentEnvironment build_agent_environment(const EnvSettings& settings, const Envi
   if (set_no_proxy && !set_lower_no_proxy) env["no_proxy"] = env["NO_PROXY"];
   if (set_lower_no_proxy && !set_no_proxy) env["NO_PROXY"] = env["no_proxy"];
 
+  if (!dropped.empty()) {
+    std::string names;
+    for (const auto& n : dropped) names += (names.empty() ? "" : ", ") + n;
+    out.warnings.push_back("-e " + names +
+                           ": not passed to the agent; awf never gives it credentials (with a provider key in "
+                           "awf's environment, the API proxy holds it and the agent gets a placeholder)");
+  }
+
   // 6. Runtime switches win over everything.
   for (const auto& [k, v] : late) env[k] = v;
+
+  // 7. The API proxy's variables, last: nothing the user passed can put a
+  // real credential or another base URL in their place.
+  for (const auto& [k, v] : api.set) env[k] = v;
+  for (const char* name : {"NO_PROXY", "no_proxy"}) {
+    if (api.no_proxy.empty()) break;
+    std::string& list = env[name];
+    std::set<std::string> present;
+    for (std::size_t start = 0; start <= list.size();) {
+      const std::size_t comma = std::min(list.find(',', start), list.size());
+      present.insert(std::string(trim(std::string_view(list).substr(start, comma - start))));
+      start = comma + 1;
+    }
+    for (const auto& entry : api.no_proxy) {
+      if (present.insert(entry).second) list += (list.empty() ? "" : ",") + entry;
+    }
+  }
 
   std::size_t total = 0;
   for (const auto& [k, v] : env) total += k.size() + v.size() + 2;

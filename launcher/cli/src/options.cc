@@ -7,6 +7,7 @@
 #include <chrono>
 #include <set>
 
+#include "awf/cli/api_proxy.h"
 #include "awf/cli/command.h"
 #include "awf/cli/config_file.h"
 #include "awf/cli/dns.h"
@@ -95,14 +96,22 @@ void register_options(CLI::App& app, Options& o) {
   app.add_option("--security-mode", o.security_mode, "Deprecated alias of --legacy-security")->group("");
   app.add_option("--upstream-proxy", o.upstream_proxy, "Chain through an upstream HTTP proxy (not in the native runtime)");
 
-  // API proxy sidecar
-  app.add_flag("--enable-api-proxy", o.enable_api_proxy, "Deprecated no-op");
+  // API proxy
+  app.add_flag("--enable-api-proxy", o.enable_api_proxy, "Deprecated no-op (the API proxy is on with a provider key)");
   app.add_flag("--no-enable-api-proxy", o.no_enable_api_proxy, "Not allowed")->group("");
-  app.add_flag("--no-rate-limit", o.no_rate_limit, "API proxy rate limiting off (docker runtime only)");
+  app.add_flag("--no-api-proxy", o.no_api_proxy,
+               "Run without the API proxy even when a provider key (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...) is "
+               "set; the keys stay withheld from the agent");
+  app.add_option("--api-proxy-ca-cert", o.api_proxy_ca_cert,
+                 "PEM file of CA certificates the API proxy trusts for provider connections, in addition to the "
+                 "system store");
+  app.add_flag("--no-rate-limit", o.no_rate_limit, "API proxy rate limiting off (not implemented)");
   for (const auto& flag : api_proxy_flags()) {
-    app.add_option(flag, "API proxy setting (docker runtime only)")->each([&o, flag](const std::string& v) {
-      o.api_proxy[flag] = v;
-    });
+    const std::string description = api_proxy_flag_variables().count(flag) > 0
+                                        ? "API proxy upstream setting"
+                                        : "API proxy setting (not implemented)";
+    app.add_option(flag, description)
+        ->each([&o, flag](const std::string& v) { o.api_proxy[flag] = v; });
   }
 
   // Logging and lifecycle
@@ -212,6 +221,7 @@ std::vector<std::string> apply_config(const CLI::App& app, const ConfigFile& c, 
   take("--audit-dir", c.audit_dir, o.audit_dir);
   take("--proxy-logs-dir", c.proxy_logs_dir, o.proxy_logs_dir);
   take("--session-state-dir", c.session_state_dir, o.session_state_dir);
+  take("--api-proxy-ca-cert", c.api_proxy_ca_cert, o.api_proxy_ca_cert);
   return c.ignored;
 }
 
@@ -253,9 +263,13 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
   };
 
   // --config first: it fills in flags the command line left out.
+  struct {
+    std::optional<std::vector<std::string>> allowed, disallowed;
+  } config_models;
   if (!o.config.empty()) {
     auto file = load_config_file(o.config, ctx.read_stdin);
     if (!file.ok()) return Error{"[ERROR] " + file.message()};
+    config_models = {file->allowed_models, file->disallowed_models};
     for (const auto& section : apply_config(app, *file, o)) {
       note(Notice::Level::warn, "--config: `" + section + "` is not used by the native runtime; ignored");
     }
@@ -453,7 +467,8 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
     }
   }
   if (o.no_enable_api_proxy) {
-    return fail("\u274c --no-enable-api-proxy is not allowed: the API proxy is always enabled");
+    return fail("\u274c --no-enable-api-proxy is not allowed: the API proxy is on whenever a provider key is "
+                "present; --no-api-proxy turns it off (the keys then stay withheld from the agent)");
   }
 
   // The runtime: the docker one is not part of this build; the native one
@@ -483,12 +498,14 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
       {"--allow-urls", !o.allow_urls.empty(), "URL filtering needs --ssl-bump, which is not implemented"},
       {"--enable-dlp", o.enable_dlp, "URL credential scanning is not implemented"},
       {"--upstream-proxy", !o.upstream_proxy.empty(), "chaining to an upstream proxy is not implemented"},
-      {"--reflect", o.reflect, "there is no API proxy"},
-      {"--no-rate-limit", o.no_rate_limit, "there is no API proxy"},
+      {"--reflect", o.reflect, "the API proxy has no /reflect endpoint"},
+      {"--no-rate-limit", o.no_rate_limit, "the API proxy has no rate limits"},
   };
   for (const auto& [flag, value] : o.api_proxy) {
     (void)value;
-    unsupported.push_back({flag.c_str(), true, "there is no API proxy sidecar"});
+    if (!api_proxy_flag_variables().count(flag)) {
+      unsupported.push_back({flag.c_str(), true, "the API proxy does not implement it"});
+    }
   }
   for (const auto& u : unsupported) {
     if (u.is_set) {
@@ -496,6 +513,27 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
                   "); it needs --runtime docker");
     }
   }
+  // The API proxy: on when awf's environment holds a provider credential.
+  ApiProxyRequest api_request;
+  api_request.disabled = o.no_api_proxy;
+  api_request.ca_cert = o.api_proxy_ca_cert;
+  api_request.flags = o.api_proxy;
+  api_request.allowed_models = config_models.allowed;
+  api_request.disallowed_models = config_models.disallowed;
+  auto api_proxy = resolve_api_proxy(api_request, ctx.host_env);
+  if (!api_proxy) return fail(api_proxy.message());
+  cfg.api_proxy = std::move(api_proxy).value();
+  for (auto& w : cfg.api_proxy.warnings) note(Notice::Level::warn, w);
+  if (cfg.api_proxy.enabled) {
+    std::string providers;
+    for (api::Provider p : cfg.api_proxy.configured) {
+      providers += (providers.empty() ? "" : ", ") + std::string(api::provider_title(p)) + " (127.0.0.1:" +
+                   std::to_string(api::provider_port(p)) + ")";
+    }
+    note(Notice::Level::info, "API proxy: " + providers +
+                                  "; awf-proxy holds the credentials, the agent gets placeholders");
+  }
+
   if (given(app, "--memory-limit") || given(app, "--pids-limit")) {
     note(Notice::Level::warn, "--memory-limit and --pids-limit are not enforced by the native runtime yet");
   }

@@ -58,9 +58,15 @@ struct ConfigFile {
   std::optional<std::string> audit_dir;
   std::optional<std::string> proxy_logs_dir;
   std::optional<std::string> session_state_dir;
+  // apiProxy.* (a model list present must hold at least one non-empty
+  // pattern: an empty one would quietly switch the model policy off)
+  std::optional<std::string> api_proxy_ca_cert;
+  std::optional<std::vector<std::string>> allowed_models;
+  std::optional<std::vector<std::string>> disallowed_models;
 
-  // awf sections the native runtime has no use for (apiProxy, rateLimiting,
-  // chroot, filesystem, runner, container.images): named for a warning.
+  // awf sections and keys the native runtime has no use for (rateLimiting,
+  // chroot, filesystem, runner, container.images, apiProxy.<other keys>):
+  // named for a warning.
   std::vector<std::string> ignored;
 };
 

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "awf/api/agent_environment.h"
 #include "awf/result.h"
 
 namespace awf::cli {
@@ -22,9 +23,10 @@ using EnvPairs = std::vector<std::pair<std::string, std::string>>;
 // `environ`-style array to a map (the first of duplicate names wins).
 Environment environment_from(char** envp);
 
-// Names that never reach the agent from the host: PATH, PWD, sudo and
-// Actions runtime tokens, the proxy variables, and the LLM/GitHub credentials
-// awf's api-proxy keeps away from the agent.
+// Names that never reach the agent from the host: PATH, PWD, sudo state, the
+// proxy variables, awf's own switches, and awf_api's withheld_variables()
+// (the LLM and GitHub credentials, provider base URLs and the Actions runtime
+// tokens), whether or not the API proxy runs.
 const std::set<std::string>& excluded_variables();
 
 // HTTP_PROXY, HTTPS_PROXY, http_proxy, https_proxy, ALL_PROXY, all_proxy,
@@ -73,11 +75,16 @@ inline constexpr std::size_t kEnvTotalWarnBytes = 1536 * 1024;
 //   4. --env-file entries                                     -- no overwrite
 //   5. -e                                                     -- overwrite
 //   6. `late`: runtime switches (AWF_DNS_SERVERS, ...)        -- overwrite
+//   7. `api`: the API proxy's base URLs and placeholders       -- overwrite
+//      (empty when it is off), and its NO_PROXY entries appended to both
+//      NO_PROXY and no_proxy where missing
 // Steps 2-5 skip excluded names (excluded_variables() + --exclude-env),
 // except that -e may set proxy variables; setting only one of NO_PROXY /
-// no_proxy with -e copies it to the other.
+// no_proxy with -e copies it to the other. A withheld credential given with
+// -e is dropped with a warning: step 7 is the only way a value gets there.
 AgentEnvironment build_agent_environment(const EnvSettings& settings, const Environment& host,
-                                         const Environment& core, const Environment& late);
+                                         const Environment& core, const Environment& late,
+                                         const api::AgentApiEnvironment& api = {});
 
 // ---- What the runtime always sets (awf's core and late values) ----
 

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "awf/cli/api_proxy.h"
 #include "awf/cli/environment.h"
 #include "awf/cli/mounts.h"
 #include "awf/logs/manifest.h"
@@ -91,9 +92,11 @@ struct Options {
   std::string security_mode;             // --security-mode strict|compat (deprecated alias)
   std::string upstream_proxy;            // --upstream-proxy
 
-  // API proxy (awf's LLM credential sidecar; not part of the native runtime)
+  // API proxy (LLM credential isolation, in awf-proxy)
   bool enable_api_proxy = false;         // --enable-api-proxy (deprecated no-op)
   bool no_enable_api_proxy = false;      // --no-enable-api-proxy (an error in awf)
+  bool no_api_proxy = false;             // --no-api-proxy (ours: off even with provider keys)
+  std::string api_proxy_ca_cert;         // --api-proxy-ca-cert
   std::map<std::string, std::string> api_proxy;  // --copilot-api-target, ... (flag name -> value)
   bool no_rate_limit = false;            // --no-rate-limit
 
@@ -177,6 +180,9 @@ struct LaunchConfig {
   std::string session_state_dir;
   bool diagnostic_logs = false;
   bool share_host_tmp = false;  // --share-host-tmp: the host's /tmp instead of a private one
+
+  // The API proxy: on when a provider's credential is in awf's environment.
+  ApiProxySettings api_proxy;
 
   // Messages to print before starting, in order (awf's warnings and infos).
   std::vector<Notice> notices;
