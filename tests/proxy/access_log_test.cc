@@ -3,27 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "awf/proxy/access_log.h"
+#include "log_record_sample.h"
 
 using namespace awf::proxy;
 
 namespace {
 
-LogRecord tunnel_record() {
-  LogRecord r;
-  r.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1761074374646));
-  r.duration = std::chrono::milliseconds(1234);
-  r.client_ip = "172.30.0.20";
-  r.client_port = 39748;
-  r.host = "api.github.com:443";
-  r.dest = "140.82.114.22:443";
-  r.method = "CONNECT";
-  r.status = 200;
-  r.code = ResultCode::tcp_tunnel;
-  r.hierarchy = Hierarchy::direct;
-  r.url = "api.github.com:443";
-  r.bytes_to_client = 4567;
-  return r;
-}
+using awf::proxy_test::tunnel_record;
 
 TEST(AccessLogFormat, FirewallDetailedMatchesReferenceExample) {
   EXPECT_EQ(format_firewall_detailed(tunnel_record()),

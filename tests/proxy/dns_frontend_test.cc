@@ -195,6 +195,14 @@ Outcome forward(std::vector<std::uint16_t> ports, std::chrono::milliseconds time
   return out;
 }
 
+// The error of an exchange that must fail; the test fails, and the answer
+// is "", when there was no result or it was an answer.
+std::string failure_of(const Outcome& o) {
+  EXPECT_TRUE(o.result) << "no result";
+  EXPECT_FALSE(o.result && o.result->ok()) << "an answer where a failure was expected";
+  return o.result && !o.result->ok() ? o.result->message() : "";
+}
+
 TEST(DnsUpstreamAsync, AnAnswerComesBackUnderTheClientsIdWithItsAddresses) {
   FakeUpstream up(FakeUpstream::Udp::answer);
   Outcome o = forward({up.port()}, 2s);
@@ -228,37 +236,27 @@ TEST(DnsUpstreamAsync, ATruncatedUdpAnswerIsAskedAgainOverTcp) {
 
 TEST(DnsUpstreamAsync, ATruncatedAnswerFromAServerWithoutTcpNamesItsTcpPort) {
   FakeUpstream up(FakeUpstream::Udp::truncate, FakeUpstream::Tcp::closed);
-  Outcome o = forward({up.port()}, 1s);
-  ASSERT_TRUE(o.result);
-  ASSERT_FALSE(o.result->ok());
-  EXPECT_NE(o.result->message().find("tcp DNS upstream 127.0.0.1:" + std::to_string(up.port()) + ": connect"),
-            std::string::npos)
-      << o.result->message();
+  const std::string error = failure_of(forward({up.port()}, 1s));
+  EXPECT_NE(error.find("tcp DNS upstream 127.0.0.1:" + std::to_string(up.port()) + ": connect"), std::string::npos)
+      << error;
   EXPECT_EQ(up.udp_queries(), 1);
 }
 
 TEST(DnsUpstreamAsync, ASilentServerTimesOutWithAnErrorNamingItAndTheDeadline) {
   FakeUpstream silent(FakeUpstream::Udp::silent);
   Outcome o = forward({silent.port()}, 300ms);
-  ASSERT_TRUE(o.result);
-  ASSERT_FALSE(o.result->ok());
-  EXPECT_NE(o.result->message().find("udp DNS upstream 127.0.0.1:" + std::to_string(silent.port())),
-            std::string::npos)
-      << o.result->message();
-  EXPECT_NE(o.result->message().find("no answer within 300 ms"), std::string::npos) << o.result->message();
+  const std::string error = failure_of(o);
+  EXPECT_NE(error.find("udp DNS upstream 127.0.0.1:" + std::to_string(silent.port())), std::string::npos) << error;
+  EXPECT_NE(error.find("no answer within 300 ms"), std::string::npos) << error;
   EXPECT_GE(o.took, 300ms);
   EXPECT_LT(o.took, 2s);
 }
 
 TEST(DnsUpstreamAsync, AnAnswerToAnotherQuestionIsRejectedNamingTheServer) {
   FakeUpstream up(FakeUpstream::Udp::other_question);
-  Outcome o = forward({up.port()}, 1s);
-  ASSERT_TRUE(o.result);
-  ASSERT_FALSE(o.result->ok());
-  EXPECT_NE(o.result->message().find("udp DNS upstream 127.0.0.1:" + std::to_string(up.port()) + ": "),
-            std::string::npos)
-      << o.result->message();
-  EXPECT_NE(o.result->message().find("question does not match"), std::string::npos) << o.result->message();
+  const std::string error = failure_of(forward({up.port()}, 1s));
+  EXPECT_NE(error.find("udp DNS upstream 127.0.0.1:" + std::to_string(up.port()) + ": "), std::string::npos) << error;
+  EXPECT_NE(error.find("question does not match"), std::string::npos) << error;
 }
 
 TEST(DnsUpstreamAsync, ASilentServerIsLeftAtItsDeadlineForTheNextOne) {
@@ -271,13 +269,9 @@ TEST(DnsUpstreamAsync, ASilentServerIsLeftAtItsDeadlineForTheNextOne) {
 
 TEST(DnsUpstreamAsync, WhenEveryServerFailsTheErrorNamesEachOfThem) {
   FakeUpstream a(FakeUpstream::Udp::silent), b(FakeUpstream::Udp::silent);
-  Outcome o = forward({a.port(), b.port()}, 200ms);
-  ASSERT_TRUE(o.result);
-  ASSERT_FALSE(o.result->ok());
-  EXPECT_NE(o.result->message().find("127.0.0.1:" + std::to_string(a.port())), std::string::npos)
-      << o.result->message();
-  EXPECT_NE(o.result->message().find("127.0.0.1:" + std::to_string(b.port())), std::string::npos)
-      << o.result->message();
+  const std::string error = failure_of(forward({a.port(), b.port()}, 200ms));
+  EXPECT_NE(error.find("127.0.0.1:" + std::to_string(a.port())), std::string::npos) << error;
+  EXPECT_NE(error.find("127.0.0.1:" + std::to_string(b.port())), std::string::npos) << error;
 }
 
 TEST(DnsUpstreamAsync, AnswersWithAnotherIdAreIgnored) {
@@ -288,9 +282,7 @@ TEST(DnsUpstreamAsync, AnswersWithAnotherIdAreIgnored) {
 }
 
 TEST(DnsUpstreamAsync, NoServerAtAllIsAnError) {
-  Outcome o = forward({}, 200ms);
-  ASSERT_TRUE(o.result);
-  EXPECT_FALSE(o.result->ok());
+  failure_of(forward({}, 200ms));
 }
 
 TEST(DnsRefusalLog, TheLineNamesTheQueryAsHostAndUrlWithDnsAsMethod) {

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "awf/proxy/access_log.h"
+#include "awf/proxy/dns_frontend.h"
 #include "awf/proxy/dns_refusal_log.h"
+#include "log_record_sample.h"
 
 namespace awf::proxy {
 namespace {
@@ -14,19 +16,15 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = DnsRefusalLog::Clock;
 
-LogRecord refusal(const std::string& client, const std::string& name, const std::string& type = "A",
+constexpr std::uint16_t kTxt = 16, kAaaa = 28;
+
+// A refused query as the DNS front end records it.
+LogRecord refusal(const std::string& client, const std::string& name, std::uint16_t qtype = 1,
                   std::uint16_t port = 40000) {
-  LogRecord r;
-  r.client_ip = client;
-  r.client_port = port;
-  r.host = name;
-  r.dest = "-:-";
-  r.version = "-";
-  r.method = "DNS";
-  r.status = 403;
-  r.code = ResultCode::tcp_denied;
-  r.url = "dns://" + name + "/" + type;
-  return r;
+  intercept::DnsQuestion question;
+  question.name = name;
+  question.qtype = qtype;
+  return dns_refusal_record(client, port, question);
 }
 
 struct Sink {
@@ -41,7 +39,7 @@ TEST(DnsRefusalLog, AThousandIdenticalRefusalsInAWindowAreOneLineAndOneCount) {
   Sink sink;
   const auto t0 = Clock::now();
   for (int i = 0; i < 1000; ++i) {
-    const bool written = log.refused(refusal("127.0.0.1", "exfil.denied.test", "TXT", static_cast<std::uint16_t>(40000 + i)),
+    const bool written = log.refused(refusal("127.0.0.1", "exfil.denied.test", kTxt, static_cast<std::uint16_t>(40000 + i)),
                                      t0 + std::chrono::milliseconds(i), sink.write());
     EXPECT_EQ(written, i == 0) << i;
   }
@@ -66,7 +64,7 @@ TEST(DnsRefusalLog, ClientNameAndTypeEachMakeADifferentRefusal) {
   EXPECT_TRUE(log.refused(refusal("127.0.0.1", "a.denied.test"), t0, sink.write()));
   EXPECT_TRUE(log.refused(refusal("127.0.0.2", "a.denied.test"), t0, sink.write()));
   EXPECT_TRUE(log.refused(refusal("127.0.0.1", "b.denied.test"), t0, sink.write()));
-  EXPECT_TRUE(log.refused(refusal("127.0.0.1", "a.denied.test", "AAAA"), t0, sink.write()));
+  EXPECT_TRUE(log.refused(refusal("127.0.0.1", "a.denied.test", kAaaa), t0, sink.write()));
   EXPECT_FALSE(log.refused(refusal("127.0.0.1", "a.denied.test"), t0 + 1s, sink.write()));
   EXPECT_EQ(sink.records.size(), 4u);
   // A window without repeats ends without a line.
@@ -122,7 +120,7 @@ TEST(DnsRefusalLog, FlushWritesEveryPendingCount) {
 }
 
 TEST(LogMarkers, ASummaryCarriesItsCountInEveryFormat) {
-  LogRecord r = refusal("127.0.0.1", "exfil.denied.test", "TXT");
+  LogRecord r = refusal("127.0.0.1", "exfil.denied.test", kTxt);
   r.repeated = 999;
   const std::string line = format_firewall_detailed(r);
   EXPECT_EQ(line.substr(line.find(' ') + 1),
@@ -135,15 +133,9 @@ TEST(LogMarkers, ASummaryCarriesItsCountInEveryFormat) {
 }
 
 TEST(LogMarkers, AHelloWithEchIsMarkedWhereAwfsParsersLookPastIt) {
-  LogRecord r;
-  r.client_ip = "127.0.0.1";
-  r.client_port = 40000;
+  LogRecord r = proxy_test::tunnel_record();
   r.host = "public.cdn.test:443";
   r.dest = "192.0.2.7:443";
-  r.method = "CONNECT";
-  r.status = 200;
-  r.code = ResultCode::tcp_tunnel;
-  r.hierarchy = Hierarchy::direct;
   r.url = "public.cdn.test:443";
   r.original_dest = "192.0.2.7:443";
   const std::string plain = format_firewall_detailed(r);

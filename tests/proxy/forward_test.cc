@@ -24,20 +24,18 @@ TEST_F(ProxyTest, AllowedGetReachesOriginAndIsLoggedAsMiss) {
   EXPECT_EQ(r.out.find("Via:"), std::string::npos);
   EXPECT_EQ(r.out.find("X-Forwarded-For"), std::string::npos);
 
-  auto lines = log_lines(1);
-  ASSERT_EQ(lines.size(), 1u);
-  DetailedLine d = parse_detailed(lines[0]);
+  DetailedLine d = only_log_line();
   EXPECT_TRUE(std::regex_match(d.ts, std::regex(R"(\d+\.\d{3})"))) << d.ts;
   EXPECT_TRUE(std::regex_match(d.client, std::regex(R"(127\.0\.0\.1:\d+)"))) << d.client;
-  EXPECT_EQ(d.host, "web.allowed.test:" + std::to_string(web_->port()));
-  EXPECT_EQ(d.dest, std::string(kWebIp) + ":" + std::to_string(web_->port()));
-  EXPECT_EQ(d.version, "1.1");
-  EXPECT_EQ(d.method, "GET");
-  EXPECT_EQ(d.status, "200");
-  EXPECT_EQ(d.code, "TCP_MISS:HIER_DIRECT");
-  // Squid's strip_query_terms: the query never reaches the log.
-  EXPECT_EQ(d.url, "http://web.allowed.test:" + std::to_string(web_->port()) + "/echo?");
-  EXPECT_EQ(d.ua, "\"probe/1.0\"");
+  expect_fields(d, {.host = "web.allowed.test:" + std::to_string(web_->port()),
+                    .dest = std::string(kWebIp) + ":" + std::to_string(web_->port()),
+                    .version = "1.1",
+                    .method = "GET",
+                    .status = "200",
+                    .code = "TCP_MISS:HIER_DIRECT",
+                    // Squid's strip_query_terms: the query never reaches the log.
+                    .url = "http://web.allowed.test:" + std::to_string(web_->port()) + "/echo?",
+                    .ua = "\"probe/1.0\""});
 
   auto audit = log_lines(1, "audit.jsonl");
   ASSERT_EQ(audit.size(), 1u);
@@ -54,13 +52,10 @@ TEST_F(ProxyTest, DeniedGetGets403NamingHostAndReason) {
   EXPECT_NE(r.out.find("other.test"), std::string::npos);
   EXPECT_NE(r.out.find("not_in_allowlist"), std::string::npos);
   EXPECT_EQ(web_->requests(), 0u);
-  auto lines = log_lines(1);
-  ASSERT_EQ(lines.size(), 1u);
-  DetailedLine d = parse_detailed(lines[0]);
-  EXPECT_EQ(d.dest, "-:-");
-  EXPECT_EQ(d.status, "403");
-  EXPECT_EQ(d.code, "TCP_DENIED:HIER_NONE");
-  EXPECT_EQ(d.url, "http://other.test:" + std::to_string(web_->port()) + "/x");
+  expect_fields(only_log_line(), {.dest = "-:-",
+                                  .status = "403",
+                                  .code = "TCP_DENIED:HIER_NONE",
+                                  .url = "http://other.test:" + std::to_string(web_->port()) + "/x"});
 }
 
 struct RuleCase {
@@ -248,13 +243,10 @@ TEST_F(ProxyTest, UpstreamRefusingGets503) {
   start_proxy();
   RunResult r = curl({"-i", "http://web.allowed.test:" + std::to_string(refused_port_) + "/"});
   EXPECT_EQ(r.out.rfind("HTTP/1.1 503", 0), 0u) << r.out;
-  auto lines = log_lines(1);
-  ASSERT_EQ(lines.size(), 1u);
-  DetailedLine d = parse_detailed(lines[0]);
-  EXPECT_EQ(d.status, "503");
   // As Squid logs it: the refused address, HIER_DIRECT.
-  EXPECT_EQ(d.code, "TCP_MISS:HIER_DIRECT");
-  EXPECT_EQ(d.dest, std::string(kWebIp) + ":" + std::to_string(refused_port_));
+  expect_fields(only_log_line(), {.dest = std::string(kWebIp) + ":" + std::to_string(refused_port_),
+                                  .status = "503",
+                                  .code = "TCP_MISS:HIER_DIRECT"});
 }
 
 TEST_F(ProxyTest, UpstreamResetGets502) {
@@ -275,9 +267,7 @@ TEST_F(ProxyTest, UpstreamHangingGets504AfterReadTimeout) {
   RunResult r = curl({"-i", web_url("web.allowed.test", "/hang")});
   EXPECT_EQ(r.out.rfind("HTTP/1.1 504", 0), 0u) << r.out;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  auto lines = log_lines(1);
-  ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(parse_detailed(lines[0]).status, "504");
+  EXPECT_EQ(only_log_line().status, "504");
 }
 
 TEST_F(ProxyTest, AllowedNameResolvingToLoopbackIsRefusedWithoutOptIn) {
@@ -293,9 +283,7 @@ TEST_F(ProxyTest, AllowedNameResolvingToLoopbackIsRefusedWithoutOptIn) {
   EXPECT_EQ(r.out.rfind("HTTP/1.1 403", 0), 0u) << r.out;
   EXPECT_NE(r.out.find("loopback 127.0.0.11"), std::string::npos) << r.out;
   EXPECT_EQ(web_->requests(), 0u);
-  auto lines = log_lines(1);
-  ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(parse_detailed(lines[0]).code, "TCP_DENIED:HIER_NONE");
+  EXPECT_EQ(only_log_line().code, "TCP_DENIED:HIER_NONE");
 }
 
 TEST_F(ProxyTest, ClientSendingNothingIsLoggedAsTransactionEndBeforeHeaders) {
@@ -304,14 +292,11 @@ TEST_F(ProxyTest, ClientSendingNothingIsLoggedAsTransactionEndBeforeHeaders) {
     auto c = TcpClient::connect("127.0.0.1", port_);
     ASSERT_TRUE(c);
   }
-  auto lines = log_lines(1);
-  ASSERT_EQ(lines.size(), 1u);
-  DetailedLine d = parse_detailed(lines[0]);
-  EXPECT_EQ(d.method, "NONE");
-  EXPECT_EQ(d.status, "0");
-  EXPECT_EQ(d.code, "NONE_NONE:HIER_NONE");
-  EXPECT_EQ(d.url, "error:transaction-end-before-headers");
-  EXPECT_EQ(d.dest, "-:-");
+  expect_fields(only_log_line(), {.dest = "-:-",
+                                  .method = "NONE",
+                                  .status = "0",
+                                  .code = "NONE_NONE:HIER_NONE",
+                                  .url = "error:transaction-end-before-headers"});
 }
 
 TEST_F(ProxyTest, SlowClientWithinTimeoutIsServedAndStalledOneIsClosed) {
@@ -375,9 +360,7 @@ TEST_F(ProxyTest, NextAddressIsTriedWhenTheFirstRefuses) {
   start_proxy();
   RunResult r = curl({web_url("multi.allowed.test")});
   EXPECT_EQ(r.out, "ok") << r.err;
-  auto lines = log_lines(1);
-  ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(parse_detailed(lines[0]).dest, std::string(kWebIp) + ":" + std::to_string(web_->port()));
+  EXPECT_EQ(only_log_line().dest, std::string(kWebIp) + ":" + std::to_string(web_->port()));
 }
 
 }  // namespace
@@ -416,9 +399,7 @@ TEST_F(ProxyTest, UpstreamNotAnsweringConnectGets504AfterConnectTimeout) {
   RunResult r = curl({"-i", "http://silent.allowed.test:" + std::to_string(port) + "/"});
   EXPECT_EQ(r.out.rfind("HTTP/1.1 504", 0), 0u) << r.out << r.err;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  auto lines = log_lines(1);
-  ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(parse_detailed(lines[0]).status, "504");
+  EXPECT_EQ(only_log_line().status, "504");
 }
 
 TEST_F(ProxyTest, SilentFirstAddressFallsBackToTheNextAfterTheAttemptDelay) {
@@ -434,9 +415,7 @@ TEST_F(ProxyTest, SilentFirstAddressFallsBackToTheNextAfterTheAttemptDelay) {
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(status_of(web_url("racing.allowed.test", "/bytes/10")), 200);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  auto lines = log_lines(1);
-  ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(parse_detailed(lines[0]).dest, std::string(kWebIp) + ":" + std::to_string(port));
+  EXPECT_EQ(only_log_line().dest, std::string(kWebIp) + ":" + std::to_string(port));
 }
 
 }  // namespace

@@ -88,12 +88,7 @@ TEST_F(StandaloneInterceptTest, ADeniedSniGetsAnAccessDeniedAlert) {
                                    "denied.test:443:127.0.0.1:" + std::to_string(tls_port_), "https://denied.test/"});
   EXPECT_EQ(r.exit_code, 35) << r.err;
   EXPECT_NE(r.err.find("access denied"), std::string::npos) << r.err;
-  auto lines = log_lines(1);
-  ASSERT_EQ(lines.size(), 1u);
-  DetailedLine d = parse_detailed(lines[0]);
-  EXPECT_EQ(d.method, "CONNECT");
-  EXPECT_EQ(d.url, "denied.test:443");
-  EXPECT_EQ(d.code, "TCP_DENIED:HIER_NONE");
+  expect_fields(only_log_line(), {.method = "CONNECT", .code = "TCP_DENIED:HIER_NONE", .url = "denied.test:443"});
 }
 
 TEST_F(StandaloneInterceptTest, AClientThatNeverFinishesItsHelloIsCutAtTheDeadline) {
@@ -104,9 +99,7 @@ TEST_F(StandaloneInterceptTest, AClientThatNeverFinishesItsHelloIsCutAtTheDeadli
   bool eof = false;
   c->read_to_eof(5s, &eof);
   EXPECT_TRUE(eof);
-  auto lines = log_lines(1);
-  ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(parse_detailed(lines[0]).code, "TCP_DENIED:HIER_NONE");
+  EXPECT_EQ(only_log_line().code, "TCP_DENIED:HIER_NONE");
   EXPECT_NE(proxy_->stderr_text().find("ClientHello timeout"), std::string::npos);
 }
 

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "awf/testing/dns_stub.h"
@@ -42,6 +43,38 @@ inline std::vector<std::string> split(const std::string& s, char sep) {
     if (!cur.empty()) out.push_back(cur);
   }
   return out;
+}
+
+// Fields of a firewall_detailed line (the quoted UA is one field). Each has
+// an initializer so that an expected line may name only some of them.
+struct DetailedLine {
+  std::string ts{}, client{}, host{}, dest{}, version{}, method{}, status{}, code{}, url{}, ua{};
+};
+
+inline DetailedLine parse_detailed(const std::string& line) {
+  DetailedLine d;
+  std::istringstream in(line);
+  in >> d.ts >> d.client >> d.host >> d.dest >> d.version >> d.method >> d.status >> d.code >> d.url;
+  std::string rest;
+  std::getline(in, rest);
+  if (!rest.empty() && rest.front() == ' ') rest.erase(0, 1);
+  d.ua = rest;
+  return d;
+}
+
+// Checks the fields of a logged line that `want` names; those it leaves
+// empty may hold anything.
+inline void expect_fields(const DetailedLine& got, const DetailedLine& want) {
+  static constexpr std::pair<const char*, std::string DetailedLine::*> kFields[] = {
+      {"ts", &DetailedLine::ts},         {"client", &DetailedLine::client}, {"host", &DetailedLine::host},
+      {"dest", &DetailedLine::dest},     {"version", &DetailedLine::version}, {"method", &DetailedLine::method},
+      {"status", &DetailedLine::status}, {"code", &DetailedLine::code},     {"url", &DetailedLine::url},
+      {"ua", &DetailedLine::ua}};
+  for (const auto& [name, field] : kFields) {
+    if (!(want.*field).empty()) {
+      EXPECT_EQ(got.*field, want.*field) << "the logged " << name;
+    }
+  }
 }
 
 class ProxyTest : public ::testing::Test {
@@ -136,6 +169,14 @@ class ProxyTest : public ::testing::Test {
     }
   }
 
+  // The access log's only line, parsed, once it is there. The test fails,
+  // and every field is empty, when the log holds another number of lines.
+  DetailedLine only_log_line() const {
+    const std::vector<std::string> lines = log_lines(1);
+    EXPECT_EQ(lines.size(), 1u) << "access.log:\n" << awf::testing::read_file(dir_.file("access.log"));
+    return lines.size() == 1 ? parse_detailed(lines[0]) : DetailedLine{};
+  }
+
   // Sends a raw request through a fresh connection; returns the response.
   std::string raw(const std::string& request, std::chrono::milliseconds timeout = 5s) const {
     auto c = TcpClient::connect("127.0.0.1", port_);
@@ -150,21 +191,5 @@ class ProxyTest : public ::testing::Test {
   std::unique_ptr<Process> proxy_;
   std::uint16_t port_ = 0;
 };
-
-// Fields of a firewall_detailed line (the quoted UA is one field).
-struct DetailedLine {
-  std::string ts, client, host, dest, version, method, status, code, url, ua;
-};
-
-inline DetailedLine parse_detailed(const std::string& line) {
-  DetailedLine d;
-  std::istringstream in(line);
-  in >> d.ts >> d.client >> d.host >> d.dest >> d.version >> d.method >> d.status >> d.code >> d.url;
-  std::string rest;
-  std::getline(in, rest);
-  if (!rest.empty() && rest.front() == ' ') rest.erase(0, 1);
-  d.ua = rest;
-  return d;
-}
 
 }  // namespace awf::proxy_test

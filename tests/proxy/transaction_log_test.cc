@@ -27,36 +27,32 @@ TEST(TransactionLog, RequestFieldsComeFromTheHead) {
   EXPECT_EQ(plain.user_agent, "-");
 }
 
-TEST(TransactionLog, UrlLosesItsQueryButKeepsTheMark) {
-  LogRecord rec;
-  RequestHead req = request("GET http://A.test/p?token=secret HTTP/1.1\r\nHost: A.test\r\n\r\n");
-  record_destination(rec, req, "a.test", Target{"A.test", 80, "/p?token=secret"}, false, false);
-  EXPECT_EQ(rec.url, "http://a.test/p?");
-  EXPECT_EQ(rec.host, "a.test");
-}
-
-TEST(TransactionLog, UrlCarriesAPortOtherThan80) {
-  LogRecord rec;
-  RequestHead req = request("GET http://a.test:8080/x HTTP/1.1\r\nHost: a.test:8080\r\n\r\n");
-  record_destination(rec, req, "a.test", Target{"a.test", 8080, "/x"}, false, true);
-  EXPECT_EQ(rec.url, "http://a.test:8080/x");
-  EXPECT_EQ(rec.host, "a.test:8080");
-}
-
-TEST(TransactionLog, ConnectUrlIsHostAndPort) {
-  LogRecord rec;
-  RequestHead req = request("CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n");
-  record_destination(rec, req, "a.test", Target{"a.test", 443, ""}, true, true);
-  EXPECT_EQ(rec.url, "a.test:443");
-  EXPECT_EQ(rec.host, "a.test:443");
-}
-
-TEST(TransactionLog, HostStaysDashWithoutAHostHeader) {
-  LogRecord rec;
-  RequestHead req = request("GET http://a.test/ HTTP/1.0\r\n\r\n");
-  record_destination(rec, req, "a.test", Target{"a.test", 80, "/"}, false, false);
-  EXPECT_EQ(rec.url, "http://a.test/");
-  EXPECT_EQ(rec.host, "-");
+// The URL and Host fields of a request routed to "a.test".
+TEST(TransactionLog, DestinationFieldsFollowSquid) {
+  struct Case {
+    const char* why;
+    const char* head;
+    Target target;
+    bool is_connect;
+    bool host_with_port;
+    const char* url;
+    const char* host;
+  } cases[] = {
+      {"the URL loses its query but keeps the mark", "GET http://A.test/p?token=secret HTTP/1.1\r\nHost: A.test\r\n\r\n",
+       {"A.test", 80, "/p?token=secret"}, false, false, "http://a.test/p?", "a.test"},
+      {"the URL carries a port other than 80", "GET http://a.test:8080/x HTTP/1.1\r\nHost: a.test:8080\r\n\r\n",
+       {"a.test", 8080, "/x"}, false, true, "http://a.test:8080/x", "a.test:8080"},
+      {"a CONNECT URL is host and port", "CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n",
+       {"a.test", 443, ""}, true, true, "a.test:443", "a.test:443"},
+      {"Host stays a dash without a Host header", "GET http://a.test/ HTTP/1.0\r\n\r\n",
+       {"a.test", 80, "/"}, false, false, "http://a.test/", "-"},
+  };
+  for (const auto& c : cases) {
+    LogRecord rec;
+    record_destination(rec, request(c.head), "a.test", c.target, c.is_connect, c.host_with_port);
+    EXPECT_EQ(rec.url, c.url) << c.why;
+    EXPECT_EQ(rec.host, c.host) << c.why;
+  }
 }
 
 TEST(TransactionLog, HostPortFollowsTheModesRules) {
