@@ -6,17 +6,8 @@
 namespace awf::logs {
 
 bool parse_output_format(std::string_view text, OutputFormat& out, std::string& error) {
-  if (text == "raw") {
-    out = OutputFormat::raw;
-  } else if (text == "pretty") {
-    out = OutputFormat::pretty;
-  } else if (text == "json") {
-    out = OutputFormat::json;
-  } else {
-    error = "Invalid format: " + std::string(text) + ". Must be one of: raw, pretty, json";
-    return false;
-  }
-  return true;
+  return parse_format_name(
+      text, {{"raw", OutputFormat::raw}, {"pretty", OutputFormat::pretty}, {"json", OutputFormat::json}}, out, error);
 }
 
 namespace colour {

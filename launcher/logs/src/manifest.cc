@@ -195,38 +195,37 @@ PolicyManifest make_policy_manifest(const policy::PolicySpec& spec, const Manife
       blocked_plain.push_back(squid_domain(e->domain));
     }
   }
-  if (!blocked_plain.empty()) {
-    push(m, {"deny-blocked-plain", "deny", "blocked_domains", "both", blocked_plain,
-             "Deny requests to explicitly blocked domains", 0});
-  }
-  if (!blocked_regex.empty()) {
-    push(m, {"deny-blocked-regex", "deny", "blocked_domains_regex", "both", blocked_regex,
-             "Deny requests to explicitly blocked domain patterns", 0});
-  }
+  auto push_unless_empty = [&m](ManifestRule rule) {
+    if (!rule.domains.empty()) push(m, std::move(rule));
+  };
+  push_unless_empty({"deny-blocked-plain", "deny", "blocked_domains", "both", std::move(blocked_plain),
+                     "Deny requests to explicitly blocked domains", 0});
+  push_unless_empty({"deny-blocked-regex", "deny", "blocked_domains_regex", "both", std::move(blocked_regex),
+                     "Deny requests to explicitly blocked domain patterns", 0});
 
-  if (!plain_by[0].empty()) {
-    push(m, {"allow-http-only-plain", "allow", "allowed_http_only", "http", plain_by[0],
-             "Allow HTTP-only traffic to these domains (no HTTPS)", 0});
-  }
-  if (!regex_by[0].empty()) {
-    push(m, {"allow-http-only-regex", "allow", "allowed_http_only_regex", "http", regex_by[0],
-             "Allow HTTP-only traffic matching these patterns", 0});
-  }
-  if (!plain_by[1].empty()) {
-    push(m, {"allow-https-only-plain", "allow", "allowed_https_only", "https", plain_by[1],
-             "Allow HTTPS-only traffic to these domains (no HTTP)", 0});
-  }
-  if (!regex_by[1].empty()) {
-    push(m, {"allow-https-only-regex", "allow", "allowed_https_only_regex", "https", regex_by[1],
-             "Allow HTTPS-only traffic matching these patterns", 0});
-  }
-  if (!plain_by[2].empty()) {
-    push(m, {"allow-both-plain", "allow", "allowed_domains", "both", plain_by[2],
-             "Allow HTTP and HTTPS traffic to these domains", 0});
-  }
-  if (!regex_by[2].empty()) {
-    push(m, {"allow-both-regex", "allow", "allowed_domains_regex", "both", regex_by[2],
-             "Allow HTTP and HTTPS traffic matching these patterns", 0});
+  // The allow rules for the slots of plain_by and regex_by (HTTP only, HTTPS
+  // only, both), each slot's plain names before its patterns.
+  struct AllowRules {
+    const char* id;        // "allow-<id>-plain" and "allow-<id>-regex"
+    const char* acl_name;  // of the plain names; the patterns' adds "_regex"
+    const char* protocol;
+    const char* plain_description;
+    const char* regex_description;
+  };
+  static constexpr AllowRules kAllowRules[3] = {
+      {"http-only", "allowed_http_only", "http", "Allow HTTP-only traffic to these domains (no HTTPS)",
+       "Allow HTTP-only traffic matching these patterns"},
+      {"https-only", "allowed_https_only", "https", "Allow HTTPS-only traffic to these domains (no HTTP)",
+       "Allow HTTPS-only traffic matching these patterns"},
+      {"both", "allowed_domains", "both", "Allow HTTP and HTTPS traffic to these domains",
+       "Allow HTTP and HTTPS traffic matching these patterns"},
+  };
+  for (int s = 0; s < 3; ++s) {
+    const AllowRules& r = kAllowRules[s];
+    push_unless_empty({std::string("allow-") + r.id + "-plain", "allow", r.acl_name, r.protocol,
+                       std::move(plain_by[s]), r.plain_description, 0});
+    push_unless_empty({std::string("allow-") + r.id + "-regex", "allow", std::string(r.acl_name) + "_regex",
+                       r.protocol, std::move(regex_by[s]), r.regex_description, 0});
   }
   push(m, {"deny-default", "deny", "all", "both", {},
            "Deny all traffic not matching any allow rule (default deny)", 0});

@@ -132,17 +132,9 @@ Stats aggregate(const std::vector<LogEntry>& entries, const std::set<std::string
 }
 
 bool parse_stats_format(std::string_view text, StatsFormat& out, std::string& error) {
-  if (text == "json") {
-    out = StatsFormat::json;
-  } else if (text == "markdown") {
-    out = StatsFormat::markdown;
-  } else if (text == "pretty") {
-    out = StatsFormat::pretty;
-  } else {
-    error = "Invalid format: " + std::string(text) + ". Must be one of: json, markdown, pretty";
-    return false;
-  }
-  return true;
+  return parse_format_name(
+      text, {{"json", StatsFormat::json}, {"markdown", StatsFormat::markdown}, {"pretty", StatsFormat::pretty}}, out,
+      error);
 }
 
 std::string format_stats_json(const Stats& stats) {

@@ -3,14 +3,34 @@
 // them.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "awf/logs/entry.h"
 
 namespace awf::logs {
 
 enum class OutputFormat { raw, pretty, json };
+
+// Reads `text` as the name of one of `formats`; otherwise the error is awf's
+// text, listing the names in the order given:
+// `Invalid format: X. Must be one of: a, b, c`.
+template <typename Format>
+bool parse_format_name(std::string_view text, std::initializer_list<std::pair<std::string_view, Format>> formats,
+                       Format& out, std::string& error) {
+  std::string names;
+  for (const auto& [name, format] : formats) {
+    if (text == name) {
+      out = format;
+      return true;
+    }
+    names += (names.empty() ? "" : ", ") + std::string(name);
+  }
+  error = "Invalid format: " + std::string(text) + ". Must be one of: " + names;
+  return false;
+}
 
 // "raw" | "pretty" | "json"; the error is awf's text:
 // `Invalid format: X. Must be one of: raw, pretty, json`.
