@@ -8,6 +8,13 @@
 namespace awf::json {
 namespace {
 
+// What parsing `text` gives: the document as stringify writes it back, or
+// "refused: " and the error message.
+std::string parsed(std::string_view text) {
+  auto v = parse_value(text);
+  return v.ok() ? stringify(*v) : "refused: " + v.message();
+}
+
 TEST(Json, NumbersPrintAsJavaScriptDoes) {
   struct Case {
     const char* name;
@@ -73,11 +80,7 @@ TEST(Json, NumbersRoundTripToTheDigitsTheyWereWrittenWith) {
       {"overflow is Infinity, which stringify writes as null", "1e400", "null"},
       {"underflow is zero", "1e-400", "0"},
   };
-  for (const auto& c : cases) {
-    auto v = parse_value(c.text);
-    ASSERT_TRUE(v.ok()) << c.name << ": " << v.message();
-    EXPECT_EQ(stringify(*v), c.expected) << c.name;
-  }
+  for (const auto& c : cases) EXPECT_EQ(parsed(c.text), c.expected) << c.name;
 }
 
 TEST(Json, MalformedInputIsRefusedWithThePosition) {
@@ -100,27 +103,18 @@ TEST(Json, MalformedInputIsRefusedWithThePosition) {
       {"a raw control character in a string", "\"raw\ncontrol\"", "Unexpected token at position 4"},
       {"a comment", "[1 /* no */]", "Unexpected token at position 3"},
   };
-  for (const auto& c : cases) {
-    auto v = parse_value(c.text);
-    ASSERT_FALSE(v.ok()) << c.name;
-    EXPECT_EQ(v.message(), c.message) << c.name;
-  }
+  for (const auto& c : cases) EXPECT_EQ(parsed(c.text), std::string("refused: ") + c.message) << c.name;
 }
 
 TEST(Json, NestingUpToTheLimitParses) {
   std::string deep = std::string(kMaxDepth, '[') + std::string(kMaxDepth, ']');
-  auto v = parse_value(deep);
-  ASSERT_TRUE(v.ok()) << v.message();
-  EXPECT_EQ(stringify(*v), deep);
+  EXPECT_EQ(parsed(deep), deep);
 }
 
 TEST(Json, DeepNestingIsRefusedNotACrash) {
-  auto one_too_many = parse_value(std::string(kMaxDepth + 1, '[') + std::string(kMaxDepth + 1, ']'));
-  ASSERT_FALSE(one_too_many.ok());
-  EXPECT_EQ(one_too_many.message(), "JSON nested deeper than 64 levels at position 64");
-  auto hostile = parse_value(std::string(100000, '['));
-  ASSERT_FALSE(hostile.ok());
-  EXPECT_EQ(hostile.message(), "JSON nested deeper than 64 levels at position 64");
+  EXPECT_EQ(parsed(std::string(kMaxDepth + 1, '[') + std::string(kMaxDepth + 1, ']')),
+            "refused: JSON nested deeper than 64 levels at position 64");
+  EXPECT_EQ(parsed(std::string(100000, '[')), "refused: JSON nested deeper than 64 levels at position 64");
 }
 
 TEST(Json, SurrogatePairsBecomeOneCodePoint) {
@@ -136,9 +130,7 @@ TEST(Json, LoneSurrogateEscapesAreRefused) {
 }
 
 TEST(Json, InvalidUtf8InStringsIsKeptAsBytes) {
-  auto v = parse_value("{\"ua\":\"bad \xff byte\"}");
-  ASSERT_TRUE(v.ok()) << v.message();
-  EXPECT_EQ(stringify(*v), "{\"ua\":\"bad \xff byte\"}");
+  EXPECT_EQ(parsed("{\"ua\":\"bad \xff byte\"}"), "{\"ua\":\"bad \xff byte\"}");
 }
 
 TEST(Json, DuplicateKeysKeepTheLastValueAsJsonParseDoes) {
