@@ -24,19 +24,49 @@ TEST(Config, DefaultsToUid1000AndBuiltView) {
   EXPECT_EQ(cfg->mode, RootMode::kBuildView);
 }
 
-TEST(Config, UidZeroIsRefusedAsRoot) {
-  auto cfg = make_config(with_command(), {{"AWF_USER_UID", "0"}});
-  ASSERT_FALSE(cfg.ok());
-  EXPECT_EQ(cfg.message(), "Invalid AWF_USER_UID: cannot be 0 (root)");
-}
-
-TEST(Config, GidZeroIsRefusedEvenWithExactIds) {
-  RawOptions raw = with_command();
-  raw.exact_ids = true;
-  raw.gid = "0";
-  auto cfg = make_config(raw, {});
-  ASSERT_FALSE(cfg.ok());
-  EXPECT_EQ(cfg.message(), "Invalid --gid: cannot be 0 (root)");
+// Settings make_config refuses, from the flags (changes to with_command()'s)
+// or the environment, and the message each gets.
+TEST(Config, BadSettingsAreRefusedNamingTheirSource) {
+  struct Case {
+    const char* why;
+    void (*change_flags)(RawOptions&);  // nullptr: with_command() as it is
+    EnvMap env;
+    const char* message;  // nullptr: refused, whatever the words
+  } cases[] = {
+      {"uid 0 is refused as root", nullptr, {{"AWF_USER_UID", "0"}}, "Invalid AWF_USER_UID: cannot be 0 (root)"},
+      {"gid 0 is refused even with exact ids",
+       [](RawOptions& raw) {
+         raw.exact_ids = true;
+         raw.gid = "0";
+       },
+       {}, "Invalid --gid: cannot be 0 (root)"},
+      {"a huge uid is out of range", nullptr, {{"AWF_USER_UID", "99999999999"}},
+       "Invalid AWF_USER_UID: out of range (got \"99999999999\")"},
+      {"a flag's error names the flag", [](RawOptions& raw) { raw.uid = "root"; }, {},
+       "Invalid --uid: must be numeric (got \"root\")"},
+      {"chroot and build view are exclusive",
+       [](RawOptions& raw) {
+         raw.build_view = true;
+         raw.chroot = "/tmp";
+       },
+       {}, nullptr},
+      {"a relative workdir", nullptr, {{"AWF_WORKDIR", "work"}},
+       "Invalid AWF_WORKDIR: must be an absolute path, got \"work\""},
+      {"the root home cannot be emptied", [](RawOptions& raw) { raw.home = "/"; }, {}, nullptr},
+      {"a missing mount source stops configuration",
+       [](RawOptions& raw) { raw.mounts = {"/nonexistent-awf-src:/x"}; }, {},
+       "Invalid volume mount: /nonexistent-awf-src:/x\nReason: host path does not exist: /nonexistent-awf-src"},
+      {"etc entries must stay inside /etc", [](RawOptions& raw) { raw.etc_entries = {"../shadow"}; }, {}, nullptr},
+  };
+  for (const auto& c : cases) {
+    RawOptions raw = with_command();
+    if (c.change_flags != nullptr) c.change_flags(raw);
+    auto cfg = make_config(raw, c.env);
+    EXPECT_FALSE(cfg.ok()) << c.why;
+    if (!cfg.ok() && c.message != nullptr) {
+      EXPECT_EQ(cfg.message(), c.message) << c.why;
+    }
+  }
 }
 
 TEST(Config, NonNumericUidsAreRefused) {
@@ -45,20 +75,6 @@ TEST(Config, NonNumericUidsAreRefused) {
     ASSERT_FALSE(cfg.ok()) << bad;
     EXPECT_EQ(cfg.message(), std::string("Invalid AWF_USER_UID: must be numeric (got \"") + bad + "\")");
   }
-}
-
-TEST(Config, HugeUidIsOutOfRange) {
-  auto cfg = make_config(with_command(), {{"AWF_USER_UID", "99999999999"}});
-  ASSERT_FALSE(cfg.ok());
-  EXPECT_EQ(cfg.message(), "Invalid AWF_USER_UID: out of range (got \"99999999999\")");
-}
-
-TEST(Config, FlagErrorNamesTheFlag) {
-  RawOptions raw = with_command();
-  raw.uid = "root";
-  auto cfg = make_config(raw, {});
-  ASSERT_FALSE(cfg.ok());
-  EXPECT_EQ(cfg.message(), "Invalid --uid: must be numeric (got \"root\")");
 }
 
 TEST(Config, FlagWinsOverEnvironment) {
@@ -129,29 +145,10 @@ TEST(Config, BuildViewFlagWinsOverChrootEnabled) {
   EXPECT_EQ(cfg->mode, RootMode::kBuildView);
 }
 
-TEST(Config, ChrootAndBuildViewAreExclusive) {
-  RawOptions raw = with_command();
-  raw.build_view = true;
-  raw.chroot = "/tmp";
-  EXPECT_FALSE(make_config(raw, {}).ok());
-}
-
 TEST(Config, WorkdirLosesHostPrefix) {
   auto cfg = make_config(with_command(), {{"AWF_WORKDIR", "/host/home/runner/work"}});
   ASSERT_TRUE(cfg.ok()) << cfg.message();
   EXPECT_EQ(cfg->workdir, "/home/runner/work");
-}
-
-TEST(Config, RelativeWorkdirIsRefused) {
-  auto cfg = make_config(with_command(), {{"AWF_WORKDIR", "work"}});
-  ASSERT_FALSE(cfg.ok());
-  EXPECT_EQ(cfg.message(), "Invalid AWF_WORKDIR: must be an absolute path, got \"work\"");
-}
-
-TEST(Config, RootHomeCannotBeEmptied) {
-  RawOptions raw = with_command();
-  raw.home = "/";
-  EXPECT_FALSE(make_config(raw, {}).ok());
 }
 
 TEST(Config, DnsServersFromEnvironment) {
@@ -208,20 +205,6 @@ TEST(MountSpec, ModesAndHostPrefix) {
   auto rw = parse_mount_spec("/tmp:/data");
   ASSERT_TRUE(rw.ok());
   EXPECT_TRUE(rw->writable);
-}
-
-TEST(Config, MissingMountSourceStopsConfiguration) {
-  RawOptions raw = with_command();
-  raw.mounts = {"/nonexistent-awf-src:/x"};
-  auto cfg = make_config(raw, {});
-  ASSERT_FALSE(cfg.ok());
-  EXPECT_EQ(cfg.message(), "Invalid volume mount: /nonexistent-awf-src:/x\nReason: host path does not exist: /nonexistent-awf-src");
-}
-
-TEST(Config, EtcEntriesMustStayInsideEtc) {
-  RawOptions raw = with_command();
-  raw.etc_entries = {"../shadow"};
-  EXPECT_FALSE(make_config(raw, {}).ok());
 }
 
 TEST(Config, EnvironToMapSplitsAtFirstEquals) {
