@@ -238,7 +238,12 @@ void append_firewall_detailed(std::string& line, const LogRecord& r) {
   line += ' ';
   token_safe_to(line, r.url);
   line += " \"";
-  if (r.repeated) {
+  if (!r.api_provider.empty()) {
+    line += "provider=";
+    quote_safe_to(line, r.api_provider);
+    line += " model=";
+    quote_safe_to(line, r.api_model.empty() ? std::string_view("-") : std::string_view(r.api_model));
+  } else if (r.repeated) {
     line += "repeated ";
     append_number(line, static_cast<unsigned long long>(r.repeated));
     line += " times";
@@ -253,7 +258,7 @@ void append_audit_jsonl(std::string& line, const LogRecord& r, const std::string
   json_escape_to(line, version);
   line += "\",\"timestamp\":\"";
   iso_millis_to(line, r.time);
-  line += "\",\"event\":\"http_access\",\"client\":\"";
+  line += r.api_provider.empty() ? "\",\"event\":\"http_access\",\"client\":\"" : "\",\"event\":\"api_request\",\"client\":\"";
   json_escape_to(line, r.client_ip);
   line += "\",\"host\":\"";
   json_escape_to(line, r.host);
@@ -276,6 +281,20 @@ void append_audit_jsonl(std::string& line, const LogRecord& r, const std::string
   if (r.repeated) {
     line += ",\"repeated\":";
     append_number(line, static_cast<unsigned long long>(r.repeated));
+  }
+  if (!r.api_provider.empty()) {
+    line += ",\"provider\":\"";
+    json_escape_to(line, r.api_provider);
+    line += "\",\"model\":\"";
+    json_escape_to(line, r.api_model);
+    line += "\",\"request_id\":\"";
+    json_escape_to(line, r.api_request_id);
+    line += "\",\"request_bytes\":";
+    append_number(line, static_cast<unsigned long long>(r.api_request_bytes));
+    line += ",\"response_bytes\":";
+    append_number(line, static_cast<unsigned long long>(r.bytes_to_client));
+    line += ",\"duration_ms\":";
+    append_number(line, static_cast<long long>(r.duration.count()));
   }
   line += '}';
 }
@@ -301,7 +320,15 @@ void append_squid_native(std::string& line, const LogRecord& r) {
   token_safe_to(line, r.method);
   line += ' ';
   token_safe_to(line, r.url);
-  line += " - ";
+  if (r.api_provider.empty()) {
+    line += " - ";
+  } else {
+    line += " provider=";
+    token_safe_to(line, r.api_provider);
+    line += ",model=";
+    token_safe_to(line, r.api_model);  // "-" when empty
+    line += ' ';
+  }
   line += to_string(r.hierarchy);
   if (r.ech) line += "_ECH";
   line += '/';

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <thread>
 
+#include "awf/api/settings.h"
 #include "awf/host_port.h"
 
 #ifndef AWF_PROXY_VERSION
@@ -46,7 +47,7 @@ const char* const kValueKeys[] = {
     "threads", "connect-timeout", "request-timeout", "read-timeout", "client-lifetime", "shutdown-timeout",
     "max-header-bytes", "max-connections", "listen-http-intercept", "listen-tls-intercept", "listen-dns",
     "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "dns-tcp-timeout",
-    "dns-tcp-max-connections",
+    "dns-tcp-max-connections", "api-listen", "api-key", "api-target", "api-base-path", "api-ca-cert",
 };
 
 Result<std::vector<std::string>> yaml_to_flags(const std::string& path) {
@@ -90,6 +91,53 @@ Result<std::vector<std::string>> yaml_to_flags(const std::string& path) {
   return out;
 }
 
+constexpr const char* kProviderNames = "openai, anthropic, copilot, gemini or vertex";
+
+// "PROVIDER=VALUE" of the --api-* flags: the provider and the value, or an
+// error. `show_value` false keeps the text out of the message: --api-key's
+// value may be a key typed where a source was expected.
+Result<std::pair<api::Provider, std::string>> split_provider_value(const std::string& flag, const std::string& text,
+                                                                   bool show_value) {
+  const std::size_t eq = text.find('=');
+  const std::string shown = show_value ? " \"" + text + "\"" : "";
+  if (eq == std::string::npos) {
+    return Error{flag + shown + ": expected PROVIDER=VALUE, PROVIDER one of " + kProviderNames};
+  }
+  const std::string name = text.substr(0, eq);
+  const std::optional<api::Provider> provider = api::provider_named(name);
+  if (!provider) {
+    return Error{flag + shown + ": unknown provider" + (show_value ? " \"" + name + "\"" : "") + " (expected " +
+                 kProviderNames + ")"};
+  }
+  return std::pair{*provider, text.substr(eq + 1)};
+}
+
+// --api-key PROVIDER=env:VARIABLE or PROVIDER=file:PATH. The key itself is
+// refused: the command line of every process is readable by every user.
+Result<ApiKeySource> parse_api_key_source(const std::string& text) {
+  AWF_TRY_ASSIGN(auto split, split_provider_value("--api-key", text, false));
+  const std::string name(api::provider_name(split.first));
+  const std::string& value = split.second;
+  ApiKeySource source;
+  source.provider = split.first;
+  if (value.starts_with("env:")) {
+    source.from = ApiKeySource::From::env;
+    source.where = value.substr(4);
+    if (source.where.empty() || source.where.find_first_of("= \t") != std::string::npos) {
+      return Error{"--api-key " + name + "=env:" + source.where + ": expected the name of an environment variable"};
+    }
+  } else if (value.starts_with("file:")) {
+    source.from = ApiKeySource::From::file;
+    source.where = value.substr(5);
+    if (source.where.empty()) return Error{"--api-key " + name + "=file:: expected a file's path after file:"};
+  } else {
+    return Error{"--api-key " + name +
+                 "=...: expected env:VARIABLE or file:PATH (the value is not shown; a key itself must not be given on "
+                 "the command line, where every user can read it)"};
+  }
+  return source;
+}
+
 std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000.0)));
 }
@@ -119,6 +167,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   std::vector<std::string> listen_http, listen_tls, listen_dns;
   std::string dns_policy = "allowlist", dns_refuse_code = "refused", health_check;
   double dns_timeout = 2, client_hello_timeout = 10, dns_tcp_timeout = 5;
+  std::vector<std::string> api_listen, api_keys, api_targets, api_base_paths;
   std::string log_format = "awf";
   double connect_timeout = 30, request_timeout = 120, read_timeout = 1800, client_lifetime = 8 * 3600;
   double shutdown_timeout = 5;
@@ -161,6 +210,25 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   app.add_option("--health-check", health_check,
                  "probe the forward listener at ADDR:PORT and exit 0 when it answers, 1 otherwise (container "
                  "HEALTHCHECK); the probe is not logged");
+  app.add_option("--api-listen", api_listen,
+                 "PROVIDER=ADDR:PORT: a plain-HTTP listener of the API proxy for one LLM provider (openai, anthropic, "
+                 "copilot, gemini, vertex), repeatable; requests get the provider's real credential and go to it over "
+                 "verified TLS (docs/api-proxy.md)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--api-key", api_keys,
+                 "PROVIDER=env:VARIABLE or PROVIDER=file:PATH: where the provider's key is read at start-up (a file "
+                 "is read once, trimmed; line breaks refused), instead of its usual variable (OPENAI_API_KEY, ...); "
+                 "copilot's is the BYOK key (COPILOT_PROVIDER_API_KEY). Repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--api-target", api_targets,
+                 "PROVIDER=HOST: the provider's upstream host instead of *_API_TARGET or the default (always "
+                 "https://HOST:443), repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--api-base-path", api_base_paths,
+                 "PROVIDER=PATH: a prefix for every path sent to the provider instead of *_API_BASE_PATH, repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--api-ca-cert", c.api_ca_cert,
+                 "PEM file of CA certificates trusted for provider connections in addition to the system store");
   app.add_option("--allow-domains", c.policy.allow_domains, "allowed domains, comma list, repeatable (awf grammar)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--block-domains", c.policy.block_domains, "blocked domains, comma list, repeatable; beats allow")
@@ -240,6 +308,39 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   if (Status s = add_listen(listen_http, "--listen-http-intercept", c.listen_http_intercept); !s) return s.error();
   if (Status s = add_listen(listen_tls, "--listen-tls-intercept", c.listen_tls_intercept); !s) return s.error();
   if (Status s = add_listen(listen_dns, "--listen-dns", c.listen_dns); !s) return s.error();
+  for (const auto& text : api_listen) {
+    AWF_TRY_ASSIGN(auto split, split_provider_value("--api-listen", text, true));
+    auto a = parse_listen_address(split.second);
+    if (!a) {
+      return Error{"--api-listen \"" + text + "\": expected PROVIDER=ADDR:PORT with an IP address, e.g. " +
+                   std::string(api::provider_name(split.first)) + "=127.0.0.1:" +
+                   std::to_string(api::provider_port(split.first))};
+    }
+    c.api_listen.push_back({split.first, *a});
+  }
+  for (const auto& text : api_keys) {
+    AWF_TRY_ASSIGN(ApiKeySource source, parse_api_key_source(text));
+    c.api_keys.push_back(std::move(source));
+  }
+  for (const auto& text : api_targets) {
+    AWF_TRY_ASSIGN(auto split, split_provider_value("--api-target", text, true));
+    const std::string flag = "--api-target " + std::string(api::provider_name(split.first));
+    AWF_TRY_ASSIGN(api::ReducedTarget target, api::reduce_api_target(flag, split.second));
+    // A flag is read literally: what the variable's reader would drop with
+    // a warning (scheme, port, path) is refused here.
+    if (target.warning || target.host != split.second) {
+      return Error{flag + "=" + split.second +
+                   ": expected a host name only (the upstream is always https://HOST:443; a path prefix is "
+                   "--api-base-path)"};
+    }
+    c.api_targets.push_back({split.first, target.host});
+  }
+  for (const auto& text : api_base_paths) {
+    AWF_TRY_ASSIGN(auto split, split_provider_value("--api-base-path", text, true));
+    const std::string flag = "--api-base-path " + std::string(api::provider_name(split.first));
+    AWF_TRY_ASSIGN(std::string path, api::normalize_base_path(flag, split.second));
+    c.api_base_paths.push_back({split.first, std::move(path)});
+  }
   if (!health_check.empty()) {
     auto a = parse_listen_address(health_check);
     if (!a) return Error{"--health-check" + a.message().substr(std::string_view("--listen").size())};

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "awf/intercept/original_dst.h"
+#include "awf/proxy/api_settings.h"
 #include "awf/proxy/context.h"
 
 namespace awf::proxy {
@@ -36,6 +37,11 @@ const char* flag_of(ListenerKind kind) {
     case ListenerKind::tls_intercept: return "--listen-tls-intercept";
     case ListenerKind::dns_udp:
     case ListenerKind::dns_tcp: return "--listen-dns";
+    case ListenerKind::api_openai:
+    case ListenerKind::api_anthropic:
+    case ListenerKind::api_copilot:
+    case ListenerKind::api_gemini:
+    case ListenerKind::api_vertex: return "--api-listen";
   }
   return "--listen";
 }
@@ -100,7 +106,8 @@ Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
   const bool only_implicit_forward = config.listen_is_default && (!inherited.empty() ||
                                                                   !config.listen_http_intercept.empty() ||
                                                                   !config.listen_tls_intercept.empty() ||
-                                                                  !config.listen_dns.empty());
+                                                                  !config.listen_dns.empty() ||
+                                                                  !config.api_listen.empty());
   auto add_flags = [&](const std::vector<ListenAddress>& list, ListenerKind kind) {
     for (const auto& a : list) {
       ListenerSource s;
@@ -134,6 +141,13 @@ Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
       s.shown = a.text();
       out.push_back(std::move(s));
     }
+  }
+  for (const auto& a : config.api_listen) {
+    ListenerSource s;
+    s.kind = api_listener_kind(a.provider);
+    s.bind = a.address;
+    s.shown = a.address.text();
+    out.push_back(std::move(s));
   }
   for (auto& l : inherited) {
     if (!l.fd.valid()) continue;  // the forward ones, taken above

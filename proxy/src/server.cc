@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -17,6 +18,8 @@
 #include <thread>
 
 #include "awf/intercept/socket_activation.h"
+#include "awf/proxy/api_session.h"
+#include "awf/proxy/api_settings.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/dns_frontend.h"
 #include "awf/proxy/http_session.h"
@@ -110,12 +113,14 @@ struct Server::Impl {
   Config as_parsed;  // the settings before defaults were derived: what a reload compares with
   std::unique_ptr<Resolver> resolver;
   std::unique_ptr<AccessLog> log;
+  std::unique_ptr<ApiProxy> api;  // before the workers: their sessions use it until they are gone
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::string> bound;
   std::vector<std::string> described;  // "listening on" lines, every kind
   std::chrono::steady_clock::time_point last_accept_warning{};
 
   Status bind_all(std::vector<intercept::InheritedListener> inherited);
+  Status start_api_proxy(const std::vector<intercept::InheritedListener>& inherited);
   Status refuse_dns_loop(const ListenAddress& listener) const;
   void accept(Worker& w, std::size_t i);
   void reload();
@@ -164,6 +169,29 @@ Status Server::Impl::bind_all(std::vector<intercept::InheritedListener> inherite
     if (source.kind == intercept::ListenerKind::dns_udp && source.bind) {
       if (Status s = refuse_dns_loop(*source.bind); !s) return s;
     }
+  }
+  return ok_status();
+}
+
+// The API proxy's settings, read only when there is an API listener (from
+// a flag or handed over): a forward-only proxy never depends on the
+// provider variables of its environment.
+Status Server::Impl::start_api_proxy(const std::vector<intercept::InheritedListener>& inherited) {
+  const bool wanted = !context.config.api_listen.empty() ||
+                      std::any_of(inherited.begin(), inherited.end(),
+                                  [](const intercept::InheritedListener& l) { return intercept::is_api(l.kind); });
+  if (!wanted) return ok_status();
+  auto settings = load_api_settings(context.config, process_environment());
+  if (!settings) return Error{"API proxy: " + settings.message()};
+  for (const auto& w : settings->warnings) std::fprintf(stderr, "awf-proxy: warning: API proxy: %s\n", w.c_str());
+  auto proxy = make_api_proxy(std::move(*settings), context.config.api_ca_cert);
+  if (!proxy) return proxy.error();
+  api = std::move(*proxy);
+  context.api = api.get();
+  for (api::Provider p : api::kProviders) {
+    const api::ProviderConfig& c = api->settings.at(p);
+    spdlog::info("API proxy: {} -> https://{}{} ({})", api::provider_name(p), api->redactor.scrub(c.host),
+                 api->redactor.scrub(c.base_path), c.configured() ? "credential set" : "not configured");
   }
   return ok_status();
 }
@@ -238,6 +266,13 @@ void Server::Impl::accept(Worker& w, std::size_t i) {
         case intercept::ListenerKind::tls_intercept: start_tls_intercept_session(std::move(socket), peer, w); break;
         case intercept::ListenerKind::dns_tcp: start_dns_tcp_session(std::move(socket), peer, w); break;
         case intercept::ListenerKind::dns_udp: break;  // never an acceptor
+        case intercept::ListenerKind::api_openai:
+        case intercept::ListenerKind::api_anthropic:
+        case intercept::ListenerKind::api_copilot:
+        case intercept::ListenerKind::api_gemini:
+        case intercept::ListenerKind::api_vertex:
+          start_api_session(std::move(socket), peer, w, api_provider_of(kind));
+          break;
       }
     }
     accept(w, i);
@@ -282,6 +317,24 @@ void Server::Impl::apply_settings(const Config& now) {
     for (const auto& a : list) text += a.text() + ",";
     return text;
   };
+  auto api_listens = [](const std::vector<ApiListen>& list) {
+    std::string text;
+    for (const auto& a : list) text += std::string(api::provider_name(a.provider)) + "=" + a.address.text() + ",";
+    return text;
+  };
+  auto api_keys = [](const std::vector<ApiKeySource>& list) {
+    std::string text;
+    for (const auto& k : list) {
+      text += std::string(api::provider_name(k.provider)) + (k.from == ApiKeySource::From::env ? "=env:" : "=file:") +
+              k.where + ",";
+    }
+    return text;
+  };
+  auto api_overrides = [](const std::vector<ApiOverride>& list) {
+    std::string text;
+    for (const auto& o : list) text += std::string(api::provider_name(o.provider)) + "=" + o.value + ",";
+    return text;
+  };
   auto cidrs = [](const std::vector<Cidr>& list) {
     std::string text;
     for (const auto& c : list) text += c.network.to_string() + "/" + std::to_string(c.prefix) + ",";
@@ -309,6 +362,11 @@ void Server::Impl::apply_settings(const Config& now) {
       {"dns-timeout", now.dns_timeout != was.dns_timeout},
       {"dns-tcp-timeout", now.dns_tcp_timeout != was.dns_tcp_timeout},
       {"client-hello-timeout", now.client_hello_timeout != was.client_hello_timeout},
+      {"api-listen", api_listens(now.api_listen) != api_listens(was.api_listen)},
+      {"api-key", api_keys(now.api_keys) != api_keys(was.api_keys)},
+      {"api-target", api_overrides(now.api_targets) != api_overrides(was.api_targets)},
+      {"api-base-path", api_overrides(now.api_base_paths) != api_overrides(was.api_base_paths)},
+      {"api-ca-cert", now.api_ca_cert != was.api_ca_cert},
   };
   std::string pending;
   for (const auto& [name, changed] : changes) {
@@ -429,6 +487,7 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
   // Socket activation: the variables are consumed (and unset) here, once.
   auto inherited = intercept::take_activated_listeners();
   if (!inherited) return Error{"socket activation: " + inherited.message()};
+  if (Status s = impl->start_api_proxy(*inherited); !s) return s.error();
   if (Status s = impl->bind_all(std::move(*inherited)); !s) return s.error();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

@@ -81,6 +81,26 @@ TEST(ListenerPlan, ForwardListenersComeFirstThenEveryKindInOrder) {
   EXPECT_EQ(describe_listener((*plan)[2]), "[::1]:0 (tls-intercept)");
 }
 
+TEST(ListenerPlan, ApiListenersComeFromFlagsAndFromSocketActivation) {
+  std::vector<intercept::InheritedListener> given;
+  given.push_back(inherited(ListenerKind::api_anthropic));
+  auto plan = plan_listeners(parse({"--api-listen", "openai=127.0.0.1:0", "--api-listen", "vertex=[::1]:0"}),
+                             std::move(given));
+  ASSERT_TRUE(plan) << plan.message();
+  // API listeners alone do not claim the implicit forward listener either.
+  EXPECT_EQ(kinds(*plan), (std::vector<ListenerKind>{ListenerKind::api_openai, ListenerKind::api_vertex,
+                                                     ListenerKind::api_anthropic}));
+  EXPECT_EQ(describe_listener((*plan)[1]), "[::1]:0 (api-vertex)");
+  EXPECT_NE(describe_listener((*plan)[2]).find("(api-anthropic, socket activation)"), std::string::npos);
+  // The names LISTEN_FDNAMES carries for them.
+  for (ListenerKind kind : {ListenerKind::api_openai, ListenerKind::api_anthropic, ListenerKind::api_copilot,
+                            ListenerKind::api_gemini, ListenerKind::api_vertex}) {
+    EXPECT_TRUE(intercept::is_api(kind));
+    EXPECT_EQ(intercept::listener_kind_from_name(intercept::to_string(kind)), kind) << intercept::to_string(kind);
+  }
+  EXPECT_FALSE(intercept::is_api(ListenerKind::dns_tcp));
+}
+
 TEST(ListenerFlags, BadAddressesNameTheirFlag) {
   std::vector<const char*> argv = {"awf-proxy", "--listen-tls-intercept", "localhost:443"};
   auto cl = parse_command_line(static_cast<int>(argv.size()), argv.data());

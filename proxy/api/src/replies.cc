@@ -14,7 +14,8 @@ namespace {
 LocalReply json_reply(int status, const boost::json::object& body, std::string_view request_id) {
   return LocalReply{status,
                     {{"Content-Type", "application/json"}, {"X-Request-ID", std::string(request_id)}},
-                    write_json(body)};
+                    write_json(body),
+                    {}};
 }
 
 boost::json::string_view js(std::string_view s) { return {s.data(), s.size()}; }
@@ -100,6 +101,13 @@ LocalReply upstream_failure_reply(std::string_view request_id) {
                     request_id);
 }
 
+LocalReply upstream_failure_reply(std::string_view request_id, std::string_view reason) {
+  return json_reply(502,
+                    {{"error", "Proxy error"},
+                     {"message", "The API proxy could not reach the provider: " + std::string(reason)}},
+                    request_id);
+}
+
 LocalReply policy_reply(const PolicyVerdict& verdict, const std::optional<std::string>& model,
                         std::string_view request_id) {
   boost::json::object error{{"type", "model_policy_violation"}, {"message", verdict.message}};
@@ -109,7 +117,9 @@ LocalReply policy_reply(const PolicyVerdict& verdict, const std::optional<std::s
     error["model"] = nullptr;
   }
   error["reason"] = to_string(verdict.reason);
-  return json_reply(403, {{"error", error}}, request_id);
+  LocalReply reply = json_reply(403, {{"error", error}}, request_id);
+  if (model) reply.model = *model;
+  return reply;
 }
 
 }  // namespace awf::api

@@ -10,13 +10,20 @@ const char* to_string(ListenerKind kind) {
     case ListenerKind::tls_intercept: return "tls-intercept";
     case ListenerKind::dns_udp: return "dns-udp";
     case ListenerKind::dns_tcp: return "dns-tcp";
+    case ListenerKind::api_openai: return "api-openai";
+    case ListenerKind::api_anthropic: return "api-anthropic";
+    case ListenerKind::api_copilot: return "api-copilot";
+    case ListenerKind::api_gemini: return "api-gemini";
+    case ListenerKind::api_vertex: return "api-vertex";
   }
   return "unknown";
 }
 
 std::optional<ListenerKind> listener_kind_from_name(std::string_view name) {
   for (auto kind : {ListenerKind::forward, ListenerKind::http_intercept, ListenerKind::tls_intercept,
-                    ListenerKind::dns_udp, ListenerKind::dns_tcp}) {
+                    ListenerKind::dns_udp, ListenerKind::dns_tcp, ListenerKind::api_openai,
+                    ListenerKind::api_anthropic, ListenerKind::api_copilot, ListenerKind::api_gemini,
+                    ListenerKind::api_vertex}) {
     if (name == to_string(kind)) return kind;
   }
   return std::nullopt;

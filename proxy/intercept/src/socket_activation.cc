@@ -126,7 +126,7 @@ Result<std::vector<InheritedListener>> adopt_listeners(const ActivationEnv& env,
   // the forward one, and guessing would serve the wrong protocol.
   if (!env.listen_fdnames) {
     return Error{"LISTEN_FDS=" + *env.listen_fds +
-                 " needs LISTEN_FDNAMES (forward, http-intercept, tls-intercept, dns-udp, dns-tcp)"};
+                 " needs LISTEN_FDNAMES (forward, http-intercept, tls-intercept, dns-udp, dns-tcp, api-<provider>)"};
   }
   if (*count == 0) {
     if (!env.listen_fdnames->empty()) {
@@ -144,7 +144,8 @@ Result<std::vector<InheritedListener>> adopt_listeners(const ActivationEnv& env,
     auto kind = listener_kind_from_name(names[i]);
     if (!kind) {
       return Error{"LISTEN_FDNAMES entry " + quoted(names[i]) + " (fd " + std::to_string(first_fd + static_cast<int>(i)) +
-                   ") is not a listener kind: expected forward, http-intercept, tls-intercept, dns-udp or dns-tcp"};
+                   ") is not a listener kind: expected forward, http-intercept, tls-intercept, dns-udp, dns-tcp, "
+                   "api-openai, api-anthropic, api-copilot, api-gemini or api-vertex"};
     }
     kinds.push_back(*kind);
   }

@@ -59,6 +59,16 @@ struct LogRecord {
   // field, Squid's native line "repeated=N" in the content-type field,
   // audit.jsonl "repeated":N.
   std::uint64_t repeated = 0;
+  // API proxy requests only (an api-* listener's): the provider, the model
+  // the request named ("" when none), the request id and the size of the
+  // body sent. firewall_detailed writes "provider=P model=M" in the
+  // user-agent field, Squid's native line "provider=P,model=M" in the user
+  // field; audit.jsonl has event "api_request" and these fields, with
+  // response_bytes and duration_ms. Every value is already redacted.
+  std::string api_provider;  // empty: not an API request
+  std::string api_model;
+  std::string api_request_id;
+  std::uint64_t api_request_bytes = 0;
 };
 
 // Pure formatters (no trailing newline); tests compare them field by field.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "awf/api/provider.h"
 #include "awf/intercept/dns_filter.h"
 #include "awf/policy/ruleset.h"
 #include "awf/policy/sources.h"
@@ -26,6 +27,24 @@ struct ListenAddress {
   std::string text() const;  // "127.0.0.1:3128", "[::1]:3128"
 };
 Result<ListenAddress> parse_listen_address(std::string_view text);
+
+// The API proxy's flags (docs/api-proxy.md). Provider settings come from
+// awf-proxy's environment, with awf's variable names; these flags name
+// listeners and, for standalone use, override a provider's key, host or
+// base path without putting a secret on the command line.
+struct ApiListen {
+  api::Provider provider = api::Provider::openai;
+  ListenAddress address;
+};
+struct ApiKeySource {
+  api::Provider provider = api::Provider::openai;
+  enum class From { env, file } from = From::env;
+  std::string where;  // the variable's name or the file's path
+};
+struct ApiOverride {
+  api::Provider provider = api::Provider::openai;
+  std::string value;  // --api-target: a host name; --api-base-path: normalised ("" or "/a/b")
+};
 
 struct Config {
   std::vector<ListenAddress> listen;
@@ -43,6 +62,11 @@ struct Config {
   std::size_t dns_tcp_max_connections = 0;  // 0: a quarter of max_connections, at least 1
   std::chrono::milliseconds client_hello_timeout{10'000};  // tls-intercept: the whole ClientHello
   std::optional<ListenAddress> health_check;  // --health-check: probe this forward listener and exit
+  std::vector<ApiListen> api_listen;           // --api-listen PROVIDER=ADDR:PORT
+  std::vector<ApiKeySource> api_keys;          // --api-key, in order (a later one wins)
+  std::vector<ApiOverride> api_targets;        // --api-target
+  std::vector<ApiOverride> api_base_paths;     // --api-base-path
+  std::string api_ca_cert;                     // --api-ca-cert: trusted besides the system store
   policy::PolicyFlags policy;
   bool enable_host_access = false;
   std::vector<std::string> dns_servers;

@@ -27,6 +27,8 @@
 
 namespace awf::proxy {
 
+struct ApiProxy;  // api_settings.h
+
 struct ProxyContext {
   Config config;
   AddressGuard guard;
@@ -41,6 +43,9 @@ struct ProxyContext {
   // The DNS front end's upstream resolvers: --dns-servers, else the
   // nameservers of /etc/resolv.conf.
   std::vector<boost::asio::ip::udp::endpoint> dns_upstreams;
+  // The API proxy's settings and TLS client context; set (before any I/O
+  // thread starts) only when an API listener exists.
+  ApiProxy* api = nullptr;
 
   // The current policy. Connections take it through their worker
   // (Worker::current_policy), which reloads it only when the generation

@@ -46,6 +46,7 @@ struct LocalReply {
   int status = 200;
   std::vector<Header> headers;
   std::string body;
+  std::string model;  // the model a policy reply refused, for the log ("" otherwise)
 };
 
 // The value of the first header named `name` (ASCII case-insensitive), or

@@ -38,5 +38,10 @@ std::string random_uuid_v4();
 // The replies the network layer sends itself; each carries X-Request-ID.
 LocalReply body_too_large_reply(std::string_view request_id);          // 413
 LocalReply upstream_failure_reply(std::string_view request_id);        // 502, fixed text
+// 502 naming what failed (`reason`: the step and its error, e.g. "connect
+// timeout reaching api.openai.com" or a certificate verification error),
+// built by the network layer from its own words and the configured host,
+// secret hosts already replaced.
+LocalReply upstream_failure_reply(std::string_view request_id, std::string_view reason);
 
 }  // namespace awf::api

@@ -16,7 +16,7 @@
 namespace awf::intercept {
 
 inline constexpr int kListenFdsStart = 3;     // SD_LISTEN_FDS_START
-inline constexpr int kMaxActivatedFds = 64;   // far above the five kinds we serve
+inline constexpr int kMaxActivatedFds = 64;   // far above the ten kinds we serve
 
 // The three variables, as found in the environment (nullopt when unset).
 struct ActivationEnv {
