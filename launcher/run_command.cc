@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 
+#include "awf/api/provider.h"
 #include "awf/cli/blocked_report.h"
 #include "awf/logs/discovery.h"
 #include "awf/logs/entry.h"
@@ -198,6 +199,21 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
   // awf-proxy inherits awf's environment, the provider keys among it (never
   // its argv, which every user can read); targets and model lists go on top.
   for (const auto& [name, value] : cfg.api_proxy.proxy_env) rc.proxy_env.push_back(name + "=" + value);
+  if (cfg.api_proxy.enabled) {
+    // Every provider's listener, configured or not: an agent trying another
+    // provider gets its "not configured" reply instead of a refused
+    // connection.
+    for (api::Provider p : api::kProviders) {
+      rc.ports.api.push_back({std::string(api::provider_name(p)), api::provider_port(p)});
+    }
+    rc.api_ca_cert = cfg.api_proxy.ca_cert;
+    // The entrypoint drops credential variables from what it is given; the
+    // placeholders in them are ours and must reach the command.
+    for (const auto& [name, value] : cfg.api_proxy.agent.set) {
+      (void)value;
+      rc.entrypoint_args.insert(rc.entrypoint_args.end(), {"--keep-env", name});
+    }
+  }
   // Names outside DNS: the proxy reads no hosts file unless told, so awf
   // tells it: --hosts-file when given, else the machine's /etc/hosts (what
   // Squid reads in awf). The command's /etc/hosts is the same file, so that

@@ -15,8 +15,9 @@
 #include <cstring>
 #include <string>
 
-#include "awf/unique_fd.h"
 #include "awf/errno_text.h"
+#include "awf/intercept/listener_kind.h"
+#include "awf/unique_fd.h"
 
 namespace awf::runtime {
 namespace {
@@ -155,6 +156,11 @@ Result<std::vector<intercept::OpenedListener>> open_agent_listeners(const Listen
   };
   add_family("127.0.0.1");
   if (has_ipv6_loopback()) add_family("::1");
+  for (const ApiListener& api : ports.api) {
+    const auto kind = intercept::listener_kind_from_name("api-" + api.provider);
+    if (!kind || !intercept::is_api(*kind)) return Error{"API proxy: no listener kind for \"" + api.provider + "\""};
+    specs.push_back({*kind, "127.0.0.1", api.port});
+  }
   return intercept::open_listeners(specs);
 }
 

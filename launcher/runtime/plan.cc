@@ -82,6 +82,14 @@ Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir, con
   if (!config.dns_policy.empty()) p.insert(p.end(), {"--dns-policy", config.dns_policy});
   p.insert(p.end(), {"--log-dir", log_dir.string()});
   if (!config.log_level.empty()) p.insert(p.end(), {"--log-level", config.log_level});
+  // The API proxy's listeners; its keys come from the environment, never
+  // from this command line, which every user can read.
+  for (const ApiListener& api : config.ports.api) {
+    p.insert(p.end(), {"--api-listen", api.provider + "=127.0.0.1:" + std::to_string(api.port)});
+  }
+  if (!config.api_ca_cert.empty() && !config.ports.api.empty()) {
+    p.insert(p.end(), {"--api-ca-cert", config.api_ca_cert});
+  }
   p.insert(p.end(), config.extra_proxy_args.begin(), config.extra_proxy_args.end());
 
   for (char** e = environ; *e; ++e) plan.proxy_env.emplace_back(*e);

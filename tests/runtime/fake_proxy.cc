@@ -1,7 +1,7 @@
 // runtime_fake_proxy: a stand-in for awf-proxy in the runtime tests. Adopts
 // the socket-activated listeners, prints the ready line, and answers every
 // connection with its listener kind and original destination. Writes its
-// argv and an access.log line into --log-dir. FAKE_PROXY_MODE changes what it
+// argv, its environment and an access.log line into --log-dir. FAKE_PROXY_MODE changes what it
 // does: "never-ready", "exit-early" (exit 3 before ready), "crash" (exit 4
 // 300 ms after ready).
 #include <poll.h>
@@ -18,6 +18,8 @@
 
 #include "awf/intercept/original_dst.h"
 #include "awf/intercept/socket_activation.h"
+
+extern char** environ;
 
 namespace {
 
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
   if (!log_dir.empty()) {
     std::ofstream args(log_dir + "/argv.txt");
     for (int i = 0; i < argc; ++i) args << argv[i] << '\n';
+    std::ofstream env(log_dir + "/environ.txt");
+    for (char** e = environ; *e; ++e) env << *e << '\n';
   }
   auto listeners = take_activated_listeners();
   if (!listeners) {

@@ -195,6 +195,29 @@ TEST_F(AgentNetns, ForwardPortIsReachableOnLoopbackOnly) {
   });
 }
 
+TEST_F(AgentNetns, ApiListenersAreReachableOnIpv4LoopbackOnly) {
+  RulesetSpec spec;
+  spec.ports.api = {{"openai", 10000}, {"vertex", 10004}};
+  run(spec, [](std::vector<OpenedListener>& all) {
+    const int openai = listener(all, ListenerKind::api_openai, AF_INET);
+    auto c = connect_to(address("127.0.0.1", 10000));
+    ASSERT_EQ(c.error, 0) << std::strerror(c.error);
+    EXPECT_TRUE(readable_within(openai, 1000)) << "the connection waits on the api-openai listener";
+    EXPECT_EQ(connect_to(address("127.0.0.1", 10004)).error, 0);
+    EXPECT_EQ(connect_to(address("127.0.0.1", 10001)).error, ECONNREFUSED) << "no listener for an unlisted one";
+    if (has_ipv6_loopback()) {
+      EXPECT_EQ(connect_to(address("::1", 10000)).error, ECONNREFUSED);
+    }
+    EXPECT_EQ(connect_to(address("192.0.2.1", 10000)).error, ECONNREFUSED) << "only the agent's own loopback";
+  });
+  spec.ports.api = {{"mistral", 10005}};
+  in_new_netns([&] {
+    auto listeners = open_agent_listeners(spec.ports);
+    ASSERT_FALSE(listeners);
+    EXPECT_EQ(listeners.message(), "API proxy: no listener kind for \"mistral\"");
+  });
+}
+
 TEST_F(AgentNetns, InterceptListenersAreNotReachableDirectly) {
   run([](auto&) {
     for (const char* host : {"127.0.0.1", "::1"}) {

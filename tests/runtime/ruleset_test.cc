@@ -79,7 +79,7 @@ TEST(RenderRuleset, DefaultPortsRedirectWebAndDnsAndRejectTheRest) {
 
 TEST(RenderRuleset, CustomListenerPortsAppearInEveryRule) {
   RulesetSpec spec;
-  spec.ports = ListenerPorts{8000, 8001, 8002, 5353};
+  spec.ports = ListenerPorts{8000, 8001, 8002, 5353, {}};
   const std::string r = render_ruleset(spec);
   EXPECT_TRUE(contains(r, "tcp dport 80 redirect to :8001\n"));
   EXPECT_TRUE(contains(r, "tcp dport 443 redirect to :8002\n"));

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "awf/runtime/runtime.h"
+#include "awf/testing/files.h"
 #include "test_support.h"
 
 namespace awf::runtime {
@@ -231,6 +232,34 @@ TEST_F(NativeRuntime, ProxyGetsPolicyFlagsAndLogDirectory) {
   struct stat st {};
   ASSERT_EQ(::stat((tmp_ / "logs" / "access.log").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0004, 0004);
+}
+
+TEST_F(NativeRuntime, ApiListenersAreHandedOverWithTheirFlagsAndTheProxyEnvironment) {
+  config_.ports.api = {{"openai", 10000}, {"anthropic", 10001}};
+  config_.api_ca_cert = "/etc/awf/provider-ca.pem";
+  config_.proxy_env = {"AWF_ALLOWED_MODELS=[\"gpt-5*\"]", "HOME=/proxy-home"};
+  config_.proxy_logs_dir = (tmp_ / "logs").string();
+  const std::string probe = AWF_TEST_PROBE;
+  shell(probe + " tcp 127.0.0.1 10000; " + probe + " tcp 127.0.0.1 10001; " + probe + " tcp 127.0.0.1 10002; " +
+        probe + " tcp 127.0.0.7 10000; true");
+  Outcome o = run();
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out,
+            "connected: api-openai 127.0.0.1:10000\n"
+            "connected: api-anthropic 127.0.0.1:10001\n"
+            "refused\n"
+            "refused\n")
+      << "only the listed providers, on 127.0.0.1 only";
+  const std::string argv = awf::testing::read_file((tmp_ / "logs" / "argv.txt").string());
+  EXPECT_NE(argv.find("\n--api-listen\nopenai=127.0.0.1:10000\n--api-listen\nanthropic=127.0.0.1:10001\n"
+                      "--api-ca-cert\n/etc/awf/provider-ca.pem\n"),
+            std::string::npos)
+      << argv;
+  const std::string environ_text = awf::testing::read_file((tmp_ / "logs" / "environ.txt").string());
+  EXPECT_NE(environ_text.find("\nAWF_ALLOWED_MODELS=[\"gpt-5*\"]\n"), std::string::npos) << environ_text;
+  EXPECT_NE(environ_text.find("\nHOME=/proxy-home\n"), std::string::npos) << "set over awf's own value";
+  EXPECT_EQ(environ_text.find("HOME=" + std::string(std::getenv("HOME") ? std::getenv("HOME") : "-") + "\n"),
+            std::string::npos);
 }
 
 TEST_F(NativeRuntime, LogsArePreservedUnderTmpAndTheWorkDirIsRemoved) {

@@ -24,7 +24,8 @@ Status setup_agent_network(const RulesetSpec& spec);
 
 // The proxy's listeners, on 127.0.0.1 and (when IPv6 exists) ::1, in
 // LISTEN_FDNAMES order: forward, http-intercept, tls-intercept, dns-udp,
-// dns-tcp for IPv4, then the same for IPv6.
+// dns-tcp for IPv4, then the same for IPv6; then the API proxy's
+// (`ports.api`), on 127.0.0.1 only.
 Result<std::vector<intercept::OpenedListener>> open_agent_listeners(const ListenerPorts& ports);
 
 // True when this namespace can bind ::1 (IPv6 compiled in and not disabled).

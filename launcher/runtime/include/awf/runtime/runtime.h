@@ -15,6 +15,14 @@
 
 namespace awf::runtime {
 
+// One plain-HTTP listener of the API proxy (LLM credential isolation): the
+// provider as awf-proxy's --api-listen names it ("openai", "anthropic",
+// "copilot", "gemini", "vertex") and its port.
+struct ApiListener {
+  std::string provider;
+  std::uint16_t port = 0;
+};
+
 // Ports the proxy listens on inside the agent's network namespace (on
 // 127.0.0.1 and ::1). The namespace is private, so fixed numbers are fine;
 // forward is awf's Squid port, so HTTP_PROXY looks the same as with awf.
@@ -23,6 +31,9 @@ struct ListenerPorts {
   std::uint16_t http_intercept = 3129;
   std::uint16_t tls_intercept = 3130;
   std::uint16_t dns = 53;
+  // The API proxy's listeners, on 127.0.0.1 only: the agent's base URLs
+  // name that address. Empty: no API proxy in this run.
+  std::vector<ApiListener> api;
 };
 
 // Whether the agent gets a user namespace of its own.
@@ -52,6 +63,7 @@ struct RuntimeConfig {
   // KEY=VALUE set in awf-proxy's environment over awf's own, which it
   // otherwise inherits whole (the API proxy's keys are read from there).
   std::vector<std::string> proxy_env;
+  std::string api_ca_cert;  // awf-proxy --api-ca-cert (with ports.api only)
 
   // --- the command ---
   std::vector<std::string> command;    // argv after "--" (one element = shell string)
