@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs from Debian 12 what a fresh machine lacks to build and test awf.
+# Installs from Debian 12 what a fresh machine lacks to build and test awf,
+# then the pinned LLM SDKs of the end-to-end tests (npm, into .cache/).
 # The one list of packages: README, CI and developers all run this script.
 # Does nothing (no apt-get call) when every package is already installed.
 set -euo pipefail
@@ -14,7 +15,35 @@ packages=(
   # programs the tests and benchmarks run for real
   nftables iproute2 curl openssl dnsutils squid nginx-light wrk dnsmasq-base
   python3 procps util-linux gawk git
+  nodejs  # the end-to-end tests run the official LLM SDKs (tests/e2e/llm-sdks)
 )
+
+# The official LLM SDKs the end-to-end tests run in the sandbox, pinned by
+# tests/e2e/llm-sdks/package-lock.json, into .cache/llm-sdks (the tests look
+# there, or in $AWF_LLM_SDK_DIR). Skipped when that lock is already installed.
+install_llm_sdks() {
+  local repo src dest
+  repo="$(cd "$(dirname "$0")/.." && pwd)"
+  src="$repo/tests/e2e/llm-sdks"
+  dest="${AWF_LLM_SDK_DIR:-$repo/.cache/llm-sdks}"
+  # Only the script was copied (the Docker images' build stage): no tests.
+  [[ -f "$src/package-lock.json" ]] || return 0
+  if cmp -s "$src/package-lock.json" "$dest/package-lock.json" && [[ -d "$dest/node_modules/openai" ]]; then
+    echo "install-deps: LLM SDKs present in $dest"
+    return 0
+  fi
+  # Debian's nodejs comes without npm (NodeSource's carries its own).
+  if ! command -v npm >/dev/null; then
+    local sudo_cmd=()
+    [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+  fi
+  echo "install-deps: installing the LLM SDKs into $dest"
+  mkdir -p "$dest"
+  cp "$src/package.json" "$src/package-lock.json" "$dest/"
+  (cd "$dest" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -24,6 +53,7 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  install_llm_sdks
   exit 0
 fi
 
@@ -41,3 +71,4 @@ for svc in squid nginx; do
   fi
   if command -v service >/dev/null 2>&1; then "${sudo_cmd[@]}" service "$svc" stop >/dev/null 2>&1 || true; fi
 done
+install_llm_sdks
