@@ -1,6 +1,8 @@
 // Parsing and writing JSON request bodies with Boost.JSON.
 #include "json_body.h"
 
+#include "awf/json_quote.h"
+
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 
@@ -113,32 +115,9 @@ class BodyBuilder {
   std::size_t model_keys_ = 0;
 };
 
-void write_string(std::string& out, bj::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: {
-        const auto byte = static_cast<unsigned char>(c);
-        if (byte < 0x20) {
-          out += "\\u00";
-          out += kHex[byte >> 4];
-          out += kHex[byte & 0xf];
-        } else {
-          out += c;
-        }
-      }
-    }
-  }
-  out += '"';
-}
+// Strings are written as JSON.stringify writes them, by the one writer the
+// project has for that.
+void write_string(std::string& out, bj::string_view s) { append_json_quoted(out, std::string_view(s.data(), s.size())); }
 
 template <typename N>
 void write_number(std::string& out, N n) {
