@@ -3,6 +3,7 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
@@ -13,6 +14,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 namespace awf::loadgen {
@@ -101,6 +103,10 @@ Failure classify(const error_code& ec, bool timed_out) {
 
 using Outcome = std::optional<Failure>;  // nullopt: success
 
+std::uint32_t micros(Clock::duration d) {
+  return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
 struct ResponseInfo {
   int status = 0;
   bool keep_alive = false;
@@ -183,13 +189,134 @@ std::string build_get(const Options& opts, bool absolute_uri) {
   return req + "\r\n";
 }
 
+bool is_sse(Mode m) { return m == Mode::sse || m == Mode::sse_hold; }
+
+// The request of the SSE modes: a streaming chat completion as an OpenAI SDK
+// sends it, with the placeholder key an agent holds behind the API proxy.
+std::string build_sse_request(const Options& opts) {
+  std::string host = opts.target.authority();
+  if (opts.target.port == 80 || opts.target.port == 443) host.resize(host.rfind(':'));
+  const std::string body =
+      R"({"model":"gpt-bench","stream":true,"messages":[{"role":"user","content":"Say hello."}]})";
+  std::string req = "POST " + opts.path + " HTTP/1.1\r\nHost: " + host +
+                    "\r\nUser-Agent: awf-loadgen\r\nAuthorization: Bearer sk-placeholder-for-api-proxy\r\n"
+                    "Content-Type: application/json\r\nAccept: text/event-stream\r\n";
+  if (opts.sse_events >= 0) req += "X-Bench-Events: " + std::to_string(opts.sse_events) + "\r\n";
+  if (opts.sse_interval_ms >= 0) req += "X-Bench-Interval-Ms: " + std::to_string(opts.sse_interval_ms) + "\r\n";
+  if (!opts.keep_alive) req += "Connection: close\r\n";
+  return req + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// Reads one SSE response: the head, then the body through a fixed buffer,
+// piece by piece as it arrives, counting events (each ends with a blank line)
+// and keeping the last bytes to check that the stream ended with [DONE].
+class SseReader {
+ public:
+  static constexpr std::string_view kDone = "data: [DONE]\n\n";
+
+  void start() {
+    parser_.emplace();
+    parser_->body_limit(boost::none);
+    events_ = 0;
+    body_bytes_ = 0;
+    last_newline_ = false;
+    head_.clear();
+    tail_.clear();
+  }
+
+  template <class Stream>
+  awaitable<Outcome> read_head(Stream& stream, Connection& c, int expect_status) {
+    auto [ec, n] = co_await http::async_read_header(stream, c.buffer, *parser_, use_tuple);
+    (void)n;
+    if (ec) co_return classify(ec, c.timed_out);
+    if (static_cast<int>(parser_->get().result_int()) != expect_status) co_return Failure::status;
+    auto type = parser_->get()[http::field::content_type];
+    if (!std::string_view(type.data(), type.size()).starts_with("text/event-stream")) co_return Failure::bad_response;
+    co_return std::nullopt;
+  }
+
+  // One read; got is the number of body bytes it yielded (0 when it only
+  // consumed framing). Call only while !done().
+  template <class Stream>
+  awaitable<Outcome> read_some(Stream& stream, Connection& c, std::size_t& got) {
+    parser_->get().body().data = chunk_.data();
+    parser_->get().body().size = chunk_.size();
+    auto [ec, n] = co_await http::async_read_some(stream, c.buffer, *parser_, use_tuple);
+    (void)n;
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return classify(ec, c.timed_out);
+    got = chunk_.size() - parser_->get().body().size;
+    consume(chunk_.data(), got);
+    co_return std::nullopt;
+  }
+
+  bool done() const { return parser_->is_done(); }
+  bool keep_alive() const { return parser_->keep_alive(); }
+  bool starts_with_event() const { return head_.starts_with("data:") || head_.starts_with("event:"); }
+  bool ended_with_done() const { return tail_ == kDone; }
+  std::uint64_t events() const { return events_; }
+  std::uint64_t body_bytes() const { return body_bytes_; }
+
+ private:
+  void consume(const char* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      bool newline = p[i] == '\n';
+      if (newline && last_newline_) ++events_;
+      last_newline_ = newline;
+    }
+    body_bytes_ += n;
+    if (head_.size() < 6) head_.append(p, std::min(n, 6 - head_.size()));
+    std::size_t keep = std::min(n, kDone.size());
+    tail_.append(p + n - keep, keep);
+    if (tail_.size() > kDone.size()) tail_.erase(0, tail_.size() - kDone.size());
+  }
+
+  std::optional<http::response_parser<http::buffer_body>> parser_;
+  std::array<char, 4096> chunk_;
+  std::uint64_t events_ = 0, body_bytes_ = 0;
+  bool last_newline_ = false;
+  std::string head_, tail_;
+};
+
+// Writes the request and reads until the first byte of the first event.
+// written / first_event: when the write started and that byte was read.
+template <class Stream>
+awaitable<Outcome> sse_open(Stream& stream, Connection& c, SseReader& reader, const std::string& request,
+                            int expect_status, Clock::time_point& written, Clock::time_point& first_event) {
+  written = Clock::now();
+  auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(request), use_tuple);
+  (void)wn;
+  if (wec) co_return classify(wec, c.timed_out);
+  reader.start();
+  if (auto f = co_await reader.read_head(stream, c, expect_status)) co_return f;
+  std::size_t got = 0;
+  while (got == 0) {
+    if (reader.done()) co_return Failure::bad_response;  // a stream without events
+    if (auto f = co_await reader.read_some(stream, c, got)) co_return f;
+  }
+  first_event = Clock::now();
+  if (!reader.starts_with_event()) co_return Failure::bad_response;
+  co_return std::nullopt;
+}
+
+// Reads the rest of the stream; it must end with "data: [DONE]".
+template <class Stream>
+awaitable<Outcome> sse_read_to_end(Stream& stream, Connection& c, SseReader& reader) {
+  while (!reader.done()) {
+    std::size_t got = 0;
+    if (auto f = co_await reader.read_some(stream, c, got)) co_return f;
+  }
+  if (!reader.ended_with_done()) co_return Failure::bad_response;
+  co_return std::nullopt;
+}
+
 // One request of the configured mode; opens the connection (and tunnel) first
 // when there is none.
 class Worker {
  public:
   Worker(Shared& shared, Report& report, asio::any_io_executor ex, ssl::context& tls_ctx)
       : shared_(shared), opts_(shared.opts), report_(report), conn_(ex, tls_ctx),
-        get_(build_get(opts_, opts_.mode == Mode::forward)) {
+        get_(is_sse(opts_.mode) ? build_sse_request(opts_) : build_get(opts_, opts_.mode == Mode::forward)) {
     if (opts_.mode == Mode::echo) {
       sent_.resize(opts_.echo_bytes);
       for (std::size_t i = 0; i < sent_.size(); ++i) sent_[i] = static_cast<char>('a' + i % 26);
@@ -213,8 +340,15 @@ class Worker {
         }
         continue;
       }
-      auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
-      report_.latencies_us.push_back(static_cast<std::uint32_t>(us));
+      auto end = Clock::now();
+      if (opts_.mode == Mode::sse) {
+        // Time to the first event byte: from the request write, and from the
+        // start including the connection set-up when one was opened for it.
+        end = first_event_at_;
+        report_.setup_latencies_us.push_back(micros(end - start));
+        start = written_at_;
+      }
+      report_.latencies_us.push_back(micros(end - start));
       ++report_.successes;
       if (!opts_.keep_alive || !reusable_) conn_.reset();
     }
@@ -226,7 +360,11 @@ class Worker {
     reusable_ = true;
     if (!conn_.is_open) {
       if (auto f = co_await connect_to_proxy(conn_, opts_)) co_return f;
-      if (opts_.mode != Mode::forward) {
+      if (opts_.mode == Mode::sse) {
+        if (opts_.tls) {
+          if (auto f = co_await start_tls(conn_, opts_)) co_return f;
+        }
+      } else if (opts_.mode != Mode::forward) {
         int status = 0;
         if (auto f = co_await open_tunnel(conn_, opts_, status)) co_return f;
         if (opts_.mode == Mode::connect_only) {
@@ -247,8 +385,13 @@ class Worker {
         co_return co_await http_get(*conn_.tls);
       case Mode::echo:
         co_return co_await echo();
+      case Mode::sse:
+        // if/else, not ?: -- GCC evaluates both co_awaits of a conditional expression.
+        if (opts_.tls) co_return co_await sse_request(*conn_.tls);
+        co_return co_await sse_request(conn_.socket);
       case Mode::connect_only:
       case Mode::idle:
+      case Mode::sse_hold:
         break;
     }
     co_return Failure::io;
@@ -263,6 +406,18 @@ class Worker {
     if (auto f = co_await read_response(stream, conn_, report_, info)) co_return f;
     reusable_ = info.keep_alive;
     if (info.status != opts_.expect_status) co_return Failure::status;
+    co_return std::nullopt;
+  }
+
+  template <class Stream>
+  awaitable<Outcome> sse_request(Stream& stream) {
+    if (auto f = co_await sse_open(stream, conn_, reader_, get_, opts_.expect_status, written_at_, first_event_at_))
+      co_return f;
+    Outcome f = co_await sse_read_to_end(stream, conn_, reader_);
+    report_.events += reader_.events();
+    report_.bytes_received += reader_.body_bytes();
+    if (f) co_return f;
+    reusable_ = reader_.keep_alive();
     co_return std::nullopt;
   }
 
@@ -290,6 +445,8 @@ class Worker {
   std::string get_;
   std::vector<char> sent_, echoed_;
   bool reusable_ = true;
+  SseReader reader_;
+  Clock::time_point written_at_, first_event_at_;
 };
 
 awaitable<void> run_worker(Shared& shared, Report& report, ssl::context& tls_ctx) {
@@ -343,10 +500,111 @@ Report run_idle(const Options& opts) {
   return report;
 }
 
+// sse-hold: one stream, from its opening to the end of the hold.
+struct HeldStream {
+  HeldStream(const asio::any_io_executor& ex, ssl::context& tls_ctx) : conn(ex, tls_ctx) {}
+  Connection conn;
+  SseReader reader;
+};
+
+struct Hold {
+  Hold(const Options& o, Report& r, ssl::context& ctx, asio::io_context& io)
+      : opts(o), report(r), tls_ctx(ctx), timer(io), request(build_sse_request(o)) {}
+  const Options& opts;
+  Report& report;
+  ssl::context& tls_ctx;
+  asio::steady_timer timer;
+  std::string request;
+  Clock::time_point opened_from, open_deadline;
+  int next = 0;            // streams whose opening has begun
+  int openers_left = 0;
+  std::vector<std::shared_ptr<HeldStream>> streams;  // every stream opened
+  std::uint64_t active = 0;  // opened and not ended
+  bool over = false;
+};
+
+// Reads a held stream until it ends (counted against the hold) or the hold
+// closes it.
+awaitable<void> keep_reading(Hold& h, std::shared_ptr<HeldStream> s) {
+  Outcome f;
+  if (h.opts.tls)
+    f = co_await sse_read_to_end(*s->conn.tls, s->conn, s->reader);
+  else
+    f = co_await sse_read_to_end(s->conn.socket, s->conn, s->reader);
+  h.report.events += s->reader.events();
+  h.report.bytes_received += s->reader.body_bytes();
+  --h.active;
+  if (h.over) co_return;  // closed by the end of the hold
+  h.report.record_failure(f ? *f : Failure::ended_early);
+}
+
+void start_hold(Hold& h) {
+  h.report.elapsed_s = std::chrono::duration<double>(Clock::now() - h.opened_from).count();  // the opening
+  // Scripts wait for this line before they measure the proxy's memory.
+  std::cerr << "awf-loadgen: holding " << h.active << " streams" << std::endl;
+  h.timer.expires_after(h.active ? h.opts.hold : std::chrono::milliseconds(0));
+  h.timer.async_wait([&h](error_code) {
+    h.over = true;
+    h.report.streams_held = h.active;
+    for (auto& s : h.streams) {
+      error_code ignored;
+      s->conn.socket.close(ignored);
+    }
+  });
+}
+
+awaitable<void> open_streams(Hold& h) {
+  auto ex = co_await asio::this_coro::executor;
+  while (Clock::now() < h.open_deadline && h.next < h.opts.streams) {
+    ++h.next;
+    auto s = std::make_shared<HeldStream>(ex, h.tls_ctx);
+    auto start = Clock::now();
+    Clock::time_point written, first_event;
+    s->conn.arm(h.opts.request_timeout);
+    Outcome f = co_await connect_to_proxy(s->conn, h.opts);
+    if (!f && h.opts.tls) f = co_await start_tls(s->conn, h.opts);
+    if (!f && h.opts.tls)
+      f = co_await sse_open(*s->conn.tls, s->conn, s->reader, h.request, h.opts.expect_status, written, first_event);
+    else if (!f)
+      f = co_await sse_open(s->conn.socket, s->conn, s->reader, h.request, h.opts.expect_status, written,
+                            first_event);
+    s->conn.disarm();
+    if (f) {
+      h.report.record_failure(*f);
+      s->conn.reset();
+      continue;
+    }
+    h.report.latencies_us.push_back(micros(first_event - written));
+    h.report.setup_latencies_us.push_back(micros(first_event - start));
+    ++h.report.successes;
+    ++h.active;
+    h.streams.push_back(s);
+    asio::co_spawn(ex, keep_reading(h, s), asio::detached);
+  }
+  if (--h.openers_left == 0) start_hold(h);
+}
+
+Report run_sse_hold(const Options& opts) {
+  asio::io_context io(1);
+  ssl::context tls_ctx(ssl::context::tls_client);
+  tls_ctx.set_verify_mode(ssl::verify_none);  // the provider's certificate is a throwaway
+  SSL_CTX_set_session_cache_mode(tls_ctx.native_handle(), SSL_SESS_CACHE_OFF);
+  Report report;
+  Hold h(opts, report, tls_ctx, io);
+  h.streams.reserve(static_cast<std::size_t>(opts.streams));
+  h.openers_left = std::max(1, std::min(opts.concurrency, opts.streams));
+  h.opened_from = Clock::now();
+  h.open_deadline = h.opened_from + opts.duration;
+  for (int i = 0, n = h.openers_left; i < n; ++i) asio::co_spawn(io, open_streams(h), asio::detached);
+  io.run();
+  return report;
+}
+
 }  // namespace
 
 Report run_load(const Options& opts) {
   if (opts.mode == Mode::idle) return run_idle(opts);
+  if (opts.mode == Mode::sse_hold) return run_sse_hold(opts);
   const int threads = std::max(1, std::min(opts.threads, opts.concurrency));
   Shared shared{opts, Clock::now() + opts.duration};
   std::vector<Report> reports(static_cast<std::size_t>(threads));

@@ -15,6 +15,10 @@ enum class Mode {
   echo,         // CONNECT target (an echo server), write N bytes, read them back
   connect_only, // CONNECT target and read the answer; a denied CONNECT is the load
   idle,         // open K CONNECT tunnels, hold them, close them
+  sse,          // POST a streaming chat completion straight to the --proxy address
+                // (an API proxy listener, or with --tls the provider itself) and read
+                // the SSE stream to its end; latency = request write to first event byte
+  sse_hold,     // open K such streams, keep reading them for --hold seconds, close them
 };
 
 const char* mode_name(Mode m);
@@ -42,6 +46,24 @@ struct Options {
   std::chrono::milliseconds hold{3000};        // idle mode: how long to hold tunnels
   std::chrono::milliseconds request_timeout{10000};
   bool json = false;
+  // SSE modes: TLS to the --proxy address (SNI = target host, no verification).
+  bool tls = false;
+  int streams = 1000;             // sse-hold: streams to open
+  // SSE modes: asked of the provider per request (X-Bench-Events,
+  // X-Bench-Interval-Ms); negative: not asked, the provider's default applies.
+  long long sse_events = -1;
+  long long sse_interval_ms = -1;
+};
+
+// awf-loadgen --serve-sse: the fake provider for the API proxy benchmark.
+struct SseServerOptions {
+  Endpoint listen;
+  std::string cert_file;          // PEM leaf (and chain) the server presents
+  std::string key_file;           // its private key
+  int threads = 1;
+  long long events = 0;           // further events after the first, by default
+  long long interval_ms = 1000;   // between further events, by default
+  std::chrono::milliseconds run_for{0};  // 0: until SIGINT/SIGTERM
 };
 
 }  // namespace awf::loadgen

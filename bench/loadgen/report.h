@@ -20,6 +20,7 @@ enum class Failure {
   closed,         // the peer closed or reset the connection mid-request
   timeout,        // --request-timeout fired
   echo_mismatch,  // the echo came back different from what was sent
+  ended_early,    // sse-hold: a stream ended (or broke) before the hold did
   io,             // any other socket error
   count_
 };
@@ -31,7 +32,13 @@ struct Report {
   std::uint64_t bytes_received = 0;  // response/echo payload bytes
   std::array<std::uint64_t, static_cast<std::size_t>(Failure::count_)> failures{};
   std::vector<std::uint32_t> latencies_us;  // one per success
+  // SSE modes: per success, from the start of the request including the
+  // connection (and TLS) set-up when a new connection was opened for it, to
+  // the first event byte. latencies_us counts from the request write.
+  std::vector<std::uint32_t> setup_latencies_us;
   std::uint64_t tunnels_held = 0;           // idle mode
+  std::uint64_t events = 0;                 // SSE modes: events received ("\n\n"-terminated)
+  std::uint64_t streams_held = 0;           // sse-hold: streams still open when the hold ended
   double elapsed_s = 0;
 
   void record_failure(Failure f) { ++failures[static_cast<std::size_t>(f)]; }
