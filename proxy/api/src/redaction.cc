@@ -56,7 +56,20 @@ Redactor Redactor::for_settings(const ProviderSettings& settings) {
     if (c.key) secrets.push_back(c.key->reveal());
     if (c.github_token) secrets.push_back(c.github_token->reveal());
   }
+  if (settings.anthropic_federation) secrets.push_back(settings.anthropic_federation->request_token.reveal());
   return Redactor(secrets, settings.secret_hosts);
+}
+
+void Redactor::add_secret(std::string_view secret) {
+  if (secret.empty()) return;
+  Learned& l = *learned_;
+  std::unique_lock lock(l.mutex);
+  if (secret.size() < kPiece) {
+    l.short_secrets.emplace_back(secret);
+  } else {
+    for (std::size_t i = 0; i + kPiece <= secret.size(); ++i) l.pieces.emplace(secret.substr(i, kPiece));
+  }
+  l.any.store(true, std::memory_order_release);
 }
 
 bool Redactor::contains_secret_piece(std::string_view text) const {
@@ -67,6 +80,15 @@ bool Redactor::contains_secret_piece(std::string_view text) const {
   }
   for (const auto& s : short_secrets_) {
     if (text.find(s) != std::string_view::npos) return true;
+  }
+  if (learned_->any.load(std::memory_order_acquire)) {
+    std::shared_lock lock(learned_->mutex);
+    for (std::size_t i = 0; i + kPiece <= text.size(); ++i) {
+      if (learned_->pieces.contains(std::string(text.substr(i, kPiece)))) return true;
+    }
+    for (const auto& s : learned_->short_secrets) {
+      if (text.find(s) != std::string_view::npos) return true;
+    }
   }
   return false;
 }
@@ -81,6 +103,15 @@ std::string Redactor::scrub(std::string_view text) const {
   }
   for (const auto& s : short_secrets_) {
     for (auto at = text.find(s); at != std::string_view::npos; at = text.find(s, at + 1)) cover(at, s.size());
+  }
+  if (learned_->any.load(std::memory_order_acquire)) {
+    std::shared_lock lock(learned_->mutex);
+    for (std::size_t i = 0; i + kPiece <= text.size(); ++i) {
+      if (learned_->pieces.contains(std::string(text.substr(i, kPiece)))) cover(i, kPiece);
+    }
+    for (const auto& s : learned_->short_secrets) {
+      for (auto at = text.find(s); at != std::string_view::npos; at = text.find(s, at + 1)) cover(at, s.size());
+    }
   }
   if (!hosts_.empty()) {
     const std::string lower = text::to_lower(text);

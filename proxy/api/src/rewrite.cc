@@ -5,6 +5,7 @@
 
 #include "awf/api/request_path.h"
 #include "body_rules.h"
+#include "federation_detail.h"
 #include "replies.h"
 #include "text.h"
 
@@ -140,9 +141,18 @@ bool is_google(Provider p) { return p == Provider::gemini || p == Provider::vert
 
 }  // namespace
 
-Rewritten rewrite_request(const ProviderSettings& settings, Provider provider, ApiRequest request) {
+Rewritten rewrite_request(const ProviderSettings& settings, Provider provider, ApiRequest request,
+                          const Secret* federated_token) {
   const ProviderConfig& config = settings.at(provider);
   const std::string request_id = choose_request_id(request.headers);
+  if (config.federated && !federated_token) {
+    // Federation on, no access token yet (or the last one expired): answered
+    // here, retryable, never sent without a credential.
+    if (request.method == "GET" && request.target == "/health") {
+      return federation_pending_health_reply(provider, request_id);
+    }
+    return federation_pending_reply(provider, request_id);
+  }
 
   // 1. Answered here, never forwarded: the exact health path, and every
   //    request to a provider without credentials.
@@ -200,6 +210,7 @@ Rewritten rewrite_request(const ProviderSettings& settings, Provider provider, A
     headers.push_back({"Accept-Encoding", codings});
   }
   if (provider == Provider::anthropic) {
+    if (config.federated) betas.emplace_back(kOAuthBeta);  // once, after the client's own
     if (!find_header(headers, "anthropic-version")) headers.push_back({"anthropic-version", "2023-06-01"});
     if (const std::string merged = merged_betas(betas); !merged.empty()) headers.push_back({"anthropic-beta", merged});
   }
@@ -224,6 +235,8 @@ Rewritten rewrite_request(const ProviderSettings& settings, Provider provider, A
   std::string credential;
   if (provider == Provider::copilot) {
     credential = copilot_authorization(config, request.method, path);
+  } else if (config.federated) {
+    credential = "Bearer " + std::string(federated_token->reveal());
   } else if (config.key) {
     credential = (config.auth_style == AuthStyle::bearer ? "Bearer " : "") + std::string(config.key->reveal());
   }

@@ -5,6 +5,7 @@
 #include <boost/json/value.hpp>
 
 #include "awf/api/rewrite.h"
+#include "federation_detail.h"
 #include "target.h"
 #include "text.h"
 
@@ -50,18 +51,6 @@ Result<std::string> read_custom_auth_header(const Environment& env, const std::s
                  "\" cannot carry the credential: the proxy sets or removes that header itself"};
   }
   return lower;
-}
-
-// Refuses the OIDC / workload identity federation switch: this build has no
-// token exchange, and quietly sending requests without a credential would
-// look like a provider fault.
-Status refuse_oidc(const Environment& env) {
-  const std::string type = text::to_lower(get(env, "AWF_AUTH_TYPE"));
-  if (type.empty() || type == "api-key") return ok_status();
-  return Error{"AWF_AUTH_TYPE is set to \"" + type +
-               "\": OIDC and workload identity federation (Azure Entra, AWS SigV4, GCP, Anthropic) are not "
-               "supported by this build of the API proxy; give the provider a static key instead (OPENAI_API_KEY, "
-               "ANTHROPIC_API_KEY, COPILOT_GITHUB_TOKEN or COPILOT_PROVIDER_API_KEY, GEMINI_API_KEY, GOOGLE_API_KEY)"};
 }
 
 struct TargetAndPath {
@@ -181,7 +170,7 @@ bool is_run_id(std::string_view s) { return !s.empty() && s.size() <= 64 && is_v
 }  // namespace
 
 bool ProviderConfig::configured() const {
-  if (key) return true;
+  if (key || federated) return true;
   return provider == Provider::copilot && github_token && is_github_catalog_host(host);
 }
 
@@ -196,7 +185,7 @@ bool is_github_catalog_host(std::string_view host) {
 Result<ProviderSettings> read_provider_settings(const Environment& env) {
   ProviderSettings s;
   auto& warnings = s.warnings;
-  AWF_TRY(refuse_oidc(env));
+  AWF_TRY_ASSIGN(s.anthropic_federation, read_anthropic_federation(env, warnings));
   for (Provider p : kProviders) {
     s.at(p).provider = p;
     s.at(p).host = std::string(default_host(p));
@@ -246,6 +235,7 @@ Result<ProviderSettings> read_provider_settings(const Environment& env) {
     AWF_TRY_ASSIGN(c.custom_auth_header, read_custom_auth_header(env, "AWF_ANTHROPIC_AUTH_HEADER"));
     c.auth_header = c.custom_auth_header.empty() ? "x-api-key" : c.custom_auth_header;
     c.auth_style = AuthStyle::raw;
+    if (s.anthropic_federation) use_federated_token(c, warnings);
     const std::string auto_cache = text::to_lower(get(env, "AWF_ANTHROPIC_AUTO_CACHE"));
     if (auto_cache == "1" || auto_cache == "true") {
       warnings.push_back("AWF_ANTHROPIC_AUTO_CACHE is not supported by this build of the API proxy; ignored");

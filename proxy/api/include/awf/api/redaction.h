@@ -3,7 +3,10 @@
 // (a BYOK base URL) are replaced whole. And the one line per API request.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -23,6 +26,12 @@ class Redactor {
   // Every credential and secret host of the settings.
   static Redactor for_settings(const ProviderSettings& settings);
 
+  // A credential that became known while the proxy runs (a federated access
+  // token, the identity token it was exchanged for): from now on it is
+  // redacted like the ones given at start. Safe to call while other threads
+  // scrub; copies of this redactor share what it learns.
+  void add_secret(std::string_view secret);
+
   // Whether `text` holds a credential or any 4+ character substring of one
   // (a credential shorter than 4 characters: itself).
   bool contains_secret_piece(std::string_view text) const;
@@ -35,6 +44,15 @@ class Redactor {
   std::unordered_set<std::string> pieces_;  // every 4-byte window of every credential
   std::vector<std::string> short_secrets_;  // credentials under 4 bytes
   std::vector<std::string> hosts_;          // lower case
+  // Credentials added by add_secret(); `any` spares every other redactor
+  // the lock.
+  struct Learned {
+    std::atomic<bool> any{false};
+    std::shared_mutex mutex;
+    std::unordered_set<std::string> pieces;
+    std::vector<std::string> short_secrets;
+  };
+  std::shared_ptr<Learned> learned_ = std::make_shared<Learned>();
 };
 
 // Free text from the request for a log field: control characters removed,

@@ -23,7 +23,11 @@ inline constexpr std::size_t kMaxBodyBytes = 10485760;
 
 using Rewritten = std::variant<UpstreamRequest, LocalReply>;
 
-Rewritten rewrite_request(const ProviderSettings& settings, Provider provider, ApiRequest request);
+// `federated_token`: with Anthropic workload identity federation, the
+// access token awf-proxy holds now (nullptr while it has none: the request
+// gets 503 retryable, /health 503 unavailable); unused otherwise.
+Rewritten rewrite_request(const ProviderSettings& settings, Provider provider, ApiRequest request,
+                          const Secret* federated_token = nullptr);
 
 // [A-Za-z0-9_.-]{1,128}: a client X-Request-ID we reuse (it lands in logs
 // and upstream headers, so nothing else is taken from the client).

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "awf/api/federation.h"
 #include "awf/api/messages.h"
 #include "awf/api/model_policy.h"
 #include "awf/api/provider.h"
@@ -59,6 +60,9 @@ struct ProviderConfig {
   bool keep_paths_under_base = false;
 
   std::optional<Secret> key;          // the static key (Copilot: the BYOK key)
+  // Anthropic workload identity federation: the credential is the access
+  // token awf-proxy's token source holds, sent as `Authorization: Bearer`.
+  bool federated = false;
   std::string auth_header;            // lower case: authorization, x-api-key, x-goog-api-key, api-key or custom
   AuthStyle auth_style = AuthStyle::bearer;
   std::string custom_auth_header;     // AWF_*_AUTH_HEADER / Azure `api-key`, lower case; "" for none
@@ -85,6 +89,8 @@ struct ProviderSettings {
   // be authenticated: the real BYOK URL must not reach the agent either.
   bool copilot_agent_routed = false;
   std::vector<std::string> secret_hosts;  // hosts never printed in logs (from COPILOT_PROVIDER_BASE_URL)
+  // AWF_AUTH_TYPE=github-oidc with AWF_AUTH_PROVIDER=anthropic (federation.h).
+  std::optional<AnthropicFederation> anthropic_federation;
   std::vector<std::string> warnings;      // one line each, for the start-up log
 
   const ProviderConfig& at(Provider p) const { return providers[index_of(p)]; }
@@ -93,9 +99,9 @@ struct ProviderSettings {
 
 // Reads every provider's configuration. Errors stop the start-up: a
 // credential with a line break, an unusable target or base path, an invalid
-// custom auth header name, an empty or malformed model list, or OIDC /
-// workload identity federation (AWF_AUTH_TYPE), which this build does not
-// implement.
+// custom auth header name, an empty or malformed model list, or an OIDC
+// setting read_anthropic_federation() refuses (OIDC for Azure, AWS or GCP,
+// a missing federation variable).
 Result<ProviderSettings> read_provider_settings(const Environment& env);
 
 // GitHub's Copilot API hosts (*.githubcopilot.com, copilot-api.*.ghe.com):
