@@ -5,29 +5,34 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "awf/api/provider.h"
 #include "text.h"
 
 namespace awf::api {
 
-Result<std::vector<std::string>> parse_model_list(std::string_view variable, std::string_view json) {
+namespace {
+
+// A JSON array of one or more non-empty strings (trimmed). `what` names
+// the entries in messages, `example` shows a valid value, `empty_hint` says
+// what to do instead of an empty list.
+Result<std::vector<std::string>> parse_string_list(std::string_view variable, std::string_view json,
+                                                   std::string_view what, std::string_view example,
+                                                   std::string_view empty_hint) {
   const std::string name(variable);
-  const std::string_view example = R"(["gpt-5*","claude-sonnet-*"])";
   boost::system::error_code ec;
   boost::json::parse_options options;
   options.max_depth = 4;
   const boost::json::value value = boost::json::parse(boost::json::string_view(json.data(), json.size()), ec,
                                                       boost::json::storage_ptr(), options);
   if (ec) {
-    return Error{name + ": not valid JSON (" + ec.message() + "); expected an array of model name patterns such as " +
-                 std::string(example)};
+    return Error{name + ": not valid JSON (" + ec.message() + "); expected an array of " + std::string(what) +
+                 " such as " + std::string(example)};
   }
   if (!value.is_array()) {
-    return Error{name + ": expected a JSON array of model name patterns such as " + std::string(example)};
+    return Error{name + ": expected a JSON array of " + std::string(what) + " such as " + std::string(example)};
   }
   const auto& array = value.get_array();
-  if (array.empty()) {
-    return Error{name + ": the list is empty; unset the variable for no restriction, or name at least one pattern"};
-  }
+  if (array.empty()) return Error{name + ": the list is empty; " + std::string(empty_hint)};
   std::vector<std::string> out;
   out.reserve(array.size());
   for (std::size_t i = 0; i < array.size(); ++i) {
@@ -39,6 +44,41 @@ Result<std::vector<std::string>> parse_model_list(std::string_view variable, std
     out.emplace_back(entry);
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> parse_model_list(std::string_view variable, std::string_view json) {
+  return parse_string_list(variable, json, "model name patterns", R"(["gpt-5*","claude-sonnet-*"])",
+                           "unset the variable for no restriction, or name at least one pattern");
+}
+
+Result<std::vector<std::string>> parse_fallback_models(std::string_view variable, std::string_view json,
+                                                       const ModelPolicy& policy) {
+  const std::string name(variable);
+  AWF_TRY_ASSIGN(std::vector<std::string> models,
+                 parse_string_list(variable, json, "model names", R"(["gpt-5-mini","anthropic/claude-haiku-4-5"])",
+                                   "unset the variable for no fallback, or name at least one model"));
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const std::string& entry = models[i];
+    const std::string position = "entry " + std::to_string(i + 1) + " \"" + entry + "\"";
+    if (entry.find('*') != std::string::npos) {
+      return Error{name + ": " + position + " is a pattern; fallback models are sent as they are, so each must be "
+                   "one model name"};
+    }
+    if (!text::is_single_line(entry)) return Error{name + ": " + position + " has a line break or NUL"};
+    // What the policy sees on the route the entry is for.
+    std::string_view model = entry;
+    if (const std::size_t slash = model.find('/'); slash != std::string_view::npos && slash + 1 < model.size() &&
+                                                   provider_named(text::to_lower(model.substr(0, slash)))) {
+      model.remove_prefix(slash + 1);
+    }
+    if (const PolicyVerdict verdict = check_model(policy, model); !verdict.allowed()) {
+      return Error{name + ": " + position + " is refused by the model policy (" + to_string(verdict.reason) +
+                   "): " + verdict.message};
+    }
+  }
+  return models;
 }
 
 bool model_glob_matches(std::string_view pattern, std::string_view model) {

@@ -301,6 +301,9 @@ Result<ProviderSettings> read_provider_settings(const Environment& env) {
     if (raw.empty()) continue;
     AWF_TRY_ASSIGN(*slot, parse_model_list(variable, raw));
   }
+  if (const std::string_view raw = get(env, "AWF_FALLBACK_MODELS"); !raw.empty()) {
+    AWF_TRY_ASSIGN(s.fallback_models, parse_fallback_models("AWF_FALLBACK_MODELS", raw, s.model_policy));
+  }
 
   // Copilot's request headers. One interaction id per workflow run attempt
   // lets GitHub's API keep its prompt cache across requests.

@@ -22,6 +22,15 @@ struct ModelPolicy {
 // a list that silently meant "no restriction" would turn the policy off.
 Result<std::vector<std::string>> parse_model_list(std::string_view variable, std::string_view json);
 
+// AWF_FALLBACK_MODELS: a JSON array of one or more model names, tried in
+// order when the provider fails a request (awf/api/retry.h). An entry
+// "<provider>/<model>" is for that provider's route only. A pattern (`*`),
+// a line break, or a name `policy` refuses (checked as the route will,
+// prefix removed) is an error naming `variable` and the entry: a fallback
+// that could never be sent is a configuration mistake, not a choice.
+Result<std::vector<std::string>> parse_fallback_models(std::string_view variable, std::string_view json,
+                                                       const ModelPolicy& policy);
+
 // `*` matches any run of characters (none included); every other character
 // stands for itself. Anchored at both ends; ASCII case-insensitive.
 bool model_glob_matches(std::string_view pattern, std::string_view model);

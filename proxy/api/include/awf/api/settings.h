@@ -81,6 +81,9 @@ struct ProviderConfig {
 struct ProviderSettings {
   std::array<ProviderConfig, kProviders.size()> providers;
   ModelPolicy model_policy;
+  // AWF_FALLBACK_MODELS in order (entries may carry a "<provider>/" prefix:
+  // see fallback_models_for in retry.h); empty: no fallback.
+  std::vector<std::string> fallback_models;
   std::string interaction_id;                       // Copilot X-Interaction-Id when the client sends none
   std::string integration_id = "agentic-workflows";  // Copilot-Integration-Id when the client sends none
   std::string copilot_model;                        // COPILOT_MODEL (the agent's wire API choice)
@@ -99,7 +102,8 @@ struct ProviderSettings {
 
 // Reads every provider's configuration. Errors stop the start-up: a
 // credential with a line break, an unusable target or base path, an invalid
-// custom auth header name, an empty or malformed model list, or an OIDC
+// custom auth header name, an empty or malformed model list, a fallback
+// model that is a pattern or that the policy refuses, or an OIDC
 // setting read_anthropic_federation() refuses (OIDC for Azure, AWS or GCP,
 // a missing federation variable).
 Result<ProviderSettings> read_provider_settings(const Environment& env);
