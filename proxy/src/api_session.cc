@@ -37,6 +37,7 @@
 
 #include "awf/api/redaction.h"
 #include "awf/api/request_path.h"
+#include "awf/api/retry.h"
 #include "awf/api/rewrite.h"
 #include "awf/proxy/api_settings.h"
 #include "awf/proxy/chunked_decoder.h"
@@ -127,7 +128,7 @@ enum class Framing : std::uint8_t {
 
 // What a deadline was waiting for: its name in the 502 or the log line.
 enum class Wait : std::uint8_t {
-  request_head, request_body, connect, handshake, send, first_byte, idle, reply,
+  request_head, request_body, connect, handshake, send, first_byte, idle, reply, retry_delay,
 };
 
 class ApiSession final : public Connection, public std::enable_shared_from_this<ApiSession> {
@@ -168,6 +169,8 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     connect,        // resolving, connecting, TLS handshake
     send,           // writing the request to the provider
     response_head,  // waiting for the provider's response head
+    inspect,        // reading an answer's body whole before deciding whether to send again
+    retry_delay,    // waiting before sending again
     response_body,  // relaying the response body
     reply,          // writing a reply made here
     websocket,      // relaying both ways after a 101
@@ -188,6 +191,9 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     std::uint64_t request_bytes = 0;
     api::UpstreamRequest upstream;  // what goes to the provider
     std::string upstream_head;      // its head as written
+    api::RetryState retry;          // what the retry rules have used up
+    std::string inspected;          // the body of an answer read before deciding (api/retry.h)
+    bool whole_body = false;        // `inspected` is the whole body: sent with its length
     Framing framing = Framing::none;
     LogRecord rec;
   };
@@ -360,7 +366,24 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     tx_.request_bytes = tx_.upstream.body.size();
     tx_.rec.url = "https://" + host_shown_ + api::log_safe_text(without_query(tx_.upstream.target), api_.redactor);
     if (tx_.upstream.websocket) tx_.keep_alive = false;
+    drop_remembered_values();
     dial();
+  }
+
+  // Header values the provider refused before (api/retry.h) are left out up
+  // front, so only the first request carrying one pays for a second attempt.
+  void drop_remembered_values() {
+    for (const auto& dropped : api_.remembered_values[api::index_of(provider_)].drop_from(tx_.upstream.headers)) {
+      spdlog::debug("api {} {} {}: left out {} value(s) the provider refused before: {}",
+                    api::provider_name(provider_), tx_.rec.method, tx_.rec.url, dropped.header,
+                    api::log_safe_text(join(dropped.values), api_.redactor));
+    }
+  }
+
+  static std::string join(const std::vector<std::string>& values) {
+    std::string out;
+    for (const auto& v : values) out += (out.empty() ? "" : ", ") + v;
+    return out;
   }
 
   bool websocket_requested() const { return head_.has_token("upgrade", "websocket"); }
@@ -509,9 +532,106 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
       tx_.rec.content_type = std::string(media);
     }
     const bool upgraded = tx_.upstream.websocket && status == 101;
+    if (!tx_.upstream.websocket && !tx_.head_request) {
+      // Nothing of the answer has reached the agent yet: the retry rules
+      // may still send the request again instead.
+      if (api::needs_body(provider_, status, false)) return inspect_body();
+      if (send_again_after(status)) return;
+    }
     std::string head = agent_response_head(status, upgraded);
     if (upgraded) return start_websocket(std::move(head));
     write_response_head(std::move(head));
+  }
+
+  // ------------------------------------------------------------- retries
+
+  // An answer whose body decides (a 400 from Anthropic or Copilot) is read
+  // whole first, up to api::kMaxInspectedBodyBytes; a bigger one goes to
+  // the agent unchanged, the bytes read so far first.
+  void inspect_body() {
+    phase_ = Phase::inspect;
+    auto up = up_;
+    if (up->parser->is_done()) return on_inspected();
+    auto& body = up->parser->get().body();
+    body.data = up->piece.data();
+    body.size = up->piece.size();
+    set_deadline(ctx_.config.read_timeout, Wait::idle);
+    http::async_read_some(up->stream, up->buffer, *up->parser,
+                          [self = shared_from_this(), up](error_code ec, std::size_t) {
+                            if (up != self->up_ || self->phase_ != Phase::inspect) return;
+                            if (ec == http::error::need_buffer) ec = {};
+                            if (ec == ssl::error::stream_truncated && up->parser->need_eof()) up->parser->put_eof(ec);
+                            const std::size_t produced = up->piece.size() - up->parser->get().body().size;
+                            self->tx_.inspected.append(up->piece.data(), produced);
+                            if (ec) {
+                              return self->fail_upstream(self->host_shown_ + " ended its answer early: " +
+                                                         (is_closed_error(ec) ? "the connection closed" : ec.message()));
+                            }
+                            if (self->tx_.inspected.size() > api::kMaxInspectedBodyBytes) {
+                              // Too big to be a refusal we act on: relayed as it comes.
+                              std::string first = std::move(self->tx_.inspected);
+                              self->tx_.inspected.clear();
+                              const int status = static_cast<int>(up->parser->get().result_int());
+                              return self->write_response_head(self->agent_response_head(status, false),
+                                                               std::move(first));
+                            }
+                            self->inspect_body();
+                          });
+  }
+
+  void on_inspected() {
+    const int status = static_cast<int>(up_->parser->get().result_int());
+    if (send_again_after(status)) return;
+    tx_.whole_body = true;
+    std::string head = agent_response_head(status, false);  // with the length of tx_.inspected
+    std::string body = std::move(tx_.inspected);
+    tx_.inspected.clear();
+    write_response_head(std::move(head), std::move(body));
+  }
+
+  // Applies the retry rules to an answer (its body in tx_.inspected when it
+  // was read); true when the request goes out again instead.
+  bool send_again_after(int status) {
+    const api::ProviderConfig& config = api_.settings.at(provider_);
+    const api::RetryDecision d =
+        api::decide_retry(provider_, config, status, tx_.inspected, tx_.upstream, tx_.retry, false);
+    const std::string where = std::string(api::provider_name(provider_)) + " " + tx_.rec.method + " " + tx_.rec.url;
+    switch (d.action) {
+      case api::RetryDecision::Action::deliver: return false;
+      case api::RetryDecision::Action::drop_values: {
+        const std::string values = api::log_safe_text(join(d.refused.values), api_.redactor);
+        spdlog::info("api {}: {} refused {} value(s) {}; sending again without them", where, status,
+                     d.refused.header, values);
+        const auto left_out = api_.remembered_values[api::index_of(provider_)].remember(d.refused);
+        if (!left_out.empty()) {
+          spdlog::warn("api {}: {} already has {} refused values remembered; not remembering {}", where,
+                       d.refused.header, api::RememberedHeaderValues::kMaxValuesPerHeader,
+                       api::log_safe_text(join(left_out), api_.redactor));
+        }
+        send_again(std::chrono::milliseconds(0));
+        return true;
+      }
+      case api::RetryDecision::Action::resend:
+        spdlog::info("api {}: {} says the model is not supported (yet); sending again in {}", where, status,
+                     seconds_text(d.delay));
+        send_again(d.delay);
+        return true;
+      case api::RetryDecision::Action::fall_back: return false;
+    }
+    return false;
+  }
+
+  // The same transaction's request goes out again (after `delay`) on a new
+  // exchange: what the last answer left is dropped, nothing of it was sent.
+  void send_again(std::chrono::milliseconds delay) {
+    drop_upstream();
+    tx_.inspected.clear();
+    tx_.whole_body = false;
+    tx_.rec.status = 0;
+    tx_.rec.content_type.clear();
+    if (delay.count() == 0) return dial();
+    phase_ = Phase::retry_delay;
+    set_deadline(delay, Wait::retry_delay);
   }
 
   // The provider's status and headers for the agent: hop-by-hop headers
@@ -556,6 +676,9 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
       if (const auto length = msg[http::field::content_length]; !length.empty()) {
         h.append("Content-Length: ").append(length).append("\r\n");
       }
+    } else if (tx_.whole_body) {
+      tx_.framing = Framing::length;
+      h += "Content-Length: " + std::to_string(tx_.inspected.size()) + "\r\n";
     } else if (const auto length = up_->parser->content_length(); length && !up_->parser->chunked()) {
       tx_.framing = Framing::length;
       h += "Content-Length: " + std::to_string(*length) + "\r\n";
@@ -574,9 +697,15 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     return h;
   }
 
-  void write_response_head(std::string head) {
+  // `first`: body bytes already read (an inspected answer), sent behind the
+  // head in the framing chosen for the agent.
+  void write_response_head(std::string head, std::string first = {}) {
     phase_ = Phase::response_body;
     out_ = std::move(head);
+    if (!first.empty()) {
+      if (tx_.framing == Framing::chunked) out_ += hex_size(first.size()) + first + "\r\n";
+      else if (tx_.framing != Framing::none) out_ += first;
+    }
     tx_.rec.bytes_to_client += out_.size();
     set_deadline(ctx_.config.read_timeout, Wait::idle);
     auto up = up_;
@@ -838,6 +967,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
       case Wait::first_byte: return "first-byte timeout: no response head from " + host_shown_ + in;
       case Wait::idle: return "idle timeout: nothing moved" + in;
       case Wait::reply: return "write timeout: the agent took nothing" + in;
+      case Wait::retry_delay: return "retry delay";
     }
     return "timeout";
   }
@@ -861,7 +991,9 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
         return close_all();
       case Phase::connect:
       case Phase::send:
-      case Phase::response_head: return fail_upstream(deadline_text());
+      case Phase::response_head:
+      case Phase::inspect: return fail_upstream(deadline_text());
+      case Phase::retry_delay: return dial();
       case Phase::response_body: return abort_response(deadline_text());
       case Phase::websocket: return end_websocket(deadline_text());
       case Phase::reply:

@@ -306,6 +306,78 @@ TEST_F(FakeProviderTest, RejectedAnthropicBetaGetsAnthropicsRefusal) {
   EXPECT_NE(r.out.find(R"("model":"claude-fake")"), std::string::npos) << r.out;
 }
 
+TEST_F(FakeProviderTest, ModelAnswerIsGivenToEveryRequestNamingTheModel) {
+  auto fake = start();
+  ASSERT_NE(fake, nullptr);
+  fake->set_model_answer("down-model", 503, R"({"error":{"message":"overloaded"}})");
+  for (int i = 0; i < 2; ++i) {
+    RunResult r = post(*fake, "/v1/chat/completions", R"({"model":"down-model","messages":[]})");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(status_line(r.out), "HTTP/1.1 503 Service Unavailable");
+    EXPECT_TRUE(r.out.ends_with(R"({"error":{"message":"overloaded"}})")) << r.out;
+  }
+  RunResult r = post(*fake, "/v1/chat/completions", R"({"model":"up-model","messages":[]})");
+  EXPECT_EQ(status_line(r.out), "HTTP/1.1 200 OK");
+  EXPECT_NE(r.out.find(R"("model":"up-model")"), std::string::npos) << r.out;
+}
+
+// curl itself sends a request again on a fresh connection when a reused one
+// dies before any byte of the answer: the dropped request is recorded with
+// status 0 on the first connection, the repeat on a second.
+TEST_F(FakeProviderTest, CloseReusedConnectionsEndsTheSecondRequestOfAConnection) {
+  auto fake = start();
+  ASSERT_NE(fake, nullptr);
+  fake->set_close_reused_connections(1);
+  auto argv = curl(*fake, kOpenAi, fake->ca_cert_path());
+  argv.insert(argv.end(), {url(*fake, kOpenAi, "/v1/models"), url(*fake, kOpenAi, "/v1/models")});
+  RunResult r = run(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto all = fake->recorded_requests();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].connection, 1u);
+  EXPECT_EQ(all[0].status, 200);
+  EXPECT_EQ(all[1].connection, 1u);
+  EXPECT_EQ(all[1].status, 0);
+  EXPECT_EQ(all[2].connection, 2u);
+  EXPECT_EQ(all[2].status, 200);
+}
+
+TEST_F(FakeProviderTest, IdleConnectionsAreCountedAndClosedOnRequest) {
+  AWF_REQUIRE_FACILITY(have_program("python3"), "python3");
+  auto fake = start();
+  ASSERT_NE(fake, nullptr);
+  const std::string script = dir_.file("idle.py");
+  write_file(script, R"PY(
+import socket, ssl, sys
+host, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection((host, port), timeout=20), server_hostname="api.openai.test")
+s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: api.openai.test\r\n\r\n")
+data = b""
+while b"\r\n\r\n" not in data:
+    data += s.recv(65536)
+head, _, body = data.partition(b"\r\n\r\n")
+length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+while len(body) < length:
+    body += s.recv(65536)
+print("answered", file=sys.stderr, flush=True)
+try:
+    more = s.recv(1)
+    print("closed" if not more else "data", file=sys.stderr, flush=True)
+except (ssl.SSLError, OSError):
+    print("closed", file=sys.stderr, flush=True)
+)PY");
+  auto client = Process::spawn({"python3", script, fake->host(), std::to_string(fake->port()), fake->ca_cert_path()});
+  ASSERT_TRUE(client->wait_for_stderr("answered", 20s)) << client->stderr_text();
+  const auto deadline = Clock::now() + 5s;
+  while (fake->idle_connections() == 0 && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(fake->idle_connections(), 1u);
+  EXPECT_EQ(fake->close_idle_connections(), 1u);
+  EXPECT_EQ(client->wait(10s), std::optional<int>(0)) << client->stderr_text();
+  EXPECT_NE(client->stderr_text().find("closed"), std::string::npos) << client->stderr_text();
+  EXPECT_EQ(fake->idle_connections(), 0u);
+}
+
 TEST_F(FakeProviderTest, AnthropicStreamRunsFromMessageStartToMessageStop) {
   auto fake = start();
   ASSERT_NE(fake, nullptr);
@@ -492,6 +564,55 @@ TEST_F(FakeProviderTest, WaitForRequestsGivesUpAtTheDeadline) {
   EXPECT_GE(Clock::now() - before, 200ms);
   EXPECT_FALSE(fake->request(0));
   EXPECT_FALSE(fake->last_request());
+}
+
+// Workload identity federation: the Actions token request checks the
+// request token and gives the identity JWT (500 while held back); the
+// exchange issues numbered access tokens with the scripted lifetime, after
+// the scripted failures that quote the assertion back; scripted answers
+// never take these two paths.
+TEST_F(FakeProviderTest, FederationEndpointsMintAndExchange) {
+  FakeProvider::Options options;
+  options.federation.request_token = "req-tok-1";
+  options.federation.identity_jwt = "eyJ.id.jwt";
+  options.federation.access_token_prefix = "acc-";
+  options.federation.expires_in = 120;
+  options.federation.failing_exchanges = 1;
+  options.federation.identity_available = false;
+  auto fake = start(options);
+  ASSERT_NE(fake, nullptr);
+  auto get = [&](const std::string& auth) {
+    auto argv = curl(*fake, kOpenAi, fake->ca_cert_path());
+    argv.insert(argv.end(), {"-H", "Authorization: " + auth, url(*fake, kOpenAi, "/x/idtoken?api-version=2.0&audience=a")});
+    return run(argv).out;
+  };
+  EXPECT_EQ(status_line(get("Bearer req-tok-1")), "HTTP/1.1 500 Internal Server Error");
+  fake->set_identity_available(true);
+  fake->set_next_status(503, "{}");  // scripted answers are for the other paths
+  EXPECT_EQ(status_line(get("Bearer wrong")), "HTTP/1.1 401 Unauthorized");
+  const std::string minted = get("bearer req-tok-1");
+  EXPECT_EQ(status_line(minted), "HTTP/1.1 200 OK");
+  EXPECT_NE(minted.find(R"({"count":1,"value":"eyJ.id.jwt"})"), std::string::npos) << minted;
+
+  const std::string grant = R"({"grant_type":"urn:ietf:params:oauth:grant-type:jwt-bearer","assertion":"eyJ.id.jwt"})";
+  RunResult refused = post(*fake, "/v1/oauth/token", grant);
+  EXPECT_EQ(status_line(refused.out), "HTTP/1.1 400 Bad Request");
+  EXPECT_NE(refused.out.find("assertion rejected: eyJ.id.jwt"), std::string::npos) << refused.out;
+  RunResult first = post(*fake, "/v1/oauth/token", grant);
+  EXPECT_NE(first.out.find(R"({"access_token":"acc-1","token_type":"Bearer","expires_in":120})"), std::string::npos)
+      << first.out;
+  FakeProvider::Federation no_lifetime = options.federation;
+  no_lifetime.expires_in.reset();
+  no_lifetime.failing_exchanges = 0;
+  fake->set_federation(no_lifetime);
+  RunResult second = post(*fake, "/v1/oauth/token", grant);
+  EXPECT_NE(second.out.find(R"({"access_token":"acc-2","token_type":"Bearer"})"), std::string::npos) << second.out;
+  EXPECT_EQ(fake->issued_access_tokens(), (std::vector<std::string>{"acc-1", "acc-2"}));
+  EXPECT_EQ(status_line(post(*fake, "/v1/chat/completions", "{}").out), "HTTP/1.1 503 Service Unavailable");
+  auto requests = fake->recorded_requests();
+  ASSERT_EQ(requests.size(), 7u);
+  EXPECT_EQ(requests[5].body, grant);
+  EXPECT_EQ(requests[2].header("authorization"), "bearer req-tok-1");
 }
 
 TEST_F(FakeProviderTest, SeveralFakesShareACertificateDirectory) {

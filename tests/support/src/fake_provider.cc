@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -244,6 +245,9 @@ struct Settings {
   std::optional<std::size_t> stall_after_events;
   std::vector<std::string> rejected_betas;
   std::deque<Scripted> scripted;
+  FakeProvider::Federation federation;
+  std::map<std::string, Scripted, std::less<>> model_answers;  // by the body's "model"
+  std::size_t close_reused = 0;  // requests on a used connection still to be answered by closing it
 };
 
 const char* reason_phrase(int status) {
@@ -421,6 +425,46 @@ bool has_query_param(std::string_view query, std::string_view param) {
   return false;
 }
 
+// The top-level "model" of a JSON body; "" when there is none.
+std::string body_model(std::string_view body) {
+  auto members = object_members(body);
+  auto it = members.find("model");
+  if (it == members.end()) return "";
+  return string_value(it->second).value_or("");
+}
+
+// Workload identity federation's two endpoints (see the header); nullopt
+// for every other request. A token issued is appended to `issued`.
+std::optional<Reply> federation_reply(const RecordedRequest& req, Settings& settings,
+                                      std::vector<std::string>& issued) {
+  std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  FakeProvider::Federation& f = settings.federation;
+  if (req.method == "GET" && path.ends_with("/idtoken")) {
+    if (!f.identity_available) return json_reply(500, "{\"message\":\"identity tokens are held back\"}");
+    std::optional<std::string> auth = req.header("authorization");
+    bool bearer = auth && auth->size() > 7 && equals_ignoring_case(auth->substr(0, 7), "bearer ");
+    if (!bearer || (!f.request_token.empty() && auth->substr(7) != f.request_token))
+      return json_reply(401, "{\"message\":\"bad request token\"}");
+    return json_reply(200, "{\"count\":1,\"value\":" + json_string(f.identity_jwt) + "}");
+  }
+  if (req.method == "POST" && path.ends_with("/oauth/token")) {
+    if (f.failing_exchanges > 0) {
+      --f.failing_exchanges;
+      auto members = object_members(req.body);
+      auto assertion = members.find("assertion");
+      std::string quoted = assertion == members.end() ? "" : string_value(assertion->second).value_or("");
+      return json_reply(400, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_grant\",\"message\":" +
+                                 json_string("assertion rejected: " + quoted) + "}}");
+    }
+    std::string token = f.access_token_prefix + std::to_string(issued.size() + 1);
+    issued.push_back(token);
+    std::string body = "{\"access_token\":" + json_string(token) + ",\"token_type\":\"Bearer\"";
+    if (f.expires_in) body += ",\"expires_in\":" + std::to_string(*f.expires_in);
+    return json_reply(200, body + "}");
+  }
+  return std::nullopt;
+}
+
 // The answer to a request that is not a WebSocket upgrade.
 Reply route(const RecordedRequest& req, const Settings& settings, std::size_t n) {
   std::string_view target = req.target;
@@ -569,8 +613,12 @@ struct FakeProvider::Impl {
   Settings settings;
   std::vector<RecordedRequest> recorded;
   std::vector<std::string> websocket_messages;
+  std::vector<std::string> issued_tokens;  // access tokens the exchange answered with
 
   using Stream = asio::ssl::stream<tcp::socket>;
+  // Connections waiting for a request with nothing of one read yet, by
+  // connection number; touched on the I/O thread, counted under `mutex`.
+  std::map<std::size_t, Stream*> idle;
 
   awaitable<void> read_more(Stream& s, std::string& buf) {
     char tmp[65536];
@@ -713,8 +761,23 @@ struct FakeProvider::Impl {
     }
   }
 
+  // Marks the connection idle while `buf` holds nothing of a request.
+  struct IdleMark {
+    Impl& impl;
+    std::size_t connection;
+    IdleMark(Impl& i, std::size_t c, Stream& s) : impl(i), connection(c) {
+      std::lock_guard lock(impl.mutex);
+      impl.idle[connection] = &s;
+    }
+    ~IdleMark() {
+      std::lock_guard lock(impl.mutex);
+      impl.idle.erase(connection);
+    }
+  };
+
   awaitable<void> serve(Stream& s, std::size_t connection, std::string sni) {
     std::string buf;
+    std::size_t served = 0;  // requests answered on this connection
     for (;;) {
       std::size_t end;
       while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
@@ -724,7 +787,12 @@ struct FakeProvider::Impl {
           co_await send(s, too_big, 0, false, true, quick);
           co_return;
         }
-        co_await read_more(s, buf);
+        if (buf.empty()) {
+          IdleMark mark(*this, connection, s);
+          co_await read_more(s, buf);
+        } else {
+          co_await read_more(s, buf);
+        }
       }
       RecordedRequest req;
       req.arrived = Clock::now();
@@ -751,6 +819,7 @@ struct FakeProvider::Impl {
       Reply reply;
       Settings now;
       std::size_t index;
+      bool drop = false;  // close the connection instead of answering
       {
         std::lock_guard lock(mutex);
         index = recorded.size();
@@ -758,12 +827,28 @@ struct FakeProvider::Impl {
         now.event_delay = settings.event_delay;
         now.first_byte_delay = settings.first_byte_delay;
         now.stall_after_events = settings.stall_after_events;
-        if (!settings.scripted.empty()) {
+        if (auto federation = federation_reply(req, settings, issued_tokens)) {
+          reply = std::move(*federation);
+          now.first_byte_delay = settings.federation.delay;
+          websocket = false;
+        } else if (!settings.scripted.empty()) {
           Scripted next = std::move(settings.scripted.front());
           settings.scripted.pop_front();
           reply.status = next.status;
           reply.body = std::move(next.body);
           reply.headers = std::move(next.headers);
+          if (!has_header(reply.headers, "content-type"))
+            reply.headers.emplace_back("Content-Type", "application/json");
+          websocket = false;
+        } else if (served > 0 && settings.close_reused > 0) {
+          --settings.close_reused;
+          drop = true;
+          websocket = false;
+        } else if (auto answer = settings.model_answers.find(body_model(req.body));
+                   answer != settings.model_answers.end()) {
+          reply.status = answer->second.status;
+          reply.body = answer->second.body;
+          reply.headers = answer->second.headers;
           if (!has_header(reply.headers, "content-type"))
             reply.headers.emplace_back("Content-Type", "application/json");
           websocket = false;
@@ -775,10 +860,12 @@ struct FakeProvider::Impl {
         } else {
           reply = route(req, settings, index + 1);
         }
-        req.status = reply.status;
+        req.status = drop ? 0 : reply.status;
         recorded.push_back(req);
       }
       changed.notify_all();
+      if (drop) co_return;  // no byte of an answer: the connection just ends
+      ++served;
 
       if (websocket) {
         co_await sleep(now.first_byte_delay);
@@ -893,6 +980,7 @@ std::unique_ptr<FakeProvider> FakeProvider::start(const Options& options) {
   impl->settings.first_byte_delay = options.first_byte_delay;
   impl->settings.stall_after_events = options.stall_after_events;
   impl->settings.rejected_betas = options.rejected_betas;
+  impl->settings.federation = options.federation;
 
   boost::system::error_code ec;
   tcp::endpoint ep(asio::ip::make_address(options.host, ec), options.port);
@@ -938,6 +1026,43 @@ void FakeProvider::set_next_status(int status, std::string body, std::vector<Hea
   for (std::size_t i = 0; i < times; ++i) impl_->settings.scripted.push_back(Scripted{status, body, headers});
 }
 
+void FakeProvider::set_model_answer(std::string model, int status, std::string body, std::vector<Header> headers) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->settings.model_answers[std::move(model)] = Scripted{status, std::move(body), std::move(headers)};
+}
+
+void FakeProvider::set_close_reused_connections(std::size_t times) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->settings.close_reused = times;
+}
+
+std::size_t FakeProvider::idle_connections() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->idle.size();
+}
+
+std::size_t FakeProvider::close_idle_connections() {
+  std::promise<std::size_t> done;
+  auto closed = done.get_future();
+  asio::post(impl_->io, [this, &done] {
+    std::vector<Impl::Stream*> streams;
+    {
+      std::lock_guard lock(impl_->mutex);
+      for (const auto& [connection, stream] : impl_->idle) streams.push_back(stream);
+    }
+    // The pending read fails and the connection's coroutine ends; the peer
+    // sees the end of the stream without a TLS close_notify, as when a
+    // server's idle timer drops a connection.
+    for (auto* stream : streams) {
+      boost::system::error_code ec;
+      stream->lowest_layer().shutdown(tcp::socket::shutdown_both, ec);
+      stream->lowest_layer().close(ec);
+    }
+    done.set_value(streams.size());
+  });
+  return closed.get();
+}
+
 void FakeProvider::set_rejected_betas(std::vector<std::string> values) {
   std::lock_guard lock(impl_->mutex);
   impl_->settings.rejected_betas = std::move(values);
@@ -957,6 +1082,21 @@ void FakeProvider::set_stream(std::size_t events, std::chrono::milliseconds dela
   std::lock_guard lock(impl_->mutex);
   impl_->settings.stream_events = events;
   impl_->settings.event_delay = delay;
+}
+
+void FakeProvider::set_federation(Federation federation) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->settings.federation = std::move(federation);
+}
+
+void FakeProvider::set_identity_available(bool available) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->settings.federation.identity_available = available;
+}
+
+std::vector<std::string> FakeProvider::issued_access_tokens() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->issued_tokens;
 }
 
 std::size_t FakeProvider::connections() const { return impl_->connections; }

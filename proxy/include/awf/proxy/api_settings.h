@@ -6,11 +6,13 @@
 // client context for provider connections.
 #pragma once
 
+#include <array>
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <string>
 
 #include "awf/api/redaction.h"
+#include "awf/api/retry.h"
 #include "awf/api/settings.h"
 #include "awf/intercept/listener_kind.h"
 #include "awf/proxy/config.h"
@@ -27,11 +29,16 @@ api::Environment process_environment();
 // name the flag and the variable or file, never a key.
 Result<api::ProviderSettings> load_api_settings(const Config& config, api::Environment env);
 
-// Shared by every API session of the process, read-only while it runs.
+// Shared by every API session of the process, read-only while it runs but
+// for the remembered header values.
 struct ApiProxy {
   explicit ApiProxy(api::ProviderSettings s);
   api::ProviderSettings settings;
   api::Redactor redactor;  // every credential and secret host of `settings`
+  // Header values each provider refused (api/retry.h): dropped from later
+  // requests up front. The one part that changes while the proxy runs;
+  // shared by every worker, behind its own lock.
+  std::array<api::RememberedHeaderValues, api::kProviders.size()> remembered_values;
   // Verification against the system store (and --api-ca-cert) with the
   // configured host name; TLS 1.2 at least. Creating connections from it on
   // several threads at once is safe: it is not changed after start-up.
