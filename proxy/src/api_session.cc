@@ -40,6 +40,7 @@
 #include "awf/api/retry.h"
 #include "awf/api/rewrite.h"
 #include "awf/proxy/api_settings.h"
+#include "awf/proxy/api_token_source.h"
 #include "awf/proxy/chunked_decoder.h"
 #include "awf/proxy/connector.h"
 #include "awf/proxy/context.h"
@@ -353,7 +354,9 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     request.body = std::move(body_);
     body_.clear();
     tx_.request_bytes = request.body.size();
-    api::Rewritten rewritten = api::rewrite_request(api_.settings, provider_, std::move(request));
+    // With workload identity federation, the token held now (nullptr: none yet).
+    const auto federated = federated_token(api_, provider_);
+    api::Rewritten rewritten = api::rewrite_request(api_.settings, provider_, std::move(request), federated.get());
     if (auto* reply = std::get_if<api::LocalReply>(&rewritten)) {
       tx_.model = reply->model;
       if (const std::string* id = api::find_header(reply->headers, "X-Request-ID")) tx_.request_id = *id;

@@ -20,6 +20,7 @@
 #include "awf/intercept/socket_activation.h"
 #include "awf/proxy/api_session.h"
 #include "awf/proxy/api_settings.h"
+#include "awf/proxy/api_token_source.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/dns_frontend.h"
 #include "awf/proxy/http_session.h"
@@ -193,6 +194,7 @@ Status Server::Impl::start_api_proxy(const std::vector<intercept::InheritedListe
     spdlog::info("API proxy: {} -> https://{}{} ({})", api::provider_name(p), api->redactor.scrub(c.host),
                  api->redactor.scrub(c.base_path), c.configured() ? "credential set" : "not configured");
   }
+  if (Status s = start_federation(*api, *context.resolver); !s) return s;
   return ok_status();
 }
 

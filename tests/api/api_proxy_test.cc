@@ -894,5 +894,223 @@ TEST_F(ApiProxyTest, EveryRequestHasOneAccessLineAndOneAuditLine) {
   EXPECT_TRUE(line.at("duration_ms").is_int64());
 }
 
+// ---- Anthropic workload identity federation ---------------------------------
+// AWF_AUTH_TYPE=github-oidc with AWF_AUTH_PROVIDER=anthropic: the proxy asks
+// the fake (as the GitHub Actions runtime, token.actions.test) for an
+// identity token, exchanges it at the fake (as api.anthropic.test) and sends
+// the access token upstream.
+
+// Random-looking, so that no 4-character piece is also a word logs hold.
+constexpr const char* kActionsRequestToken = "Rt9Xq2Vw7Kp4Zm8Ln3";
+constexpr const char* kIdentityJwt = "eyJ0eXAiOiJKV1QifQ.Zk3qW9vB2xT7mR4p.Hn6Ls8Dc1Yf5Jg0u";
+constexpr const char* kAccessTokenPrefix = "Ao7Hw2Tz5Qx";
+
+class FederationTest : public ApiProxyTest {
+ protected:
+  void start_federated(FakeProvider::Federation federation, std::vector<std::string> extra = {}) {
+    FakeProvider::Options options;
+    options.dns_names.push_back("token.actions.test");
+    federation.request_token = kActionsRequestToken;
+    federation.identity_jwt = kIdentityJwt;
+    federation.access_token_prefix = kAccessTokenPrefix;
+    options.federation = federation;
+    fake_ = start_fake(options);
+    ASSERT_TRUE(fake_);
+    name_host("api.anthropic.test", fake_->host());
+    name_host("token.actions.test", fake_->host());
+    std::vector<std::string> args = {"--api-listen", "anthropic=127.0.0.1:0", "--api-listen", "openai=127.0.0.1:0",
+                                     "--api-target", "anthropic=api.anthropic.test", "--api-ca-cert",
+                                     fake_->ca_cert_path()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    // Options of env(1) first: none of the runner's own OIDC settings.
+    start_proxy(args, {"-u", "AWF_AUTH_OIDC_AUDIENCE", "-u", "AWF_AUTH_ANTHROPIC_WORKSPACE_ID",
+                       "AWF_AUTH_TYPE=github-oidc", "AWF_AUTH_PROVIDER=anthropic",
+                       "AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID=fdrl_01test",
+                       "AWF_AUTH_ANTHROPIC_ORGANIZATION_ID=0c5e7a1d-org", "AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID=svac_01test",
+                       "AWF_AUTH_ANTHROPIC_TOKEN_URL=https://api.anthropic.test/v1/oauth/token",
+                       "ACTIONS_ID_TOKEN_REQUEST_URL=https://token.actions.test/_apis/run/idtoken?api-version=2.0",
+                       std::string("ACTIONS_ID_TOKEN_REQUEST_TOKEN=") + kActionsRequestToken});
+  }
+
+  HttpReply messages(std::vector<std::string> headers = {}) const {
+    std::vector<std::string> extra = {"-H", "Content-Type: application/json", "--data-binary",
+                                      R"({"model":"claude-test","max_tokens":5,"messages":[]})"};
+    for (const auto& h : headers) extra.insert(extra.end(), {"-H", h});
+    return curl(base("api-anthropic") + "/v1/messages", extra);
+  }
+
+  static bool is_token_request(const awf::testing::RecordedRequest& r) {
+    const std::string path = r.target.substr(0, r.target.find('?'));
+    return path.ends_with("/idtoken") || path.ends_with("/oauth/token");
+  }
+
+  // What reached the fake as the provider, the token source's requests left out.
+  std::vector<awf::testing::RecordedRequest> api_requests() const {
+    std::vector<awf::testing::RecordedRequest> out;
+    for (auto& r : fake_->recorded_requests()) {
+      if (!is_token_request(r)) out.push_back(r);
+    }
+    return out;
+  }
+
+  std::vector<awf::testing::RecordedRequest> requests_to(std::string_view path_end) const {
+    std::vector<awf::testing::RecordedRequest> out;
+    for (auto& r : fake_->recorded_requests()) {
+      if (r.target.substr(0, r.target.find('?')).ends_with(path_end)) out.push_back(r);
+    }
+    return out;
+  }
+
+  // True once the Anthropic listener's /health says a token is held.
+  bool wait_for_token(std::chrono::milliseconds limit) const {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (curl(base("api-anthropic") + "/health").status == 200) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+};
+
+// §8.11: Anthropic WIF: `Authorization: Bearer <token>`, no `x-api-key`,
+// `anthropic-beta` = the client's betas + `oauth-2025-04-20` once; the
+// token is the one the exchange gave, and the two requests that got it
+// have the shapes Actions and Anthropic expect.
+TEST_F(FederationTest, RequestsCarryTheExchangedTokenAndTheOAuthBetaOnce) {
+  start_federated({});
+  ASSERT_TRUE(wait_for_token(15s)) << proxy_->stderr_text();
+  HttpReply r = messages({"x-api-key: sk-ant-placeholder-key-for-credential-isolation", "Authorization: Bearer agent",
+                          "anthropic-beta: b1,oauth-2025-04-20", "anthropic-beta: b2, b1"});
+  EXPECT_EQ(r.status, 200) << r.raw_head << r.body;
+  const auto issued = fake_->issued_access_tokens();
+  ASSERT_EQ(issued.size(), 1u);
+  const auto sent = api_requests();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].header("authorization"), std::optional<std::string>("Bearer " + issued[0]));
+  EXPECT_EQ(sent[0].header_count("authorization"), 1u);
+  EXPECT_EQ(sent[0].header_count("x-api-key"), 0u);
+  EXPECT_EQ(sent[0].header("anthropic-beta"), std::optional<std::string>("b1,oauth-2025-04-20,b2"));
+  EXPECT_EQ(sent[0].header_count("anthropic-beta"), 1u);
+
+  const auto minted = requests_to("/idtoken");
+  ASSERT_EQ(minted.size(), 1u);
+  EXPECT_EQ(minted[0].method, "GET");
+  EXPECT_EQ(minted[0].target, "/_apis/run/idtoken?api-version=2.0&audience=https%3A%2F%2Fapi.anthropic.com");
+  EXPECT_EQ(minted[0].header("authorization"), std::optional<std::string>(std::string("Bearer ") + kActionsRequestToken));
+  EXPECT_EQ(minted[0].sni, "token.actions.test");
+  const auto exchanged = requests_to("/oauth/token");
+  ASSERT_EQ(exchanged.size(), 1u);
+  EXPECT_EQ(exchanged[0].method, "POST");
+  EXPECT_EQ(exchanged[0].target, "/v1/oauth/token");
+  EXPECT_EQ(exchanged[0].sni, "api.anthropic.test");
+  EXPECT_EQ(exchanged[0].header("content-type"), std::optional<std::string>("application/json"));
+  EXPECT_EQ(exchanged[0].header("anthropic-beta"), std::optional<std::string>("oauth-2025-04-20,oidc-federation-2026-04-01"));
+  const boost::json::value grant = parse_json(exchanged[0].body);
+  ASSERT_TRUE(grant.is_object()) << exchanged[0].body;
+  EXPECT_EQ(json_string_at(grant, {"grant_type"}), "urn:ietf:params:oauth:grant-type:jwt-bearer");
+  EXPECT_EQ(json_string_at(grant, {"assertion"}), kIdentityJwt);
+  EXPECT_EQ(json_string_at(grant, {"federation_rule_id"}), "fdrl_01test");
+  EXPECT_EQ(json_string_at(grant, {"organization_id"}), "0c5e7a1d-org");
+  EXPECT_EQ(json_string_at(grant, {"service_account_id"}), "svac_01test");
+  EXPECT_FALSE(grant.as_object().contains("workspace_id"));
+}
+
+// §8.25: while the token is pending (the Actions runtime keeps failing) the
+// Anthropic listener answers 503 retryable:true with the request id and
+// nothing reaches the provider; once a token arrives, requests pass.
+TEST_F(FederationTest, PendingTokenIs503RetryableThenRequestsPass) {
+  FakeProvider::Federation federation;
+  federation.identity_available = false;
+  start_federated(federation);
+  ASSERT_TRUE(fake_->wait_for_requests(1, 10s)) << "the token source asked";
+  HttpReply r = messages({"X-Request-ID: pending-1"});
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.headers["x-request-id"], "pending-1");
+  const boost::json::value body = parse_json(r.body);
+  EXPECT_EQ(json_string_at(body, {"error", "type"}), "provider_not_configured");
+  EXPECT_EQ(json_string_at(body, {"error", "provider"}), "anthropic");
+  ASSERT_TRUE(body.is_object()) << r.body;
+  EXPECT_EQ(body.at("error").at("retryable"), boost::json::value(true)) << r.body;
+  EXPECT_EQ(body.at("error").at("port"), boost::json::value(10001)) << r.body;
+  HttpReply health = curl(base("api-anthropic") + "/health");
+  EXPECT_EQ(health.status, 503);
+  EXPECT_EQ(json_string_at(parse_json(health.body), {"status"}), "unavailable");
+  EXPECT_TRUE(api_requests().empty());
+  EXPECT_TRUE(fake_->issued_access_tokens().empty());
+
+  fake_->set_identity_available(true);
+  HttpReply passed;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    passed = messages();
+    if (passed.status != 503) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(passed.status, 200) << passed.body;
+  const auto issued = fake_->issued_access_tokens();
+  ASSERT_EQ(issued.size(), 1u);
+  const auto sent = api_requests();
+  ASSERT_EQ(sent.size(), 1u) << "503s never reached the provider";
+  EXPECT_EQ(sent[0].header("authorization"), std::optional<std::string>("Bearer " + issued[0]));
+}
+
+// The next token is fetched before the current one expires: with a 4 s
+// lifetime, a quarter of it (1 s) after each exchange, not in a loop, and
+// requests carry the newer tokens.
+TEST_F(FederationTest, TokensAreRefreshedBeforeTheyExpire) {
+  FakeProvider::Federation federation;
+  federation.expires_in = 4;
+  start_federated(federation);
+  ASSERT_TRUE(wait_for_token(15s)) << proxy_->stderr_text();
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (fake_->issued_access_tokens().size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  const auto exchanges = requests_to("/oauth/token");
+  ASSERT_GE(exchanges.size(), 3u) << proxy_->stderr_text();
+  for (std::size_t i = 1; i < exchanges.size(); ++i) {
+    const auto gap = exchanges[i].arrived - exchanges[i - 1].arrived;
+    EXPECT_LT(gap, 4s) << "exchange " << i << " came after the previous token expired";
+    EXPECT_GT(gap, 800ms) << "exchange " << i << " came too soon";
+  }
+  HttpReply r = messages();
+  EXPECT_EQ(r.status, 200) << r.body;
+  const auto issued = fake_->issued_access_tokens();
+  const auto sent = api_requests();
+  ASSERT_EQ(sent.size(), 1u);
+  const auto auth = sent[0].header("authorization").value_or("");
+  EXPECT_NE(auth, "Bearer " + issued[0]) << "the first token was replaced";
+  EXPECT_TRUE(auth.starts_with(std::string("Bearer ") + kAccessTokenPrefix)) << auth;
+}
+
+// §8.33 for federation: no log line holds the Actions request token, the
+// identity JWT or an access token, or any 4-character piece of them, even
+// when the exchange quotes the JWT back in an error that is logged.
+TEST_F(FederationTest, NoLogLineHoldsAPieceOfTheRequestTokenJwtOrAccessToken) {
+  FakeProvider::Federation federation;
+  federation.failing_exchanges = 1;
+  start_federated(federation, {"--log-level", "debug"});
+  ASSERT_TRUE(wait_for_token(15s)) << proxy_->stderr_text();
+  EXPECT_EQ(messages().status, 200);
+  curl(base("api-anthropic") + "/v1/models");
+  ASSERT_GE(log_lines(3).size(), 3u);
+  std::this_thread::sleep_for(100ms);
+
+  std::vector<std::string> secrets = {kActionsRequestToken, kIdentityJwt};
+  for (const auto& t : fake_->issued_access_tokens()) secrets.push_back(t);
+  ASSERT_EQ(secrets.size(), 3u);
+  const std::string texts[] = {awf::testing::read_file(dir_.file("access.log")),
+                               awf::testing::read_file(dir_.file("audit.jsonl")), proxy_->stderr_text()};
+  for (const auto& text : texts) {
+    for (const auto& secret : secrets) {
+      for (std::size_t i = 0; i + 4 <= secret.size(); ++i) {
+        EXPECT_EQ(text.find(secret.substr(i, 4)), std::string::npos) << "\"" << secret.substr(i, 4) << "\" in\n" << text;
+      }
+    }
+  }
+  // The refused exchange was logged, with the JWT it quoted redacted.
+  EXPECT_NE(texts[2].find("assertion rejected: [REDACTED]"), std::string::npos) << texts[2];
+}
+
 }  // namespace
 }  // namespace awf::api_proxy_test

@@ -566,6 +566,55 @@ TEST_F(FakeProviderTest, WaitForRequestsGivesUpAtTheDeadline) {
   EXPECT_FALSE(fake->last_request());
 }
 
+// Workload identity federation: the Actions token request checks the
+// request token and gives the identity JWT (500 while held back); the
+// exchange issues numbered access tokens with the scripted lifetime, after
+// the scripted failures that quote the assertion back; scripted answers
+// never take these two paths.
+TEST_F(FakeProviderTest, FederationEndpointsMintAndExchange) {
+  FakeProvider::Options options;
+  options.federation.request_token = "req-tok-1";
+  options.federation.identity_jwt = "eyJ.id.jwt";
+  options.federation.access_token_prefix = "acc-";
+  options.federation.expires_in = 120;
+  options.federation.failing_exchanges = 1;
+  options.federation.identity_available = false;
+  auto fake = start(options);
+  ASSERT_NE(fake, nullptr);
+  auto get = [&](const std::string& auth) {
+    auto argv = curl(*fake, kOpenAi, fake->ca_cert_path());
+    argv.insert(argv.end(), {"-H", "Authorization: " + auth, url(*fake, kOpenAi, "/x/idtoken?api-version=2.0&audience=a")});
+    return run(argv).out;
+  };
+  EXPECT_EQ(status_line(get("Bearer req-tok-1")), "HTTP/1.1 500 Internal Server Error");
+  fake->set_identity_available(true);
+  fake->set_next_status(503, "{}");  // scripted answers are for the other paths
+  EXPECT_EQ(status_line(get("Bearer wrong")), "HTTP/1.1 401 Unauthorized");
+  const std::string minted = get("bearer req-tok-1");
+  EXPECT_EQ(status_line(minted), "HTTP/1.1 200 OK");
+  EXPECT_NE(minted.find(R"({"count":1,"value":"eyJ.id.jwt"})"), std::string::npos) << minted;
+
+  const std::string grant = R"({"grant_type":"urn:ietf:params:oauth:grant-type:jwt-bearer","assertion":"eyJ.id.jwt"})";
+  RunResult refused = post(*fake, "/v1/oauth/token", grant);
+  EXPECT_EQ(status_line(refused.out), "HTTP/1.1 400 Bad Request");
+  EXPECT_NE(refused.out.find("assertion rejected: eyJ.id.jwt"), std::string::npos) << refused.out;
+  RunResult first = post(*fake, "/v1/oauth/token", grant);
+  EXPECT_NE(first.out.find(R"({"access_token":"acc-1","token_type":"Bearer","expires_in":120})"), std::string::npos)
+      << first.out;
+  FakeProvider::Federation no_lifetime = options.federation;
+  no_lifetime.expires_in.reset();
+  no_lifetime.failing_exchanges = 0;
+  fake->set_federation(no_lifetime);
+  RunResult second = post(*fake, "/v1/oauth/token", grant);
+  EXPECT_NE(second.out.find(R"({"access_token":"acc-2","token_type":"Bearer"})"), std::string::npos) << second.out;
+  EXPECT_EQ(fake->issued_access_tokens(), (std::vector<std::string>{"acc-1", "acc-2"}));
+  EXPECT_EQ(status_line(post(*fake, "/v1/chat/completions", "{}").out), "HTTP/1.1 503 Service Unavailable");
+  auto requests = fake->recorded_requests();
+  ASSERT_EQ(requests.size(), 7u);
+  EXPECT_EQ(requests[5].body, grant);
+  EXPECT_EQ(requests[2].header("authorization"), "bearer req-tok-1");
+}
+
 TEST_F(FakeProviderTest, SeveralFakesShareACertificateDirectory) {
   auto a = start();
   auto b = start();

@@ -245,6 +245,7 @@ struct Settings {
   std::optional<std::size_t> stall_after_events;
   std::vector<std::string> rejected_betas;
   std::deque<Scripted> scripted;
+  FakeProvider::Federation federation;
   std::map<std::string, Scripted, std::less<>> model_answers;  // by the body's "model"
   std::size_t close_reused = 0;  // requests on a used connection still to be answered by closing it
 };
@@ -432,6 +433,38 @@ std::string body_model(std::string_view body) {
   return string_value(it->second).value_or("");
 }
 
+// Workload identity federation's two endpoints (see the header); nullopt
+// for every other request. A token issued is appended to `issued`.
+std::optional<Reply> federation_reply(const RecordedRequest& req, Settings& settings,
+                                      std::vector<std::string>& issued) {
+  std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  FakeProvider::Federation& f = settings.federation;
+  if (req.method == "GET" && path.ends_with("/idtoken")) {
+    if (!f.identity_available) return json_reply(500, "{\"message\":\"identity tokens are held back\"}");
+    std::optional<std::string> auth = req.header("authorization");
+    bool bearer = auth && auth->size() > 7 && equals_ignoring_case(auth->substr(0, 7), "bearer ");
+    if (!bearer || (!f.request_token.empty() && auth->substr(7) != f.request_token))
+      return json_reply(401, "{\"message\":\"bad request token\"}");
+    return json_reply(200, "{\"count\":1,\"value\":" + json_string(f.identity_jwt) + "}");
+  }
+  if (req.method == "POST" && path.ends_with("/oauth/token")) {
+    if (f.failing_exchanges > 0) {
+      --f.failing_exchanges;
+      auto members = object_members(req.body);
+      auto assertion = members.find("assertion");
+      std::string quoted = assertion == members.end() ? "" : string_value(assertion->second).value_or("");
+      return json_reply(400, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_grant\",\"message\":" +
+                                 json_string("assertion rejected: " + quoted) + "}}");
+    }
+    std::string token = f.access_token_prefix + std::to_string(issued.size() + 1);
+    issued.push_back(token);
+    std::string body = "{\"access_token\":" + json_string(token) + ",\"token_type\":\"Bearer\"";
+    if (f.expires_in) body += ",\"expires_in\":" + std::to_string(*f.expires_in);
+    return json_reply(200, body + "}");
+  }
+  return std::nullopt;
+}
+
 // The answer to a request that is not a WebSocket upgrade.
 Reply route(const RecordedRequest& req, const Settings& settings, std::size_t n) {
   std::string_view target = req.target;
@@ -580,6 +613,7 @@ struct FakeProvider::Impl {
   Settings settings;
   std::vector<RecordedRequest> recorded;
   std::vector<std::string> websocket_messages;
+  std::vector<std::string> issued_tokens;  // access tokens the exchange answered with
 
   using Stream = asio::ssl::stream<tcp::socket>;
   // Connections waiting for a request with nothing of one read yet, by
@@ -793,7 +827,11 @@ struct FakeProvider::Impl {
         now.event_delay = settings.event_delay;
         now.first_byte_delay = settings.first_byte_delay;
         now.stall_after_events = settings.stall_after_events;
-        if (!settings.scripted.empty()) {
+        if (auto federation = federation_reply(req, settings, issued_tokens)) {
+          reply = std::move(*federation);
+          now.first_byte_delay = settings.federation.delay;
+          websocket = false;
+        } else if (!settings.scripted.empty()) {
           Scripted next = std::move(settings.scripted.front());
           settings.scripted.pop_front();
           reply.status = next.status;
@@ -942,6 +980,7 @@ std::unique_ptr<FakeProvider> FakeProvider::start(const Options& options) {
   impl->settings.first_byte_delay = options.first_byte_delay;
   impl->settings.stall_after_events = options.stall_after_events;
   impl->settings.rejected_betas = options.rejected_betas;
+  impl->settings.federation = options.federation;
 
   boost::system::error_code ec;
   tcp::endpoint ep(asio::ip::make_address(options.host, ec), options.port);
@@ -1043,6 +1082,21 @@ void FakeProvider::set_stream(std::size_t events, std::chrono::milliseconds dela
   std::lock_guard lock(impl_->mutex);
   impl_->settings.stream_events = events;
   impl_->settings.event_delay = delay;
+}
+
+void FakeProvider::set_federation(Federation federation) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->settings.federation = std::move(federation);
+}
+
+void FakeProvider::set_identity_available(bool available) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->settings.federation.identity_available = available;
+}
+
+std::vector<std::string> FakeProvider::issued_access_tokens() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->issued_tokens;
 }
 
 std::size_t FakeProvider::connections() const { return impl_->connections; }

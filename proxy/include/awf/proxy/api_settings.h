@@ -20,6 +20,8 @@
 
 namespace awf::proxy {
 
+class FederatedTokenSource;  // api_token_source.h
+
 // awf-proxy's own environment as NAME -> value.
 api::Environment process_environment();
 
@@ -43,6 +45,10 @@ struct ApiProxy {
   // configured host name; TLS 1.2 at least. Creating connections from it on
   // several threads at once is safe: it is not changed after start-up.
   boost::asio::ssl::context tls;
+  // Anthropic workload identity federation's token source
+  // (api_token_source.h), when the settings ask for it. Last: it is stopped
+  // before the context and redactor it uses go.
+  std::shared_ptr<FederatedTokenSource> federation;
 };
 
 // Builds the TLS context: the system's trusted certificates, plus the PEM

@@ -27,6 +27,22 @@
 //                              with alt=sse: SSE of stream_events chunks;
 //                              without: a JSON array sent one element at a time
 //   anything else              404 {"error":{"type":"not_found",...}}
+// Workload identity federation (Options::federation), answered before
+// everything below and never by a scripted answer:
+//   GET  */idtoken             the GitHub Actions token request: 200
+//                              {"count":1,"value":<identity_jwt>} when the
+//                              Authorization is "Bearer <request_token>" (any
+//                              case of the scheme; any token when
+//                              request_token is empty), else 401; 500 while
+//                              identity_available is false
+//   POST */oauth/token         the token exchange: 200 {"access_token":
+//                              <prefix><n>,"token_type":"Bearer",
+//                              "expires_in":<expires_in>} (n counts the
+//                              tokens issued, from 1; expires_in left out
+//                              when unset); the first failing_exchanges
+//                              answer 400 quoting the assertion back, as a
+//                              careless server might
+// Both wait `delay` before answering.
 // Before the routes, in this order: a scripted answer queued by
 // set_next_status() is used (one request each); then, while
 // set_close_reused_connections() has some left, a request on a connection
@@ -87,6 +103,15 @@ class FakeProvider {
     self_signed,   // right names, but not issued by ca_cert_path()'s CA
     wrong_name,    // issued by the CA, for "wrong-name.test" only (no IP)
   };
+  struct Federation {
+    std::string identity_jwt = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJmYWtlIn0.c2lnbmF0dXJl";
+    std::string request_token;  // the Actions request token expected; empty: any
+    std::string access_token_prefix = "sk-ant-oat01-fake-";
+    std::optional<long> expires_in = 3600;
+    bool identity_available = true;
+    std::size_t failing_exchanges = 0;
+    std::chrono::milliseconds delay{0};
+  };
   struct Options {
     std::string host = "127.0.0.1";  // a loopback address, 127.0.0.x
     std::uint16_t port = 0;          // 0: any free port
@@ -100,6 +125,7 @@ class FakeProvider {
     std::chrono::milliseconds first_byte_delay{0};
     std::optional<std::size_t> stall_after_events;
     std::vector<std::string> rejected_betas;  // anthropic-beta values answered by 400
+    Federation federation;
   };
 
   // nullptr when it cannot bind or make its certificates (reason on stderr).
@@ -127,6 +153,10 @@ class FakeProvider {
   void set_first_byte_delay(std::chrono::milliseconds delay);
   void set_stall_after_events(std::optional<std::size_t> events);
   void set_stream(std::size_t events, std::chrono::milliseconds delay);
+  void set_federation(Federation federation);
+  void set_identity_available(bool available);
+  // The access tokens the exchange handed out, in order.
+  std::vector<std::string> issued_access_tokens() const;
 
   std::size_t connections() const;         // TCP connections accepted
   std::size_t failed_handshakes() const;   // TLS handshakes that did not complete
