@@ -199,6 +199,7 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
   // awf-proxy inherits awf's environment, the provider keys among it (never
   // its argv, which every user can read); targets and model lists go on top.
   for (const auto& [name, value] : cfg.api_proxy.proxy_env) rc.proxy_env.push_back(name + "=" + value);
+  rc.proxy_env_unset = cfg.api_proxy.proxy_unset;
   if (cfg.api_proxy.enabled) {
     // Every provider's listener, configured or not: an agent trying another
     // provider gets its "not configured" reply instead of a refused

@@ -93,6 +93,10 @@ Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir, con
   p.insert(p.end(), config.extra_proxy_args.begin(), config.extra_proxy_args.end());
 
   for (char** e = environ; *e; ++e) plan.proxy_env.emplace_back(*e);
+  for (const auto& name : config.proxy_env_unset) {
+    const std::string prefix = name + "=";
+    std::erase_if(plan.proxy_env, [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+  }
   for (const auto& entry : config.proxy_env) {
     const auto eq = entry.find('=');
     if (eq == std::string::npos || eq == 0) return Error{"awf-proxy environment: \"" + entry + "\" is not KEY=VALUE"};

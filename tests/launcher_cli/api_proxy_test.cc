@@ -302,5 +302,60 @@ TEST(ApiProxy, WithoutCredentialsTheEnvironmentIsUnchanged) {
             build_agent_environment(s, host, core(), late()).vars);
 }
 
+// Anthropic workload identity federation (AWF_AUTH_TYPE=github-oidc with
+// AWF_AUTH_PROVIDER=anthropic) is an Anthropic credential: the proxy runs,
+// the agent gets the Anthropic base URL and placeholder as with a static
+// key, and neither the Actions token request nor awf's OIDC settings reach
+// it, whatever --env-all and -e say; awf-proxy keeps them.
+TEST(ApiProxy, AnthropicFederationTurnsItOnAndItsVariablesReachTheProxyOnly) {
+  const Environment host = {{"AWF_AUTH_TYPE", "github-oidc"},
+                            {"AWF_AUTH_PROVIDER", "anthropic"},
+                            {"AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID", "fdrl_01rule"},
+                            {"AWF_AUTH_ANTHROPIC_ORGANIZATION_ID", "org-uuid"},
+                            {"AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID", "svac_01acct"},
+                            {"AWF_AUTH_OIDC_AUDIENCE", "https://api.anthropic.com"},
+                            {"ACTIONS_ID_TOKEN_REQUEST_URL", "https://pipelines.example/idtoken?api-version=2.0"},
+                            {"ACTIONS_ID_TOKEN_REQUEST_TOKEN", "Rq7Tk2Zp9Xw4Lm6VbReal"}};
+  auto api = resolve(host);
+  ASSERT_TRUE(api.enabled);
+  EXPECT_EQ(api.configured, std::vector<api::Provider>{api::Provider::anthropic});
+  EXPECT_EQ(api.agent.set.at("ANTHROPIC_BASE_URL"), "http://127.0.0.1:10001");
+  EXPECT_EQ(api.agent.set.at("ANTHROPIC_AUTH_TOKEN"), api::kAnthropicPlaceholder);
+  EXPECT_TRUE(api.proxy_unset.empty()) << "awf-proxy needs the token request";
+
+  EnvSettings s;
+  s.env_all = true;
+  s.assignments = {{"AWF_AUTH_PROVIDER", "azure"}, {"ACTIONS_ID_TOKEN_REQUEST_TOKEN", "flag-value"}};
+  const auto env = build_agent_environment(s, host, core(), late(), api.agent).vars;
+  for (const auto& [k, v] : host) EXPECT_EQ(env.count(k), 0u) << k << " reached the agent";
+  for (const auto& [k, v] : env) EXPECT_EQ(v.find("Rq7Tk2Zp"), std::string::npos) << k;
+}
+
+TEST(ApiProxy, ActionsTokenRequestIsRemovedFromTheProxyOutsideOidcMode) {
+  const Environment host = {{"OPENAI_API_KEY", kRealOpenAi},
+                            {"ACTIONS_ID_TOKEN_REQUEST_URL", "https://pipelines.example/idtoken"},
+                            {"ACTIONS_ID_TOKEN_REQUEST_TOKEN", "Rq7Tk2Zp9Xw4Lm6VbReal"}};
+  const std::vector<std::string> both = {"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"};
+  EXPECT_EQ(resolve(host).proxy_unset, both);
+  EXPECT_EQ(resolve({{"HOME", "/home/me"}}).proxy_unset, both) << "with the API proxy off as well";
+  ApiProxyRequest off;
+  off.disabled = true;
+  Environment oidc = host;
+  oidc["AWF_AUTH_TYPE"] = "github-oidc";
+  oidc["AWF_AUTH_PROVIDER"] = "anthropic";
+  EXPECT_EQ(resolve(oidc, off).proxy_unset, both) << "--no-api-proxy";
+}
+
+TEST(ApiProxy, OidcForAzureAwsOrGcpStopsAwfNamingTheProvider) {
+  for (const char* provider : {"azure", "aws", "gcp"}) {
+    auto r = resolve_api_proxy({}, {{"OPENAI_API_KEY", "k"}, {"AWF_AUTH_TYPE", "github-oidc"},
+                                    {"AWF_AUTH_PROVIDER", provider}});
+    ASSERT_FALSE(r.ok()) << provider;
+    EXPECT_TRUE(r.message().starts_with("API proxy: AWF_AUTH_PROVIDER is \"" + std::string(provider) + "\""))
+        << r.message();
+    EXPECT_TRUE(r.message().ends_with("(--no-api-proxy runs without the API proxy)")) << r.message();
+  }
+}
+
 }  // namespace
 }  // namespace awf::cli

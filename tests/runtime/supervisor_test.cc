@@ -262,6 +262,25 @@ TEST_F(NativeRuntime, ApiListenersAreHandedOverWithTheirFlagsAndTheProxyEnvironm
             std::string::npos);
 }
 
+// Names in proxy_env_unset are taken out of what awf-proxy inherits (the
+// Actions token request outside OIDC mode); proxy_env still sets its own.
+TEST_F(NativeRuntime, ProxyEnvUnsetRemovesInheritedVariables) {
+  ::setenv("AWF_TEST_INHERITED_SECRET", "host-value", 1);
+  ::setenv("AWF_TEST_INHERITED_KEPT", "kept-value", 1);
+  config_.proxy_env_unset = {"AWF_TEST_INHERITED_SECRET", "AWF_TEST_NOT_SET_AT_ALL"};
+  config_.proxy_env = {"AWF_TEST_SET_BY_AWF=1"};
+  config_.proxy_logs_dir = (tmp_ / "logs").string();
+  shell("true");
+  Outcome o = run();
+  ::unsetenv("AWF_TEST_INHERITED_SECRET");
+  ::unsetenv("AWF_TEST_INHERITED_KEPT");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const std::string environ_text = awf::testing::read_file((tmp_ / "logs" / "environ.txt").string());
+  EXPECT_EQ(environ_text.find("AWF_TEST_INHERITED_SECRET"), std::string::npos) << environ_text;
+  EXPECT_NE(environ_text.find("\nAWF_TEST_INHERITED_KEPT=kept-value\n"), std::string::npos) << environ_text;
+  EXPECT_NE(environ_text.find("\nAWF_TEST_SET_BY_AWF=1\n"), std::string::npos) << environ_text;
+}
+
 TEST_F(NativeRuntime, LogsArePreservedUnderTmpAndTheWorkDirIsRemoved) {
   shell("true");
   Outcome o = run();

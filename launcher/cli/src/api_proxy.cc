@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "awf/api/federation.h"
 #include "awf/api/settings.h"
 #include "awf/errno_text.h"
 #include "awf/json_quote.h"
@@ -50,6 +51,9 @@ const std::map<std::string, std::string>& api_proxy_flag_variables() {
 
 Result<ApiProxySettings> resolve_api_proxy(const ApiProxyRequest& request, const Environment& host) {
   ApiProxySettings out;
+  if (request.disabled || !api::github_oidc_requested(host)) {
+    out.proxy_unset = {"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"};
+  }
 
   // The variables awf-proxy will see besides awf's own: flags and --config
   // win over the host's values, since they were given for this run.

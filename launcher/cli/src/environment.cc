@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "awf/api/federation.h"
+
 namespace awf::cli {
 
 Environment environment_from(char** envp) {
@@ -41,6 +43,10 @@ const std::set<std::string>& excluded_variables() {
     // one list, the API proxy's own, so the two cannot drift apart.
     const auto& withheld = api::withheld_variables();
     names.insert(withheld.begin(), withheld.end());
+    // awf's OIDC settings configure the API proxy; the agent has no use for
+    // them (and a copy would tell it how the proxy authenticates).
+    const auto& auth = api::auth_variables();
+    names.insert(auth.begin(), auth.end());
     return names;
   }();
   return kExcluded;

@@ -137,6 +137,10 @@ Result<HttpUrl> parse_http_url(std::string_view variable, std::string_view value
   return url;
 }
 
+bool github_oidc_requested(const Environment& env) {
+  return text::to_lower(get(env, "AWF_AUTH_TYPE")) == "github-oidc";
+}
+
 const std::vector<std::string>& auth_variables() {
   static const std::vector<std::string> kNames = {
       "AWF_AUTH_TYPE", "AWF_AUTH_PROVIDER", "AWF_AUTH_OIDC_AUDIENCE",

@@ -38,6 +38,10 @@ struct ApiProxySettings {
   // real keys among it): targets and base paths from flags, the model lists
   // from --config as JSON arrays.
   Environment proxy_env;
+  // Removed from awf-proxy's environment: the Actions runtime's OIDC token
+  // request URL and token unless AWF_AUTH_TYPE=github-oidc (with the API
+  // proxy on) asks for them.
+  std::vector<std::string> proxy_unset;
   // Set last in the agent's environment; empty when the proxy is off.
   api::AgentApiEnvironment agent;
   std::vector<std::string> warnings;  // text for `[WARN] ` lines; never a credential

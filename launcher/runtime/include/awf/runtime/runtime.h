@@ -63,6 +63,10 @@ struct RuntimeConfig {
   // KEY=VALUE set in awf-proxy's environment over awf's own, which it
   // otherwise inherits whole (the API proxy's keys are read from there).
   std::vector<std::string> proxy_env;
+  // Names removed from awf-proxy's environment (after the inherited copy,
+  // before proxy_env): what it must not hold, such as the Actions runtime's
+  // OIDC token request outside OIDC mode.
+  std::vector<std::string> proxy_env_unset;
   std::string api_ca_cert;  // awf-proxy --api-ca-cert (with ports.api only)
 
   // --- the command ---

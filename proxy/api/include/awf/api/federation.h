@@ -71,6 +71,11 @@ struct AnthropicFederation {
 Result<std::optional<AnthropicFederation>> read_anthropic_federation(const Environment& env,
                                                                      std::vector<std::string>& warnings);
 
+// Whether AWF_AUTH_TYPE asks for GitHub Actions OIDC (github-oidc, any case,
+// whatever the provider): only then does awf-proxy get the Actions runtime's
+// token request URL and token.
+bool github_oidc_requested(const Environment& env);
+
 // The variables that configure OIDC for awf (every provider's): they are
 // the proxy's business, never copied into the agent's environment.
 const std::vector<std::string>& auth_variables();
