@@ -195,6 +195,13 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     api::RetryState retry;          // what the retry rules have used up
     std::string inspected;          // the body of an answer read before deciding (api/retry.h)
     bool whole_body = false;        // `inspected` is the whole body: sent with its length
+    // Fallback models (AWF_FALLBACK_MODELS) for this route, the next one to
+    // look at, the request for it once checked, and the models sent so far.
+    std::vector<std::string> fallbacks;
+    bool fallbacks_read = false;
+    std::size_t next_fallback = 0;
+    std::optional<api::UpstreamRequest> fallback_request;
+    std::vector<std::string> models_sent;
     Framing framing = Framing::none;
     LogRecord rec;
   };
@@ -420,7 +427,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
 
   void on_resolved(Resolution r) {
     if (r.addresses.empty()) {
-      return fail_upstream("cannot resolve " + host_shown_ + ": " + api_.redactor.scrub(r.error));
+      return connection_failed("cannot resolve " + host_shown_ + ": " + api_.redactor.scrub(r.error));
     }
     std::vector<tcp::endpoint> candidates;
     for (const auto& a : r.addresses) candidates.emplace_back(a, tx_.upstream.port);
@@ -441,7 +448,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     tx_.rec.hierarchy = Hierarchy::direct;
     if (o.error) {
       spdlog::info("api {}: cannot connect to {}: {}", api::provider_name(provider_), host_shown_, o.detail);
-      return fail_upstream("cannot connect to " + host_shown_ + ": " + o.error.message());
+      return connection_failed("cannot connect to " + host_shown_ + ": " + o.error.message());
     }
     auto up = std::make_shared<Upstream>(std::move(o.socket), api_.tls);
     up_ = up;
@@ -471,7 +478,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
         return fail_upstream("TLS certificate verification failed for " + host_shown_ + ": " +
                              ::X509_verify_cert_error_string(verify));
       }
-      return fail_upstream("TLS handshake with " + host_shown_ + " failed: " + ec.message());
+      return connection_failed("TLS handshake with " + host_shown_ + " failed: " + ec.message());
     }
     send_request();
   }
@@ -491,7 +498,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     auto up = up_;
     asio::async_write(up->stream, buffers, [self = shared_from_this(), up](const error_code& ec, std::size_t) {
       if (up != self->up_ || self->phase_ != Phase::send) return;
-      if (ec) return self->fail_upstream("cannot send the request to " + self->host_shown_ + ": " + ec.message());
+      if (ec) return self->connection_failed("cannot send the request to " + self->host_shown_ + ": " + ec.message());
       self->read_response_head(true);
     });
   }
@@ -520,7 +527,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
 
   void on_response_head(const error_code& ec) {
     if (ec) {
-      if (is_closed_error(ec)) return fail_upstream(host_shown_ + " closed the connection before a response");
+      if (is_closed_error(ec)) return connection_failed(host_shown_ + " closed the connection before a response");
       return fail_upstream("unreadable response from " + host_shown_ + ": " + ec.message());
     }
     const auto& msg = up_->parser->get();
@@ -538,7 +545,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     if (!tx_.upstream.websocket && !tx_.head_request) {
       // Nothing of the answer has reached the agent yet: the retry rules
       // may still send the request again instead.
-      if (api::needs_body(provider_, status, false)) return inspect_body();
+      if (api::needs_body(provider_, status, fallback_left())) return inspect_body();
       if (send_again_after(status)) return;
     }
     std::string head = agent_response_head(status, upgraded);
@@ -597,7 +604,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
   bool send_again_after(int status) {
     const api::ProviderConfig& config = api_.settings.at(provider_);
     const api::RetryDecision d =
-        api::decide_retry(provider_, config, status, tx_.inspected, tx_.upstream, tx_.retry, false);
+        api::decide_retry(provider_, config, status, tx_.inspected, tx_.upstream, tx_.retry, fallback_left());
     const std::string where = std::string(api::provider_name(provider_)) + " " + tx_.rec.method + " " + tx_.rec.url;
     switch (d.action) {
       case api::RetryDecision::Action::deliver: return false;
@@ -605,6 +612,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
         const std::string values = api::log_safe_text(join(d.refused.values), api_.redactor);
         spdlog::info("api {}: {} refused {} value(s) {}; sending again without them", where, status,
                      d.refused.header, values);
+        tx_.fallback_request.reset();  // made from the request before the values went
         const auto left_out = api_.remembered_values[api::index_of(provider_)].remember(d.refused);
         if (!left_out.empty()) {
           spdlog::warn("api {}: {} already has {} refused values remembered; not remembering {}", where,
@@ -619,9 +627,67 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
                      seconds_text(d.delay));
         send_again(d.delay);
         return true;
-      case api::RetryDecision::Action::fall_back: return false;
+      case api::RetryDecision::Action::fall_back:
+        fall_back(std::to_string(status) + " " + reason_for(status) + " from " + host_shown_);
+        return true;
     }
     return false;
+  }
+
+  // Whether a fallback model is left for this request: the next entry of
+  // AWF_FALLBACK_MODELS for this route not sent yet, whose request passes
+  // the model policy (one refused is skipped with a warning, never sent;
+  // settings refuse such entries at start, this holds whatever they say).
+  // Only requests whose body names the model (api::can_change_model).
+  bool fallback_left() {
+    if (api_.settings.fallback_models.empty()) return false;
+    if (!tx_.fallbacks_read) {
+      tx_.fallbacks_read = true;
+      if (api::can_change_model(tx_.upstream)) tx_.fallbacks = api::fallback_models_for(api_.settings, provider_);
+      tx_.models_sent.push_back(tx_.upstream.model);
+    }
+    if (tx_.fallback_request) return true;
+    for (; tx_.next_fallback < tx_.fallbacks.size(); ++tx_.next_fallback) {
+      const std::string& model = tx_.fallbacks[tx_.next_fallback];
+      if (std::any_of(tx_.models_sent.begin(), tx_.models_sent.end(),
+                      [&](const std::string& sent) { return iequals(sent, model); })) {
+        continue;
+      }
+      auto next = api::with_model(api_.settings, tx_.upstream, model);
+      if (!next) return false;
+      if (auto* refused = std::get_if<api::LocalReply>(&*next)) {
+        spdlog::warn("api {} {} {}: fallback model {} is refused by the model policy; skipped",
+                     api::provider_name(provider_), tx_.rec.method, tx_.rec.url,
+                     api::log_safe_text(refused->model, api_.redactor));
+        continue;
+      }
+      tx_.fallback_request = std::move(std::get<api::UpstreamRequest>(*next));
+      return true;
+    }
+    return false;
+  }
+
+  // The request goes out again with the next fallback model (fallback_left()
+  // said there is one); `why` the last attempt failed, for the log.
+  void fall_back(const std::string& why) {
+    api::UpstreamRequest next = std::move(*tx_.fallback_request);
+    tx_.fallback_request.reset();
+    ++tx_.next_fallback;
+    spdlog::info("api {} {} {}: {}; falling back from model {} to {}", api::provider_name(provider_), tx_.rec.method,
+                 tx_.rec.url, api_.redactor.scrub(why), api::log_safe_text(tx_.upstream.model, api_.redactor),
+                 api::log_safe_text(next.model, api_.redactor));
+    tx_.models_sent.push_back(next.model);
+    tx_.upstream = std::move(next);
+    tx_.model = tx_.upstream.model;
+    tx_.request_bytes = tx_.upstream.body.size();
+    send_again(std::chrono::milliseconds(0));
+  }
+
+  // A failure to reach the provider or to get an answer head from it: the
+  // next fallback model when one is left, else the 502.
+  void connection_failed(const std::string& reason) {
+    if (fallback_left()) return fall_back(reason);
+    fail_upstream(reason);
   }
 
   // The same transaction's request goes out again (after `delay`) on a new
@@ -631,6 +697,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     tx_.inspected.clear();
     tx_.whole_body = false;
     tx_.rec.status = 0;
+    tx_.rec.code = ResultCode::none_none;
     tx_.rec.content_type.clear();
     if (delay.count() == 0) return dial();
     phase_ = Phase::retry_delay;
@@ -704,6 +771,11 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
   // head in the framing chosen for the agent.
   void write_response_head(std::string head, std::string first = {}) {
     phase_ = Phase::response_body;
+    if (tx_.models_sent.size() > 1) {
+      spdlog::info("api {} {} {}: {} answered by fallback model {} (asked for {})", api::provider_name(provider_),
+                   tx_.rec.method, tx_.rec.url, tx_.rec.status, api::log_safe_text(tx_.upstream.model, api_.redactor),
+                   api::log_safe_text(tx_.models_sent.front(), api_.redactor));
+    }
     out_ = std::move(head);
     if (!first.empty()) {
       if (tx_.framing == Framing::chunked) out_ += hex_size(first.size()) + first + "\r\n";
@@ -994,7 +1066,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
         return close_all();
       case Phase::connect:
       case Phase::send:
-      case Phase::response_head:
+      case Phase::response_head: return connection_failed(deadline_text());
       case Phase::inspect: return fail_upstream(deadline_text());
       case Phase::retry_delay: return dial();
       case Phase::response_body: return abort_response(deadline_text());

@@ -252,7 +252,7 @@ class ApiProxyTest : public ::testing::Test {
     std::vector<std::string> args = {"env"};
     for (const char* v : {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COPILOT_GITHUB_TOKEN", "COPILOT_PROVIDER_API_KEY",
                           "COPILOT_PROVIDER_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY", "AWF_ALLOWED_MODELS",
-                          "AWF_DISALLOWED_MODELS", "SSL_CERT_FILE", "SSL_CERT_DIR", "OPENAI_API_TARGET",
+                          "AWF_DISALLOWED_MODELS", "AWF_FALLBACK_MODELS", "SSL_CERT_FILE", "SSL_CERT_DIR", "OPENAI_API_TARGET",
                           "ANTHROPIC_API_TARGET", "GEMINI_API_TARGET", "COPILOT_API_TARGET", "AWF_AUTH_TYPE"}) {
       args.insert(args.end(), {"-u", v});
     }
@@ -660,6 +660,80 @@ TEST_F(ApiProxyTest, LargeRefusalPassesUnchangedWithoutRetry) {
   EXPECT_EQ(r.body, body);
   EXPECT_EQ(r.headers["content-length"], std::to_string(body.size()));
   EXPECT_EQ(fake_->requests(), 1u);
+}
+
+// Fallback models: the next one on a 5xx, on a 400/404 saying the model is
+// unsupported and on a connection that ends before an answer; the agent
+// gets the answer of the model that gave one, and the logs name it.
+TEST_F(ApiProxyTest, FallbackModelsAnswerWhenTheAskedModelFails) {
+  start_default({}, {R"(AWF_FALLBACK_MODELS=["gpt-b","gpt-c","gpt-d"])"});
+  fake_->set_model_answer("gpt-a", 503, R"({"error":{"message":"overloaded"}})");
+  fake_->set_model_answer("gpt-b", 404, R"({"error":{"message":"The model `gpt-b` does not exist","code":"model_not_found"}})");
+  fake_->set_model_answer("gpt-c", 0);  // the connection ends without an answer
+  HttpReply r = chat(R"({"model":"gpt-a","messages":[]})", {"X-Request-ID: fb-1"});
+  EXPECT_EQ(r.status, 200) << r.raw_head << r.body;
+  EXPECT_EQ(json_string_at(parse_json(r.body), {"model"}), "gpt-d") << r.body;
+  EXPECT_EQ(r.headers["x-request-id"], "fb-1");
+  auto all = fake_->recorded_requests();
+  ASSERT_EQ(all.size(), 4u);
+  const std::vector<std::pair<std::string, int>> want = {{"gpt-a", 503}, {"gpt-b", 404}, {"gpt-c", 0}, {"gpt-d", 200}};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_NE(all[i].body.find("\"model\":\"" + want[i].first + "\""), std::string::npos) << all[i].body;
+    EXPECT_EQ(all[i].status, want[i].second) << want[i].first;
+    EXPECT_EQ(all[i].header("authorization"), std::optional<std::string>(std::string("Bearer ") + kOpenAiKey));
+    EXPECT_EQ(all[i].header("content-length"), std::optional<std::string>(std::to_string(all[i].body.size())));
+  }
+  auto lines = log_lines(1);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"provider=openai model=gpt-d\""), std::string::npos) << lines[0];
+  EXPECT_TRUE(proxy_->wait_for_stderr("answered by fallback model gpt-d (asked for gpt-a)", 5s))
+      << proxy_->stderr_text();
+  EXPECT_NE(proxy_->stderr_text().find("503 Service Unavailable from api.openai.test; falling back from model gpt-a "
+                                       "to gpt-b"),
+            std::string::npos)
+      << proxy_->stderr_text();
+
+  // Every fallback failing: the last answer reaches the agent as it came.
+  fake_->set_model_answer("gpt-d", 502, R"({"error":{"message":"bad gateway d"}})");
+  HttpReply last = chat(R"({"model":"gpt-a","messages":[]})");
+  EXPECT_EQ(last.status, 502);
+  EXPECT_EQ(last.body, R"({"error":{"message":"bad gateway d"}})");
+  EXPECT_EQ(fake_->requests(), 8u);
+}
+
+// Never on 401, 403 or 429, and never for a 400 that is about something
+// else: those reach the agent unchanged, once.
+TEST_F(ApiProxyTest, FallbackNeverFollowsAuthQuotaOrOrdinaryErrors) {
+  start_default({}, {R"(AWF_FALLBACK_MODELS=["gpt-b"])"});
+  std::size_t sent = 0;
+  for (int status : {401, 403, 429, 400}) {
+    const std::string body = R"({"error":{"message":"fake )" + std::to_string(status) + R"("}})";
+    fake_->set_model_answer("gpt-a", status, body);
+    HttpReply r = chat(R"({"model":"gpt-a","messages":[]})");
+    ++sent;
+    EXPECT_EQ(r.status, status);
+    EXPECT_EQ(r.body, body);
+    EXPECT_EQ(fake_->requests(), sent) << status;
+  }
+}
+
+// §8.23: a fallback model the policy refuses is no configuration the proxy
+// starts with; the error names the entry and the rule.
+TEST_F(ApiProxyTest, DisallowedFallbackModelStopsTheStart) {
+  name_host("placeholder.test", "127.0.0.1");
+  auto proxy = Process::spawn({"env", "-u", "OPENAI_API_KEY", "-u", "AWF_ALLOWED_MODELS", "-u", "AWF_DISALLOWED_MODELS",
+                               "-u", "AWF_FALLBACK_MODELS", std::string("TEST_OPENAI_SECRET=") + kOpenAiKey,
+                               R"(AWF_ALLOWED_MODELS=["gpt-5*"])", R"(AWF_FALLBACK_MODELS=["gpt-5-mini","gpt-4o"])",
+                               AWF_PROXY_BIN, "--hosts-file", dir_.file("hosts"), "--dns-servers",
+                               "127.0.0.1:" + std::to_string(dns_port_), "--log-dir", dir_.path(), "--api-listen",
+                               "openai=127.0.0.1:0", "--api-key", "openai=env:TEST_OPENAI_SECRET"});
+  const auto code = proxy->wait(15s);
+  ASSERT_TRUE(code.has_value()) << proxy->stderr_text();
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(proxy->stderr_text().find("AWF_FALLBACK_MODELS: entry 2 \"gpt-4o\" is refused by the model policy "
+                                      "(not_allowed)"),
+            std::string::npos)
+      << proxy->stderr_text();
 }
 
 // §8.30: a WebSocket upgrade carries the real key; after the provider's 101

@@ -92,13 +92,15 @@ TEST(ApiProxy, FlagsAndModelListsGoToTheProxysEnvironmentNeverTheKey) {
                    {"--openai-auth-header", "X-Gateway-Key"}};
   request.allowed_models = std::vector<std::string>{"gpt-5*", "claude-\"q\""};
   request.disallowed_models = std::vector<std::string>{"*opus*"};
+  request.fallback_models = std::vector<std::string>{"gpt-5-mini", "anthropic/claude-\"q\""};
   auto s = resolve({{"OPENAI_API_KEY", kRealOpenAi}, {"OPENAI_API_TARGET", "other.example.com"}}, request);
   ASSERT_TRUE(s.enabled);
   EXPECT_EQ(s.proxy_env, (Environment{{"OPENAI_API_TARGET", "gw.example.com"},
                                       {"ANTHROPIC_API_BASE_PATH", "/anthropic"},
                                       {"AWF_OPENAI_AUTH_HEADER", "X-Gateway-Key"},
                                       {"AWF_ALLOWED_MODELS", R"(["gpt-5*","claude-\"q\""])"},
-                                      {"AWF_DISALLOWED_MODELS", R"(["*opus*"])"}}))
+                                      {"AWF_DISALLOWED_MODELS", R"(["*opus*"])"},
+                                      {"AWF_FALLBACK_MODELS", R"(["gpt-5-mini","anthropic/claude-\"q\""])"}}))
       << "the flag beats the host's variable; keys reach the proxy by inheritance only";
 }
 
@@ -121,6 +123,10 @@ TEST(ApiProxy, SettingsTheProxyWouldRefuseStopAwf) {
       {"an empty model list from the host", {{"OPENAI_API_KEY", "k"}, {"AWF_DISALLOWED_MODELS", "[]"}}, {},
        "API proxy: AWF_DISALLOWED_MODELS"},
       {"OIDC", {{"OPENAI_API_KEY", "k"}, {"AWF_AUTH_TYPE", "oidc"}}, {}, "API proxy: AWF_AUTH_TYPE"},
+      {"a fallback model the policy refuses",
+       {{"OPENAI_API_KEY", "k"}, {"AWF_ALLOWED_MODELS", R"(["gpt-5*"])"}, {"AWF_FALLBACK_MODELS", R"(["gpt-4o"])"}},
+       {},
+       "API proxy: AWF_FALLBACK_MODELS: entry 1 \"gpt-4o\" is refused by the model policy"},
       {"an auth header the proxy manages",
        {{"ANTHROPIC_API_KEY", "k"}},
        flags_request({{"--anthropic-auth-header", "Host"}}),
@@ -142,6 +148,11 @@ TEST(ApiProxy, AnEmptyModelListIsRefused) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.message(), "apiProxy.allowedModels: an empty list is not allowed; leave the key out for no model "
                          "restriction");
+  request.allowed_models.reset();
+  request.fallback_models = std::vector<std::string>{};
+  r = resolve_api_proxy(request, {{"OPENAI_API_KEY", "k"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(), "apiProxy.fallbackModels: an empty list is not allowed; leave the key out for no fallback");
 }
 
 TEST(ApiProxy, CaCertMustBeReadableAndIsMadeAbsolute) {

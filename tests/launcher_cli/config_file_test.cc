@@ -110,6 +110,14 @@ TEST(ConfigFile, ApiProxyModelListsAreRead) {
   EXPECT_TRUE(c->ignored.empty());
 }
 
+TEST(ConfigFile, ApiProxyFallbackModelsAreRead) {
+  auto c = parse_config_text("apiProxy:\n  fallbackModels: [gpt-5-mini, anthropic/claude-haiku]\n", "c.yaml",
+                             ConfigSyntax::yaml);
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->fallback_models, (std::vector<std::string>{"gpt-5-mini", "anthropic/claude-haiku"}));
+  EXPECT_TRUE(c->ignored.empty()) << "no longer one of the keys named and ignored";
+}
+
 TEST(ConfigFile, BadApiProxyModelListsStopTheStart) {
   // An empty list must not quietly mean "no restriction" (awf maps other
   // empty arrays to unset).
@@ -128,6 +136,10 @@ TEST(ConfigFile, BadApiProxyModelListsStopTheStart) {
       {"an empty pattern", R"({"apiProxy": {"allowedModels": ["gpt-5", ""]}})",
        head + "/apiProxy/allowedModels/1 must NOT have fewer than 1 characters"},
       {"a number", R"({"apiProxy": {"disallowedModels": [5]}})", head + "/apiProxy/disallowedModels/0 must be string"},
+      {"an empty fallback list", R"({"apiProxy": {"fallbackModels": []}})",
+       head + "/apiProxy/fallbackModels must NOT have fewer than 1 items (leave it out for no fallback)"},
+      {"a fallback that is not text", R"({"apiProxy": {"fallbackModels": ["m", 1]}})",
+       head + "/apiProxy/fallbackModels/1 must be string"},
       {"a CA path that is not text", R"({"apiProxy": {"caCert": true}})", head + "/apiProxy/caCert must be string"},
       {"not an object", R"({"apiProxy": ["caCert"]})", head + "/apiProxy must be object"},
   };

@@ -433,11 +433,13 @@ TEST_F(Options, ConfigModelListsReachTheProxysEnvironment) {
   ctx_.host_env["AWF_ALLOWED_MODELS"] = R"(["old-*"])";
   const auto cfg = write("awf.yaml",
                          "apiProxy:\n  allowedModels: [claude-*]\n  disallowedModels: ['*opus*']\n"
-                         "  hostedWeb: {claude: true}\n");
+                         "  fallbackModels: [claude-haiku]\n  hostedWeb: {claude: true}\n");
   auto c = parse({"--config", cfg, "--", "true"});
   ASSERT_TRUE(c.ok()) << c.message();
   EXPECT_EQ(c->api_proxy.proxy_env,
-            (Environment{{"AWF_ALLOWED_MODELS", R"(["claude-*"])"}, {"AWF_DISALLOWED_MODELS", R"(["*opus*"])"}}))
+            (Environment{{"AWF_ALLOWED_MODELS", R"(["claude-*"])"},
+                         {"AWF_DISALLOWED_MODELS", R"(["*opus*"])"},
+                         {"AWF_FALLBACK_MODELS", R"(["claude-haiku"])"}}))
       << "--config beats a host variable of the same name";
   const auto warn = notices(*c, Notice::Level::warn);
   EXPECT_NE(std::find(warn.begin(), warn.end(), "--config: `apiProxy.hostedWeb` is not used by the native runtime; ignored"),

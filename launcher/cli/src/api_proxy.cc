@@ -17,7 +17,8 @@ namespace awf::cli {
 
 namespace {
 
-// `["a","b"]`: the form awf-proxy reads AWF_ALLOWED_MODELS in.
+// `["a","b"]`: the form awf-proxy reads AWF_ALLOWED_MODELS (and the other
+// model lists) in.
 std::string json_string_array(const std::vector<std::string>& items) {
   std::string out = "[";
   for (const auto& item : items) {
@@ -61,17 +62,24 @@ Result<ApiProxySettings> resolve_api_proxy(const ApiProxyRequest& request, const
     auto variable = api_proxy_flag_variables().find(flag);
     if (variable != api_proxy_flag_variables().end()) out.proxy_env[variable->second] = value;
   }
-  for (const auto& [key, list] : {std::pair{"allowedModels", &request.allowed_models},
-                                  std::pair{"disallowedModels", &request.disallowed_models}}) {
-    if (!*list) continue;
+  struct ModelList {
+    const char* key;
+    const char* variable;
+    const std::optional<std::vector<std::string>>* list;
+    const char* unset;  // what leaving the key out means
+  };
+  for (const ModelList& m :
+       {ModelList{"allowedModels", "AWF_ALLOWED_MODELS", &request.allowed_models, "no model restriction"},
+        ModelList{"disallowedModels", "AWF_DISALLOWED_MODELS", &request.disallowed_models, "no model restriction"},
+        ModelList{"fallbackModels", "AWF_FALLBACK_MODELS", &request.fallback_models, "no fallback"}}) {
+    if (!*m.list) continue;
     // An empty list that quietly meant "no restriction" would switch the
     // policy off; one that meant "nothing" is not a way to run an agent.
-    if ((*list)->empty()) {
-      return Error{std::string("apiProxy.") + key +
-                   ": an empty list is not allowed; leave the key out for no model restriction"};
+    if ((*m.list)->empty()) {
+      return Error{std::string("apiProxy.") + m.key + ": an empty list is not allowed; leave the key out for " +
+                   m.unset};
     }
-    out.proxy_env[key == std::string_view("allowedModels") ? "AWF_ALLOWED_MODELS" : "AWF_DISALLOWED_MODELS"] =
-        json_string_array(**list);
+    out.proxy_env[m.variable] = json_string_array(**m.list);
   }
 
   if (request.disabled) {

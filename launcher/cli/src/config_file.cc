@@ -121,14 +121,16 @@ class Reader {
 
   // A model policy list: unlike the other arrays, an empty one is an error
   // (it would quietly mean "no restriction"), and so is an empty pattern.
+  // `unset_hint`: what leaving the key out means, named where an empty
+  // list is refused.
   void model_list(const Value* sec, const char* sec_name, const char* key,
-                  std::optional<std::vector<std::string>>& out) {
+                  std::optional<std::vector<std::string>>& out, const char* unset_hint = "no model restriction") {
     const Value* v = member(sec, key);
     if (!v) return;
     const std::string where = std::string("/") + sec_name + "/" + key;
     if (!v->is_array()) return bad(sec_name, key, "array");
     if (v->as_array().empty()) {
-      problems.push_back(where + " must NOT have fewer than 1 items (leave it out for no model restriction)");
+      problems.push_back(where + " must NOT have fewer than 1 items (leave it out for " + unset_hint + ")");
       return;
     }
     std::vector<std::string> items;
@@ -268,17 +270,19 @@ Result<ConfigFile> validate(const Value& root, const std::string& source) {
     if (!a->is_object()) {
       r.problems.push_back("/apiProxy must be object");
     } else {
-      // awf's other apiProxy keys (rate limits, budgets, fallbacks, ...) have
+      // awf's other apiProxy keys (rate limits, budgets, ...) have
       // no counterpart here: named, not refused, so a shared config loads.
       for (const auto& kv : a->as_object()) {
         const std::string k(kv.key());
-        if (k != "caCert" && k != "allowedModels" && k != "disallowedModels" && !kv.value().is_null()) {
+        if (k != "caCert" && k != "allowedModels" && k != "disallowedModels" && k != "fallbackModels" &&
+            !kv.value().is_null()) {
           c.ignored.push_back("apiProxy." + k);
         }
       }
       r.str(a, "apiProxy", "caCert", c.api_proxy_ca_cert);
       r.model_list(a, "apiProxy", "allowedModels", c.allowed_models);
       r.model_list(a, "apiProxy", "disallowedModels", c.disallowed_models);
+      r.model_list(a, "apiProxy", "fallbackModels", c.fallback_models, "no fallback");
     }
   }
 

@@ -264,12 +264,12 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
 
   // --config first: it fills in flags the command line left out.
   struct {
-    std::optional<std::vector<std::string>> allowed, disallowed;
+    std::optional<std::vector<std::string>> allowed, disallowed, fallback;
   } config_models;
   if (!o.config.empty()) {
     auto file = load_config_file(o.config, ctx.read_stdin);
     if (!file.ok()) return Error{"[ERROR] " + file.message()};
-    config_models = {file->allowed_models, file->disallowed_models};
+    config_models = {file->allowed_models, file->disallowed_models, file->fallback_models};
     for (const auto& section : apply_config(app, *file, o)) {
       note(Notice::Level::warn, "--config: `" + section + "` is not used by the native runtime; ignored");
     }
@@ -520,6 +520,7 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
   api_request.flags = o.api_proxy;
   api_request.allowed_models = config_models.allowed;
   api_request.disallowed_models = config_models.disallowed;
+  api_request.fallback_models = config_models.fallback;
   auto api_proxy = resolve_api_proxy(api_request, ctx.host_env);
   if (!api_proxy) return fail(api_proxy.message());
   cfg.api_proxy = std::move(api_proxy).value();

@@ -846,6 +846,7 @@ struct FakeProvider::Impl {
           websocket = false;
         } else if (auto answer = settings.model_answers.find(body_model(req.body));
                    answer != settings.model_answers.end()) {
+          drop = answer->second.status == 0;
           reply.status = answer->second.status;
           reply.body = answer->second.body;
           reply.headers = answer->second.headers;

@@ -26,6 +26,7 @@ struct ApiProxyRequest {
   std::map<std::string, std::string> flags;
   std::optional<std::vector<std::string>> allowed_models;     // apiProxy.allowedModels
   std::optional<std::vector<std::string>> disallowed_models;  // apiProxy.disallowedModels
+  std::optional<std::vector<std::string>> fallback_models;    // apiProxy.fallbackModels
 };
 
 struct ApiProxySettings {
@@ -36,7 +37,7 @@ struct ApiProxySettings {
   std::string ca_cert;                    // absolute path; empty: the system store only
   // Set in awf-proxy's environment over awf's own, which it inherits (the
   // real keys among it): targets and base paths from flags, the model lists
-  // from --config as JSON arrays.
+  // and fallback models from --config as JSON arrays.
   Environment proxy_env;
   // Removed from awf-proxy's environment: the Actions runtime's OIDC token
   // request URL and token unless AWF_AUTH_TYPE=github-oidc (with the API
@@ -58,8 +59,9 @@ const std::map<std::string, std::string>& api_proxy_flag_variables();
 // on top), so a setting the proxy would refuse stops awf before anything
 // starts. Errors: the CA file cannot be read; an empty model list in
 // --config; whatever awf_api refuses (a credential with a line break, an
-// unusable target or base path, a malformed model list, OIDC), each with a
-// hint that --no-api-proxy runs without it.
+// unusable target or base path, a malformed model list, a fallback model
+// the policy refuses, OIDC), each with a hint that --no-api-proxy runs
+// without it.
 Result<ApiProxySettings> resolve_api_proxy(const ApiProxyRequest& request, const Environment& host);
 
 }  // namespace awf::cli

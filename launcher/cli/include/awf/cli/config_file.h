@@ -63,6 +63,7 @@ struct ConfigFile {
   std::optional<std::string> api_proxy_ca_cert;
   std::optional<std::vector<std::string>> allowed_models;
   std::optional<std::vector<std::string>> disallowed_models;
+  std::optional<std::vector<std::string>> fallback_models;  // apiProxy.fallbackModels
 
   // awf sections and keys the native runtime has no use for (rateLimiting,
   // chroot, filesystem, runner, container.images, apiProxy.<other keys>):

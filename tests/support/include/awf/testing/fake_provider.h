@@ -144,7 +144,8 @@ class FakeProvider {
   // The next `times` requests, whatever their path, get this answer.
   // Content-Type defaults to application/json unless `headers` names one.
   void set_next_status(int status, std::string body = {}, std::vector<Header> headers = {}, std::size_t times = 1);
-  // Every request whose body's "model" is `model` gets this answer.
+  // Every request whose body's "model" is `model` gets this answer; status
+  // 0: the connection is closed instead (recorded, status 0).
   void set_model_answer(std::string model, int status, std::string body = {}, std::vector<Header> headers = {});
   // The next `times` requests that arrive on a connection which already
   // served one are answered by closing that connection (recorded, status 0).
