@@ -1,10 +1,12 @@
 // The API proxy's sessions (see api_session.h). Per request, in order: the
 // head (our strict parser, --max-header-bytes, --request-timeout), the body
 // (Content-Length or chunked, refused past 10 MiB), awf_api's rewrite, then
-// either its local reply or: resolve the configured host (the proxy's
+// either its local reply or: a kept provider connection of this worker
+// (api_upstream_pool.h), else resolve the configured host (the proxy's
 // resolver: --hosts-file, --dns-servers), connect, TLS with the host's name
-// checked, the request, and the response relayed piece by piece as Beast's
-// parser yields it. One deadline at a time, named in the 502 or the log.
+// checked; the request, and the response relayed piece by piece as Beast's
+// parser yields it, unless the retry rules (awf/api/retry.h) send the
+// request again first. One deadline at a time, named in the 502 or the log.
 //
 // The address guard (SSRF filter) is not applied here: the host is the
 // operator's configuration, never the agent's choice, and the certificate
@@ -40,6 +42,7 @@
 #include "awf/api/retry.h"
 #include "awf/api/rewrite.h"
 #include "awf/proxy/api_settings.h"
+#include "awf/proxy/api_upstream_pool.h"
 #include "awf/proxy/api_token_source.h"
 #include "awf/proxy/chunked_decoder.h"
 #include "awf/proxy/connector.h"
@@ -60,7 +63,7 @@ namespace {
 
 constexpr std::size_t kHeadChunk = 16 * 1024;
 constexpr std::size_t kBodyChunk = 64 * 1024;
-constexpr std::size_t kPieceBytes = 16 * 1024;  // one read of a response body or WebSocket direction
+constexpr std::size_t kPieceBytes = ApiUpstream::kPieceBytes;  // one read of a response body or WebSocket direction
 constexpr std::uint64_t kMaxLingerBytes = 16 * 1024 * 1024;  // dropped at most after a refusal
 
 // The client's address as Squid prints it: IPv4-mapped IPv6 as plain IPv4.
@@ -103,21 +106,6 @@ std::string without_query(std::string_view target) {
   if (q == std::string_view::npos) return std::string(target);
   return std::string(target.substr(0, q)) + (target[q] == '?' ? "?" : "");
 }
-
-// One provider connection, for one request. Handlers hold it by
-// shared_ptr: a session that gives up on it (a deadline, an error) moves on
-// while an operation it cancelled still completes on this object.
-struct Upstream {
-  Upstream(tcp::socket socket, ssl::context& tls) : stream(std::move(socket), tls) {}
-  ssl::stream<tcp::socket> stream;
-  beast::flat_buffer buffer;  // bytes read past what the parser has taken
-  std::optional<http::response_parser<http::buffer_body>> parser;
-  std::array<char, kPieceBytes> piece;  // the response body piece being relayed
-  void close() {
-    error_code ec;
-    stream.lowest_layer().close(ec);
-  }
-};
 
 // How the response body reaches the agent.
 enum class Framing : std::uint8_t {
@@ -202,6 +190,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     std::size_t next_fallback = 0;
     std::optional<api::UpstreamRequest> fallback_request;
     std::vector<std::string> models_sent;
+    bool fresh_retry_done = false;  // a reused connection failed before an answer; sent again on a new one
     Framing framing = Framing::none;
     LogRecord rec;
   };
@@ -409,8 +398,19 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
 
   // ------------------------------------------------------- to the provider
 
-  void dial() {
+  // Provider connections are kept per worker by host and port
+  // (api_upstream_pool.h): an idle one is used when there is one, else a
+  // new one is made. `pooled`: false for a new connection only.
+  void dial(bool pooled = true) {
     phase_ = Phase::connect;
+    if (pooled && !tx_.upstream.websocket) {
+      if (auto up = pool().take(pool_key())) {
+        up_ = std::move(up);
+        tx_.rec.dest = up_->dest;
+        tx_.rec.hierarchy = Hierarchy::direct;
+        return send_request();
+      }
+    }
     set_deadline(ctx_.config.connect_timeout, Wait::connect);
     const std::string& host = tx_.upstream.host;
     error_code ec;
@@ -423,6 +423,42 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
           self->on_resolved(std::move(r));
         },
         &worker_.resolver_cache);
+  }
+
+  ApiUpstreamPool& pool() {
+    if (!worker_.api_upstreams) worker_.api_upstreams = std::make_shared<ApiUpstreamPool>();
+    return *worker_.api_upstreams;
+  }
+
+  std::string pool_key() const { return tx_.upstream.host + ":" + std::to_string(tx_.upstream.port); }
+
+  // A connection taken from the pool that ended (end of stream, reset)
+  // before a byte of the answer: the provider dropped it while idle, as
+  // servers do, and the request never reached it. Once per request.
+  bool stale_connection(const error_code& ec) const {
+    return up_ && up_->exchanges > 0 && !tx_.fresh_retry_done && (is_closed_error(ec) || ec == asio::error::broken_pipe) &&
+           !(up_->parser && up_->parser->got_some()) && up_->buffer.size() == 0;
+  }
+
+  void send_on_new_connection(const std::string& why) {
+    spdlog::debug("api {} {} {}: {} on a reused connection; sending on a new one", api::provider_name(provider_),
+                  tx_.rec.method, tx_.rec.url, api_.redactor.scrub(why));
+    tx_.fresh_retry_done = true;
+    drop_upstream();
+    dial(false);
+  }
+
+  // After an exchange: the connection goes back to the pool when its answer
+  // was read whole and the provider keeps it open (never a WebSocket's, never
+  // while draining); otherwise it is closed.
+  void release_upstream() {
+    if (up_ && !tx_.upstream.websocket && !ctx_.draining.load(std::memory_order_relaxed) && up_->in_step()) {
+      ++up_->exchanges;
+      ++dial_generation_;
+      pool().park(pool_key(), std::move(up_));
+      up_.reset();
+    }
+    drop_upstream();
   }
 
   void on_resolved(Resolution r) {
@@ -450,7 +486,8 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
       spdlog::info("api {}: cannot connect to {}: {}", api::provider_name(provider_), host_shown_, o.detail);
       return connection_failed("cannot connect to " + host_shown_ + ": " + o.error.message());
     }
-    auto up = std::make_shared<Upstream>(std::move(o.socket), api_.tls);
+    auto up = std::make_shared<ApiUpstream>(std::move(o.socket), api_.tls);
+    up->dest = tx_.rec.dest;
     up_ = up;
     SSL* ssl = up->stream.native_handle();
     const std::string& host = tx_.upstream.host;
@@ -490,15 +527,19 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     std::string& h = tx_.upstream_head;
     h = u.method + " " + u.target + " HTTP/1.1\r\n";
     for (const auto& header : u.headers) h += header.name + ": " + header.value + "\r\n";
-    // One request per provider connection: the connection is the proxy's,
-    // and a new one costs little beside a model's answer.
-    if (!u.websocket) h += "Connection: close\r\n";
+    // HTTP/1.1: the connection stays open for the next request unless the
+    // provider says otherwise (a WebSocket upgrade carries its own
+    // Connection header).
     h += "\r\n";
     const std::array<asio::const_buffer, 2> buffers{asio::buffer(h), asio::buffer(u.body)};
     auto up = up_;
     asio::async_write(up->stream, buffers, [self = shared_from_this(), up](const error_code& ec, std::size_t) {
       if (up != self->up_ || self->phase_ != Phase::send) return;
-      if (ec) return self->connection_failed("cannot send the request to " + self->host_shown_ + ": " + ec.message());
+      if (ec) {
+        const std::string why = "cannot send the request to " + self->host_shown_ + ": " + ec.message();
+        if (self->stale_connection(ec)) return self->send_on_new_connection(why);
+        return self->connection_failed(why);
+      }
       self->read_response_head(true);
     });
   }
@@ -527,7 +568,11 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
 
   void on_response_head(const error_code& ec) {
     if (ec) {
-      if (is_closed_error(ec)) return connection_failed(host_shown_ + " closed the connection before a response");
+      if (is_closed_error(ec)) {
+        const std::string why = host_shown_ + " closed the connection before a response";
+        if (stale_connection(ec)) return send_on_new_connection(why);
+        return connection_failed(why);
+      }
       return fail_upstream("unreadable response from " + host_shown_ + ": " + ec.message());
     }
     const auto& msg = up_->parser->get();
@@ -693,7 +738,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
   // The same transaction's request goes out again (after `delay`) on a new
   // exchange: what the last answer left is dropped, nothing of it was sent.
   void send_again(std::chrono::milliseconds delay) {
-    drop_upstream();
+    release_upstream();
     tx_.inspected.clear();
     tx_.whole_body = false;
     tx_.rec.status = 0;
@@ -907,7 +952,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     });
   }
 
-  bool websocket_live(const std::shared_ptr<Upstream>& up) const { return phase_ == Phase::websocket && up == up_; }
+  bool websocket_live(const std::shared_ptr<ApiUpstream>& up) const { return phase_ == Phase::websocket && up == up_; }
 
   void ws_read_provider() {
     auto up = up_;
@@ -975,7 +1020,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
   }
 
   void transaction_done() {
-    drop_upstream();
+    release_upstream();
     log_now();
     if (tx_.keep_alive && !draining_) return read_head();
     if (tx_.unread_input) return linger();
@@ -1136,7 +1181,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
 
   unsigned dial_generation_ = 0;  // a resolution or connect started under an older value is stale
   std::shared_ptr<Connector> connector_;
-  std::shared_ptr<Upstream> up_;
+  std::shared_ptr<ApiUpstream> up_;
 
   std::string ws_down_, ws_up_;  // what each side sent behind the upgrade
   std::array<char, kPieceBytes> ws_in_{};  // agent -> provider

@@ -20,6 +20,7 @@
 #include "awf/intercept/socket_activation.h"
 #include "awf/proxy/api_session.h"
 #include "awf/proxy/api_settings.h"
+#include "awf/proxy/api_upstream_pool.h"
 #include "awf/proxy/api_token_source.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/dns_frontend.h"
@@ -106,6 +107,7 @@ void Worker::clear_upstreams() {
   }
   idle_upstreams_.clear();
   idle_count_ = 0;
+  if (api_upstreams) api_upstreams->clear();
 }
 
 struct Server::Impl {

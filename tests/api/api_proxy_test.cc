@@ -674,9 +674,13 @@ TEST_F(ApiProxyTest, FallbackModelsAnswerWhenTheAskedModelFails) {
   EXPECT_EQ(r.status, 200) << r.raw_head << r.body;
   EXPECT_EQ(json_string_at(parse_json(r.body), {"model"}), "gpt-d") << r.body;
   EXPECT_EQ(r.headers["x-request-id"], "fb-1");
+  // gpt-c twice: its first attempt went on the connection gpt-b's answer
+  // left in the pool, and a reused connection that ends before an answer
+  // is tried once more on a new one before the next model.
   auto all = fake_->recorded_requests();
-  ASSERT_EQ(all.size(), 4u);
-  const std::vector<std::pair<std::string, int>> want = {{"gpt-a", 503}, {"gpt-b", 404}, {"gpt-c", 0}, {"gpt-d", 200}};
+  ASSERT_EQ(all.size(), 5u);
+  const std::vector<std::pair<std::string, int>> want = {
+      {"gpt-a", 503}, {"gpt-b", 404}, {"gpt-c", 0}, {"gpt-c", 0}, {"gpt-d", 200}};
   for (std::size_t i = 0; i < want.size(); ++i) {
     EXPECT_NE(all[i].body.find("\"model\":\"" + want[i].first + "\""), std::string::npos) << all[i].body;
     EXPECT_EQ(all[i].status, want[i].second) << want[i].first;
@@ -693,12 +697,17 @@ TEST_F(ApiProxyTest, FallbackModelsAnswerWhenTheAskedModelFails) {
             std::string::npos)
       << proxy_->stderr_text();
 
+  EXPECT_EQ(all[2].connection, all[1].connection);
+  EXPECT_NE(all[3].connection, all[2].connection);
+
   // Every fallback failing: the last answer reaches the agent as it came.
   fake_->set_model_answer("gpt-d", 502, R"({"error":{"message":"bad gateway d"}})");
   HttpReply last = chat(R"({"model":"gpt-a","messages":[]})");
   EXPECT_EQ(last.status, 502);
   EXPECT_EQ(last.body, R"({"error":{"message":"bad gateway d"}})");
-  EXPECT_EQ(fake_->requests(), 8u);
+  ASSERT_TRUE(fake_->last_request());
+  EXPECT_NE(fake_->last_request()->body.find("\"model\":\"gpt-d\""), std::string::npos);
+  EXPECT_EQ(fake_->last_request()->status, 502);
 }
 
 // Never on 401, 403 or 429, and never for a 400 that is about something
@@ -734,6 +743,98 @@ TEST_F(ApiProxyTest, DisallowedFallbackModelStopsTheStart) {
                                       "(not_allowed)"),
             std::string::npos)
       << proxy->stderr_text();
+}
+
+// Provider connections are kept alive: sequential requests from one agent
+// connection (one worker) reach the provider over one TLS connection, and
+// the proxy no longer asks the provider to close it.
+TEST_F(ApiProxyTest, SequentialRequestsShareOneProviderConnection) {
+  start_default();
+  RunResult r = run({"curl", "-q", "-sS", "--noproxy", "*", "--max-time", "20", base("api-openai") + "/v1/models",
+                     base("api-openai") + "/v1/models", base("api-openai") + "/v1/models"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto all = fake_->recorded_requests();
+  ASSERT_EQ(all.size(), 3u);
+  for (const auto& req : all) {
+    EXPECT_EQ(req.connection, 1u);
+    EXPECT_EQ(req.header("connection"), std::nullopt);
+    EXPECT_EQ(req.sni, "api.openai.test");
+  }
+  EXPECT_EQ(fake_->connections(), 1u);
+}
+
+// A connection the provider answered with "Connection: close" is not used
+// again.
+TEST_F(ApiProxyTest, ProviderConnectionClosedByTheProviderIsNotReused) {
+  start_default();
+  fake_->set_next_status(200, R"({"object":"list","data":[]})", {{"Connection", "close"}});
+  RunResult r = run({"curl", "-q", "-sS", "--noproxy", "*", "--max-time", "20", base("api-openai") + "/v1/models",
+                     base("api-openai") + "/v1/models"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto all = fake_->recorded_requests();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_NE(all[1].connection, all[0].connection);
+}
+
+// A provider closing an idle connection (its idle timer) does not fail the
+// next request: it goes over a new connection.
+TEST_F(ApiProxyTest, ProviderClosingAnIdleConnectionDoesNotFailTheNextRequest) {
+  start_default();
+  // One agent connection, so both requests are served by one worker; the
+  // second waits for the go file.
+  const std::string go = dir_.file("go");
+  const std::string script = dir_.file("two.py");
+  awf::testing::write_file(script, R"PY(
+import http.client, os, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=20)
+for i in range(2):
+    if i == 1:
+        deadline = time.time() + 15
+        while not os.path.exists(sys.argv[2]) and time.time() < deadline:
+            time.sleep(0.02)
+    c.request("GET", "/v1/models")
+    r = c.getresponse()
+    r.read()
+    print("status", r.status, file=sys.stderr, flush=True)
+)PY");
+  auto client = Process::spawn({"python3", script, std::to_string(port("api-openai")), go});
+  ASSERT_TRUE(client->wait_for_stderr("status 200", 20s)) << client->stderr_text();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (fake_->idle_connections() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(fake_->idle_connections(), 1u) << "the proxy keeps its provider connection open";
+  EXPECT_EQ(fake_->close_idle_connections(), 1u);
+  std::this_thread::sleep_for(100ms);
+  awf::testing::write_file(go, "");
+  EXPECT_EQ(client->wait(20s), std::optional<int>(0)) << client->stderr_text();
+  EXPECT_EQ(client->stderr_text(), "status 200\nstatus 200\n");
+  auto all = fake_->recorded_requests();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].status, 200);
+  EXPECT_NE(all[1].connection, all[0].connection);
+}
+
+// A reused connection that ends before a byte of the answer (the provider
+// dropped it just as the request went out) is tried once more on a new
+// connection; a new connection that does the same is not: 502.
+TEST_F(ApiProxyTest, ReusedConnectionFailingBeforeAnAnswerIsRetriedOnANewOne) {
+  start_default();
+  fake_->set_model_answer("gpt-drop", 0);
+  HttpReply fresh = chat(R"({"model":"gpt-drop","messages":[]})");
+  EXPECT_EQ(fresh.status, 502);
+  EXPECT_NE(fresh.body.find("closed the connection before a response"), std::string::npos) << fresh.body;
+  EXPECT_EQ(fake_->requests(), 1u) << "a new connection that fails is not tried again";
+
+  fake_->set_close_reused_connections(1);
+  RunResult r = run({"curl", "-q", "-sS", "--noproxy", "*", "--max-time", "20", "-o", "/dev/null", "-o", "/dev/null",
+                     "-w", "%{http_code}\n", base("api-openai") + "/v1/models", base("api-openai") + "/v1/models"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "200\n200\n");
+  auto all = fake_->recorded_requests();
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[2].status, 0);  // dropped on the reused connection
+  EXPECT_EQ(all[2].connection, all[1].connection);
+  EXPECT_EQ(all[3].status, 200);
+  EXPECT_NE(all[3].connection, all[2].connection);
 }
 
 // §8.30: a WebSocket upgrade carries the real key; after the provider's 101

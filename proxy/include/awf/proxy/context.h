@@ -27,7 +27,8 @@
 
 namespace awf::proxy {
 
-struct ApiProxy;  // api_settings.h
+struct ApiProxy;         // api_settings.h
+class ApiUpstreamPool;   // api_upstream_pool.h
 
 struct ProxyContext {
   Config config;
@@ -145,7 +146,11 @@ struct Worker {
   void park_upstream(const std::string& key, boost::asio::ip::tcp::socket socket, std::string dest);
   // A parked connection for `key` still open and younger than the idle limit.
   std::optional<std::pair<boost::asio::ip::tcp::socket, std::string>> take_upstream(const std::string& key);
-  void clear_upstreams();
+  void clear_upstreams();  // both pools: these and the API proxy's
+
+  // The API proxy's idle provider connections of this thread, made by the
+  // first API session that needs it.
+  std::shared_ptr<ApiUpstreamPool> api_upstreams;
 
  private:
   Connection* live_ = nullptr;
