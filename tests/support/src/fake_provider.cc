@@ -599,13 +599,11 @@ std::size_t RecordedRequest::header_count(std::string_view name) const {
 }
 
 struct FakeProvider::Impl {
+  // Declared before `io`, so destroyed after it: destroying `io` destroys
+  // the coroutine frames still suspended in it, and their locals (an
+  // IdleMark, a TLS stream) reach back into these on their way out.
   Options options;
   std::string ca_cert, ca_key, cert, key;
-  asio::io_context io{1};
-  std::optional<asio::ssl::context> tls;
-  tcp::acceptor acceptor{io};
-  std::thread thread;
-  std::uint16_t port = 0;
   std::atomic<std::size_t> connections{0}, failed_handshakes{0};
 
   mutable std::mutex mutex;
@@ -619,6 +617,12 @@ struct FakeProvider::Impl {
   // Connections waiting for a request with nothing of one read yet, by
   // connection number; touched on the I/O thread, counted under `mutex`.
   std::map<std::size_t, Stream*> idle;
+  std::optional<asio::ssl::context> tls;
+
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::thread thread;
+  std::uint16_t port = 0;
 
   awaitable<void> read_more(Stream& s, std::string& buf) {
     char tmp[65536];
