@@ -20,13 +20,23 @@ done
 
 ./scripts/install-deps.sh
 
+# Tests run several at a time: most of their time is spent waiting on
+# processes and sockets, not on the CPU. Those that must not overlap (the
+# end-to-end runs of awf, the benchmarks' smoke runs) are marked RUN_SERIAL.
+# AWF_TEST_JOBS overrides the default of twice the cores, between 4 and 8.
+test_jobs=${AWF_TEST_JOBS:-$(( $(nproc) * 2 ))}
+if [[ -z ${AWF_TEST_JOBS:-} ]]; then
+  (( test_jobs < 4 )) && test_jobs=4
+  (( test_jobs > 8 )) && test_jobs=8
+fi
+
 run_suite() {
   local preset=$1
   echo "=== build ($preset)"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset"
-  echo "=== test ($preset)"
-  ctest --preset "$preset" --timeout 600
+  echo "=== test ($preset, $test_jobs at a time)"
+  ctest --preset "$preset" --timeout 600 --parallel "$test_jobs"
 }
 
 run_suite default

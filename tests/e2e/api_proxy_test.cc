@@ -22,6 +22,7 @@
 #include "awf/testing/facility.h"
 #include "awf/testing/fake_provider.h"
 #include "awf/testing/files.h"
+#include "awf/testing/net.h"
 #include "awf/testing/process.h"
 
 namespace fs = std::filesystem;
@@ -120,6 +121,11 @@ class ApiProxyEndToEnd : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (geteuid() != 0) return;
+    // The suite's fixed addresses and ports (DNS on :53, origins on :80 and
+    // :443) live in a network namespace of its own: no listener of the
+    // machine's and no other test process can be in their way.
+    netns_error_ = awf::testing::enter_private_network();
+    if (!netns_error_.empty()) return;
     etc_ = std::make_unique<TempDir>();
     ::chmod(etc_->path().c_str(), 0755);
     awf::testing::write_file(etc_->file("hosts"), "127.0.0.1 localhost\n::1 localhost\n");
@@ -142,6 +148,7 @@ class ApiProxyEndToEnd : public ::testing::Test {
 
   void SetUp() override {
     AWF_REQUIRE_FACILITY(geteuid() == 0, "end-to-end tests need root (namespaces, nftables)");
+    AWF_REQUIRE_FACILITY(netns_error_.empty(), "a network namespace for the suite's origins: " + netns_error_);
     AWF_REQUIRE_FACILITY(fs::exists(kAwf), std::string("awf binary missing at ") + kAwf);
     AWF_REQUIRE_FACILITY(dns_ && provider_, "could not start the DNS stub and the fake provider on 127.0.92.x");
     for (const char* tool : {"/usr/bin/node", "/usr/bin/curl"}) {
@@ -185,6 +192,7 @@ class ApiProxyEndToEnd : public ::testing::Test {
   }
 
   static std::unique_ptr<TempDir> etc_, certs_;
+  static inline std::string netns_error_;
   static std::unique_ptr<DnsStub> dns_;
   static std::unique_ptr<FakeProvider> provider_;
   TempDir logs_, state_, scripts_, workspace_;

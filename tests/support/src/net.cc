@@ -3,7 +3,10 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,6 +46,23 @@ int remaining_ms(Clock::time_point deadline) {
 }
 
 }  // namespace
+
+std::string enter_private_network() {
+  if (::unshare(CLONE_NEWNET) != 0) return std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  ifreq req{};
+  std::strncpy(req.ifr_name, "lo", IFNAMSIZ - 1);
+  std::string why;
+  if (::ioctl(fd, SIOCGIFFLAGS, &req) != 0) {
+    why = std::string("reading the flags of lo: ") + std::strerror(errno);
+  } else {
+    req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP);
+    if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0) why = std::string("setting lo up: ") + std::strerror(errno);
+  }
+  ::close(fd);
+  return why;
+}
 
 bool wait_for_port(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;

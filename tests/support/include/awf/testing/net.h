@@ -11,6 +11,15 @@
 
 namespace awf::testing {
 
+// Moves the calling thread into a new network namespace with only its
+// loopback interface, up (so all of 127.0.0.0/8 and ::1 answer there), and
+// returns "" or why it could not. Threads and processes started from this
+// thread afterwards share it, so a suite that calls it first (before it
+// starts any thread) can use fixed loopback addresses and ports such as
+// 127.0.90.10:80 without meeting the machine's listeners or another test
+// process doing the same. Needs root (CAP_SYS_ADMIN).
+std::string enter_private_network();
+
 bool wait_for_port(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout);
 // A port that was free a moment ago (bind to 0, read, close): for "refused" targets.
 std::uint16_t unused_port(const std::string& host);
