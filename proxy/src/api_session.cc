@@ -61,7 +61,7 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-constexpr std::size_t kHeadChunk = 16 * 1024;
+constexpr std::size_t kHeadChunk = 4 * 1024;  // a request head's first read; longer heads take more
 constexpr std::size_t kBodyChunk = 64 * 1024;
 constexpr std::size_t kPieceBytes = ApiUpstream::kPieceBytes;  // one read of a response body or WebSocket direction
 constexpr std::uint64_t kMaxLingerBytes = 16 * 1024 * 1024;  // dropped at most after a refusal
@@ -502,7 +502,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     if (!ok) return fail_upstream("cannot set up TLS for " + host_shown_);
     ::SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     wait_ = Wait::handshake;  // the same connect budget, named for the step
-    up->stream.async_handshake(ssl::stream_base::client, [self = shared_from_this(), up](const error_code& e) {
+    up->stream.async_handshake([self = shared_from_this(), up](const error_code& e) {
       if (up != self->up_ || self->phase_ != Phase::connect) return;
       self->on_handshake(e);
     });
@@ -605,32 +605,61 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
   // the agent unchanged, the bytes read so far first.
   void inspect_body() {
     phase_ = Phase::inspect;
+    if (up_->parser->is_done()) return on_inspected();
+    read_piece([self = shared_from_this()](std::size_t produced, const error_code& ec) {
+      if (produced != 0) self->tx_.inspected.append(self->up_->piece(), produced);
+      if (ec) {
+        return self->fail_upstream(self->host_shown_ + " ended its answer early: " +
+                                   (is_closed_error(ec) ? "the connection closed" : ec.message()));
+      }
+      if (self->tx_.inspected.size() > api::kMaxInspectedBodyBytes) {
+        // Too big to be a refusal we act on: relayed as it comes.
+        std::string first = std::move(self->tx_.inspected);
+        self->tx_.inspected.clear();
+        const int status = static_cast<int>(self->up_->parser->get().result_int());
+        return self->write_response_head(self->agent_response_head(status, false), std::move(first));
+      }
+      self->inspect_body();
+    });
+  }
+
+  // Reads the next piece of the response body into the provider
+  // connection's piece; `then(produced, ec)` runs unless the session moved
+  // on meanwhile (another phase, another connection). When nothing of the
+  // provider's is held here or in OpenSSL, it first waits for the socket
+  // with the piece and the read buffer freed: a stream waiting for its next
+  // event holds no buffer.
+  template <typename Then>
+  void read_piece(Then then) {
     auto up = up_;
-    if (up->parser->is_done()) return on_inspected();
-    auto& body = up->parser->get().body();
-    body.data = up->piece.data();
-    body.size = up->piece.size();
     set_deadline(ctx_.config.read_timeout, Wait::idle);
+    if (!up->drained()) return read_piece_now(std::move(then));
+    up->release_buffers();
+    up->stream.next_layer().async_wait(
+        tcp::socket::wait_read,
+        [self = shared_from_this(), up, phase = phase_, then = std::move(then)](const error_code& ec) mutable {
+          if (up != self->up_ || self->phase_ != phase) return;
+          if (ec) return then(0, ec);
+          self->read_piece_now(std::move(then));
+        });
+  }
+
+  template <typename Then>
+  void read_piece_now(Then then) {
+    auto up = up_;
+    auto& body = up->parser->get().body();
+    body.data = up->piece();
+    body.size = kPieceBytes;
+    up->buffer.reserve(kPieceBytes);  // reads of a piece each, not of the 512 bytes an empty buffer asks for
     http::async_read_some(up->stream, up->buffer, *up->parser,
-                          [self = shared_from_this(), up](error_code ec, std::size_t) {
-                            if (up != self->up_ || self->phase_ != Phase::inspect) return;
-                            if (ec == http::error::need_buffer) ec = {};
+                          [self = shared_from_this(), up, phase = phase_, then = std::move(then)](
+                              error_code ec, std::size_t) mutable {
+                            if (up != self->up_ || self->phase_ != phase) return;
+                            if (ec == http::error::need_buffer) ec = {};  // the piece is full
+                            // A provider that closes without TLS's
+                            // close_notify still ends a close-delimited body.
                             if (ec == ssl::error::stream_truncated && up->parser->need_eof()) up->parser->put_eof(ec);
-                            const std::size_t produced = up->piece.size() - up->parser->get().body().size;
-                            self->tx_.inspected.append(up->piece.data(), produced);
-                            if (ec) {
-                              return self->fail_upstream(self->host_shown_ + " ended its answer early: " +
-                                                         (is_closed_error(ec) ? "the connection closed" : ec.message()));
-                            }
-                            if (self->tx_.inspected.size() > api::kMaxInspectedBodyBytes) {
-                              // Too big to be a refusal we act on: relayed as it comes.
-                              std::string first = std::move(self->tx_.inspected);
-                              self->tx_.inspected.clear();
-                              const int status = static_cast<int>(up->parser->get().result_int());
-                              return self->write_response_head(self->agent_response_head(status, false),
-                                                               std::move(first));
-                            }
-                            self->inspect_body();
+                            then(kPieceBytes - up->parser->get().body().size, ec);
                           });
   }
 
@@ -816,6 +845,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
   // head in the framing chosen for the agent.
   void write_response_head(std::string head, std::string first = {}) {
     phase_ = Phase::response_body;
+    release_request_buffers();
     if (tx_.models_sent.size() > 1) {
       spdlog::info("api {} {} {}: {} answered by fallback model {} (asked for {})", api::provider_name(provider_),
                    tx_.rec.method, tx_.rec.url, tx_.rec.status, api::log_safe_text(tx_.upstream.model, api_.redactor),
@@ -836,23 +866,22 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     });
   }
 
+  // Once the answer's head goes to the agent the request is never sent
+  // again: its copies and the agent's read buffer are freed for the rest of
+  // an answer that may stream for minutes.
+  void release_request_buffers() {
+    std::string().swap(tx_.upstream.body);
+    std::string().swap(tx_.upstream_head);
+    tx_.fallback_request.reset();
+    if (in_.empty()) std::string().swap(in_);
+    else in_.shrink_to_fit();
+  }
+
   void pump_body() {
-    auto up = up_;
-    if (up->parser->is_done()) return finish_body();
-    auto& body = up->parser->get().body();
-    body.data = up->piece.data();
-    body.size = up->piece.size();
-    set_deadline(ctx_.config.read_timeout, Wait::idle);
-    http::async_read_some(up->stream, up->buffer, *up->parser,
-                          [self = shared_from_this(), up](error_code ec, std::size_t) {
-                            if (up != self->up_ || self->phase_ != Phase::response_body) return;
-                            if (ec == http::error::need_buffer) ec = {};  // the piece is full
-                            // A provider that closes without TLS's
-                            // close_notify still ends a close-delimited body.
-                            if (ec == ssl::error::stream_truncated && up->parser->need_eof()) up->parser->put_eof(ec);
-                            const std::size_t produced = up->piece.size() - up->parser->get().body().size;
-                            self->on_body_piece(produced, ec);
-                          });
+    if (up_->parser->is_done()) return finish_body();
+    read_piece([self = shared_from_this()](std::size_t produced, const error_code& ec) {
+      self->on_body_piece(produced, ec);
+    });
   }
 
   void on_body_piece(std::size_t produced, const error_code& ec) {
@@ -870,12 +899,12 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     if (tx_.framing == Framing::chunked) {
       chunk_head_ = hex_size(produced);
       tx_.rec.bytes_to_client += chunk_head_.size() + produced + 2;
-      const std::array<asio::const_buffer, 3> buffers{asio::buffer(chunk_head_), asio::buffer(up->piece.data(), produced),
+      const std::array<asio::const_buffer, 3> buffers{asio::buffer(chunk_head_), asio::buffer(up->piece(), produced),
                                                       asio::buffer("\r\n", 2)};
       asio::async_write(client_, buffers, std::move(done));
     } else {
       tx_.rec.bytes_to_client += produced;
-      asio::async_write(client_, asio::buffer(up->piece.data(), produced), std::move(done));
+      asio::async_write(client_, asio::buffer(up->piece(), produced), std::move(done));
     }
   }
 
@@ -937,6 +966,8 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     tx_.rec.bytes_to_client += ws_down_.size();
     ws_up_ = std::move(in_);
     in_.clear();
+    std::string().swap(tx_.upstream.body);
+    tx_.fallback_request.reset();
     set_deadline(ctx_.config.read_timeout, Wait::idle);
     asio::async_write(client_, asio::buffer(ws_down_), [self = shared_from_this(), up](const error_code& ec, std::size_t) {
       if (!self->websocket_live(up)) return;
@@ -956,12 +987,12 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
 
   void ws_read_provider() {
     auto up = up_;
-    up->stream.async_read_some(asio::buffer(up->piece), [self = shared_from_this(), up](const error_code& ec, std::size_t n) {
+    up->stream.async_read_some(asio::buffer(up->piece(), kPieceBytes), [self = shared_from_this(), up](const error_code& ec, std::size_t n) {
       if (!self->websocket_live(up)) return;
       if (ec) return self->end_websocket(is_closed_error(ec) ? "the provider closed" : ec.message());
       self->set_deadline(self->ctx_.config.read_timeout, Wait::idle);
       self->tx_.rec.bytes_to_client += n;
-      asio::async_write(self->client_, asio::buffer(up->piece.data(), n),
+      asio::async_write(self->client_, asio::buffer(up->piece(), n),
                         [self, up](const error_code& write_error, std::size_t) {
                           if (!self->websocket_live(up)) return;
                           if (write_error) return self->end_websocket("the agent left");
@@ -972,12 +1003,12 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
 
   void ws_read_agent() {
     auto up = up_;
-    client_.async_read_some(asio::buffer(ws_in_), [self = shared_from_this(), up](const error_code& ec, std::size_t n) {
+    client_.async_read_some(asio::buffer(agent_piece(), kPieceBytes), [self = shared_from_this(), up](const error_code& ec, std::size_t n) {
       if (!self->websocket_live(up)) return;
       if (ec) return self->end_websocket(is_closed_error(ec) ? "the agent closed" : ec.message());
       self->set_deadline(self->ctx_.config.read_timeout, Wait::idle);
       self->tx_.request_bytes += n;
-      asio::async_write(up->stream, asio::buffer(self->ws_in_.data(), n),
+      asio::async_write(up->stream, asio::buffer(self->agent_piece(), n),
                         [self, up](const error_code& write_error, std::size_t) {
                           if (!self->websocket_live(up)) return;
                           if (write_error) return self->end_websocket("the provider left");
@@ -1042,7 +1073,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
   }
 
   void drain_input() {
-    client_.async_read_some(asio::buffer(ws_in_), [self = shared_from_this()](const error_code& ec, std::size_t n) {
+    client_.async_read_some(asio::buffer(agent_piece(), kPieceBytes), [self = shared_from_this()](const error_code& ec, std::size_t n) {
       if (self->phase_ != Phase::closing) return;
       self->lingered_ += n;
       if (ec || self->lingered_ > kMaxLingerBytes) return self->close_all();
@@ -1184,7 +1215,13 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
   std::shared_ptr<ApiUpstream> up_;
 
   std::string ws_down_, ws_up_;  // what each side sent behind the upgrade
-  std::array<char, kPieceBytes> ws_in_{};  // agent -> provider
+  std::unique_ptr<char[]> agent_piece_;  // agent -> provider after an upgrade, or dropped input while closing
+
+  // Made when first needed: most sessions never upgrade or linger.
+  char* agent_piece() {
+    if (!agent_piece_) agent_piece_ = std::make_unique_for_overwrite<char[]>(kPieceBytes);
+    return agent_piece_.get();
+  }
 };
 
 }  // namespace

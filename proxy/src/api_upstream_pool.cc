@@ -11,6 +11,16 @@ namespace awf::proxy {
 using error_code = boost::system::error_code;
 using tcp = boost::asio::ip::tcp;
 
+char* ApiUpstream::piece() {
+  if (!piece_) piece_ = std::make_unique_for_overwrite<char[]>(kPieceBytes);
+  return piece_.get();
+}
+
+void ApiUpstream::release_buffers() {
+  piece_.reset();
+  if (buffer.size() == 0) buffer.shrink_to_fit();
+}
+
 void ApiUpstream::close() {
   error_code ec;
   stream.lowest_layer().close(ec);
@@ -63,7 +73,7 @@ std::shared_ptr<ApiUpstream> ApiUpstreamPool::take(const std::string& key) {
     entry->up->stream.next_layer().cancel(ec);  // the readability wait completes as aborted, ignored
     // Its wait may not have run yet: look now.
     if (now - entry->parked < kIdleLimit && entry->up->stream.next_layer().is_open() &&
-        upstream_is_quiet(entry->up->stream.next_layer())) {
+        !entry->up->stream.has_buffered_input() && upstream_is_quiet(entry->up->stream.next_layer())) {
       found = std::move(entry->up);
     } else {
       entry->up->close();

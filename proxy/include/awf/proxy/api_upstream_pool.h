@@ -7,10 +7,8 @@
 // readable byte or end of stream, or kIdleLimit passing, ends it.
 #pragma once
 
-#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -23,6 +21,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "awf/proxy/tls_client_stream.h"
+
 namespace awf::proxy {
 
 // One provider connection. Handlers hold it by shared_ptr: a session that
@@ -31,18 +31,33 @@ namespace awf::proxy {
 struct ApiUpstream {
   static constexpr std::size_t kPieceBytes = 16 * 1024;  // one read of a response body
 
-  ApiUpstream(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& tls) : stream(std::move(socket), tls) {}
-  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream;
+  ApiUpstream(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& tls)
+      : stream(std::move(socket), tls.native_handle()) {}
+  TlsClientStream stream;
   boost::beast::flat_buffer buffer;  // bytes read past what the parser has taken
   std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser;
-  std::array<char, kPieceBytes> piece;  // the response body piece being relayed
-  std::string dest;                     // "ip:port" as logged
-  std::size_t exchanges = 0;            // answers read whole on it (0: a new connection)
+  std::string dest;                  // "ip:port" as logged
+  std::size_t exchanges = 0;         // answers read whole on it (0: a new connection)
 
   // Whether the last answer left the connection ready for another request:
   // read to its end, the provider keeping it open, nothing unread behind it.
-  bool in_step() const { return parser && parser->is_done() && parser->keep_alive() && buffer.size() == 0; }
+  bool in_step() const {
+    return parser && parser->is_done() && parser->keep_alive() && buffer.size() == 0 && !stream.has_buffered_input();
+  }
+  // The piece the response body is relayed through (kPieceBytes), made
+  // when first needed.
+  char* piece();
+  // Whether nothing of the provider's is held here or in OpenSSL: the next
+  // byte has to come from the socket.
+  bool drained() const { return buffer.size() == 0 && !stream.has_buffered_input(); }
+  // Frees the piece and the read buffer while the provider is quiet (both
+  // empty and no read in flight), so that a stream waiting for its next
+  // event holds no buffer.
+  void release_buffers();
   void close();
+
+ private:
+  std::unique_ptr<char[]> piece_;
 };
 
 // Idle provider connections of one worker thread, by "host:port". Used on
