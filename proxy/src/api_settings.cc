@@ -150,6 +150,11 @@ Result<std::unique_ptr<ApiProxy>> make_api_proxy(api::ProviderSettings settings,
   if (::SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
     return Error{"API proxy TLS context: cannot require TLS 1.2: " + openssl_reason()};
   }
+  // No session resumption: a connection is kept and reused instead, so
+  // tickets (and the session copies OpenSSL makes for each) would cost
+  // every connection memory and work for nothing.
+  ::SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  ::SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   proxy->tls.set_verify_mode(boost::asio::ssl::verify_peer);
   boost::system::error_code ec;
   proxy->tls.set_default_verify_paths(ec);

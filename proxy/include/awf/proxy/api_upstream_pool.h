@@ -64,7 +64,10 @@ struct ApiUpstream {
 // that thread only: no lock.
 class ApiUpstreamPool {
  public:
-  static constexpr std::size_t kIdlePerHost = 4;
+  // As many as the concurrent requests one worker is likely to have to a
+  // provider: an idle connection costs a descriptor and its SSL object,
+  // a missing one a TLS handshake (about a millisecond of CPU).
+  static constexpr std::size_t kIdlePerHost = 256;
   static constexpr std::chrono::seconds kIdleLimit{30};
 
   ApiUpstreamPool() = default;
