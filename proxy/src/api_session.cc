@@ -633,7 +633,16 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
   void read_piece(Then then) {
     auto up = up_;
     set_deadline(ctx_.config.read_timeout, Wait::idle);
-    if (!up->drained()) return read_piece_now(std::move(then));
+    if (up->stream.has_buffered_input()) return read_piece_now(std::move(then));
+    if (up->buffer.size() != 0) {
+      // What the read buffer holds first: body bytes that came with the
+      // head or behind a chunk's size line. Bytes it cannot take are an
+      // unfinished unit (a chunk's CRLF, half a size line) that needs the
+      // socket's next bytes.
+      error_code ec;
+      const std::size_t produced = parse_buffered(*up, ec);
+      if (produced != 0 || ec || up->parser->is_done()) return then(produced, ec);
+    }
     up->release_buffers();
     up->stream.next_layer().async_wait(
         tcp::socket::wait_read,
@@ -642,6 +651,24 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
           if (ec) return then(0, ec);
           self->read_piece_now(std::move(then));
         });
+  }
+
+  // Runs the parser over the read buffer into the piece without reading;
+  // returns the body bytes produced.
+  static std::size_t parse_buffered(ApiUpstream& up, error_code& ec) {
+    auto& body = up.parser->get().body();
+    body.data = up.piece();
+    body.size = kPieceBytes;
+    while (up.buffer.size() != 0 && !up.parser->is_done() && body.size != 0) {
+      const std::size_t used = up.parser->put(up.buffer.data(), ec);
+      up.buffer.consume(used);
+      if (ec == http::error::need_more || ec == http::error::need_buffer) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) break;
+    }
+    return kPieceBytes - body.size;
   }
 
   template <typename Then>

@@ -18,7 +18,7 @@ char* ApiUpstream::piece() {
 
 void ApiUpstream::release_buffers() {
   piece_.reset();
-  if (buffer.size() == 0) buffer.shrink_to_fit();
+  buffer.shrink_to_fit();
 }
 
 void ApiUpstream::close() {

@@ -47,12 +47,9 @@ struct ApiUpstream {
   // The piece the response body is relayed through (kPieceBytes), made
   // when first needed.
   char* piece();
-  // Whether nothing of the provider's is held here or in OpenSSL: the next
-  // byte has to come from the socket.
-  bool drained() const { return buffer.size() == 0 && !stream.has_buffered_input(); }
-  // Frees the piece and the read buffer while the provider is quiet (both
-  // empty and no read in flight), so that a stream waiting for its next
-  // event holds no buffer.
+  // Frees the piece and shrinks the read buffer to the bytes it holds (an
+  // unfinished unit the parser waits on) while no read is in flight, so
+  // that a stream waiting for its next event holds no buffer.
   void release_buffers();
   void close();
 
