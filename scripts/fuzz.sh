@@ -43,7 +43,9 @@ cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 cmake --build "$build" -j2 --target $(printf 'awf_fuzz_%s ' "${targets[@]}")
 
 mkdir -p "$build/artifacts"
-status=0
+# The targets run side by side, each for its own -max_total_time: the bound
+# is on wall time, so the whole run takes one target's time, not the sum.
+declare -A pids
 for target in "${targets[@]}"; do
   work="$build/corpus-$target"
   mkdir -p "$work"
@@ -51,12 +53,19 @@ for target in "${targets[@]}"; do
   # Merged corpus first (work dir), read-only seeds second: libFuzzer writes
   # new inputs only into the first directory.
   # -max_len covers the largest ClientHello input (kMaxClientHelloInput).
-  set +e
   "$build/bin/awf_fuzz_$target" -max_total_time="$seconds" -max_len=20000 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" \
-    "$work" "$(seeds_of "$target")" >"$build/fuzz-$target.log" 2>&1
+    "$work" "$(seeds_of "$target")" >"$build/fuzz-$target.log" 2>&1 &
+  pids[$target]=$!
+done
+
+status=0
+for target in "${targets[@]}"; do
+  set +e
+  wait "${pids[$target]}"
   rc=$?
   set -e
+  echo "=== fuzz $target: exit $rc"
   # The summary: final coverage line, executions, and any sanitizer report.
   grep -E 'DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)|^==[0-9]+==ERROR|SUMMARY|runtime error|deadly signal' \
     "$build/fuzz-$target.log" || true
