@@ -656,9 +656,7 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
   // Runs the parser over the read buffer into the piece without reading;
   // returns the body bytes produced.
   static std::size_t parse_buffered(ApiUpstream& up, error_code& ec) {
-    auto& body = up.parser->get().body();
-    body.data = up.piece();
-    body.size = kPieceBytes;
+    auto& body = aim_at_piece(up);
     while (up.buffer.size() != 0 && !up.parser->is_done() && body.size != 0) {
       const std::size_t used = up.parser->put(up.buffer.data(), ec);
       up.buffer.consume(used);
@@ -671,12 +669,19 @@ class ApiSession final : public Connection, public std::enable_shared_from_this<
     return kPieceBytes - body.size;
   }
 
+  // Points the parser's body at the whole piece: what it parses next goes
+  // there.
+  static http::buffer_body::value_type& aim_at_piece(ApiUpstream& up) {
+    auto& body = up.parser->get().body();
+    body.data = up.piece();
+    body.size = kPieceBytes;
+    return body;
+  }
+
   template <typename Then>
   void read_piece_now(Then then) {
     auto up = up_;
-    auto& body = up->parser->get().body();
-    body.data = up->piece();
-    body.size = kPieceBytes;
+    aim_at_piece(*up);
     up->buffer.reserve(kPieceBytes);  // reads of a piece each, not of the 512 bytes an empty buffer asks for
     http::async_read_some(up->stream, up->buffer, *up->parser,
                           [self = shared_from_this(), up, phase = phase_, then = std::move(then)](

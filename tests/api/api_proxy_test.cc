@@ -15,6 +15,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "awf/testing/facility.h"
 #include "awf/testing/fake_provider.h"
@@ -761,6 +762,27 @@ TEST_F(ApiProxyTest, SequentialRequestsShareOneProviderConnection) {
     EXPECT_EQ(req.sni, "api.openai.test");
   }
   EXPECT_EQ(fake_->connections(), 1u);
+}
+
+// Concurrent streams each need a provider connection, and once they end the
+// proxy keeps every one of them for the next requests (up to
+// ApiUpstreamPool::kIdlePerHost per worker): ten at once over two workers
+// put five or more on one worker, more than a small per-host limit keeps.
+TEST_F(ApiProxyTest, ConnectionsOfConcurrentStreamsAreAllKeptForLaterRequests) {
+  start_default();
+  fake_->set_stream(3, 200ms);
+  const std::string body = R"({"model":"gpt-test","stream":true,"messages":[]})";
+  std::vector<std::unique_ptr<Process>> clients;
+  for (int i = 0; i < 10; ++i) {
+    clients.push_back(Process::spawn({"curl", "-q", "-sS", "-N", "--noproxy", "*", "--max-time", "20", "-o",
+                                      "/dev/null", "-H", "Content-Type: application/json", "--data-binary", body,
+                                      base("api-openai") + "/v1/chat/completions"}));
+  }
+  for (auto& c : clients) ASSERT_EQ(c->wait(30s), 0) << c->stderr_text();
+  ASSERT_EQ(fake_->connections(), 10u) << "the ten streams overlapped, one provider connection each";
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (fake_->idle_connections() < 10 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(fake_->idle_connections(), 10u) << "every provider connection is kept open for later requests";
 }
 
 // A connection the provider answered with "Connection: close" is not used

@@ -23,6 +23,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <algorithm>
 #include <boost/system/error_code.hpp>
 #include <cstddef>
 #include <string>
@@ -112,7 +113,6 @@ class TlsClientStream {
     return boost::asio::buffer(gather_);
   }
 
-  struct Op;
   void start_handshake(HandshakeHandler handler);
   void start_read(boost::asio::mutable_buffer buffer, ReadHandler handler);
   void start_write(boost::asio::const_buffer data, WriteHandler handler);
