@@ -767,18 +767,54 @@ TEST_F(AwfEndToEnd, HostsFileDecidesForTheCommandAndTheProxyWhateverEtcHostsSays
   EXPECT_EQ(out2.substr(0, out2.find('|')), "403 503") << out2;
 }
 
+// Wraps a word for sh in single quotes.
+std::string sh_quote(const std::string& word) {
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
 TEST_F(AwfEndToEnd, GhAwDirectoriesAreSharedWithThePrivateTmp) {
   // /tmp/gh-aw is where awf's workflows exchange files with the command: it
   // must still be the host's directory inside the private /tmp.
-  const bool existed = fs::exists("/tmp/gh-aw");
-  fs::create_directories("/tmp/gh-aw");
-  ::chmod("/tmp/gh-aw", 0777);
+  //
+  // Creating /tmp/gh-aw on the machine would change every other awf run that
+  // starts meanwhile (they would share it, and fail if it went away before
+  // their sandbox mounted it). So awf runs in a mount namespace of the test's
+  // own whose /tmp is a fresh tmpfs showing the machine's /tmp entries bound
+  // back in (the build tree may lie under /tmp) plus a gh-aw directory that
+  // exists only there, in place of the machine's own if it has one.
   TempDir outputs_parent;
   make_walkable(outputs_parent.path());
-  const std::string marker = "/tmp/gh-aw/awf-e2e-" + std::to_string(::getpid());
-  auto r = awf(kAllowOne, {"echo from-inside > " + marker + "; ls /tmp"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(awf::testing::read_file(marker), "from-inside\n");
+  std::string awf_argv = sh_quote(kAwf);
+  for (const std::string& arg :
+       {std::string("--dns-servers"), std::string(kDns), std::string("--allow-private-ranges"),
+        std::string("127.0.90.0/24"), std::string("--hosts-file"), hosts_file(), std::string("--proxy-logs-dir"),
+        outputs_parent.path(), std::string("--allow-domains"), std::string("allowed.test"), std::string("--"),
+        std::string("echo from-inside > /tmp/gh-aw/marker; ls /tmp")}) {
+    awf_argv += " " + sh_quote(arg);
+  }
+  const std::string script =
+      "set -e; cd /tmp; mount -t tmpfs -o mode=1777 awf-e2e-tmp /tmp; "
+      // The shell still stands in the machine's /tmp, now covered: bind each
+      // entry back by its relative name, which the kernel resolves from there
+      // (mount would otherwise turn it into /tmp/NAME, the new empty one).
+      "for e in * .[!.]* ..?*; do "
+      "  [ \"$e\" = gh-aw ] && continue; "
+      "  if [ -L \"$e\" ]; then cp -P \"$e\" \"/tmp/$e\"; continue; fi; "
+      "  [ -e \"$e\" ] || continue; "
+      "  if [ -d \"$e\" ]; then mkdir \"/tmp/$e\"; else : > \"/tmp/$e\"; fi; "
+      "  mount --no-canonicalize --rbind \"$e\" \"/tmp/$e\"; "
+      "done; "
+      "mkdir -m 0777 /tmp/gh-aw; cd " + sh_quote(fs::current_path().string()) + "; set +e; " + awf_argv +
+      "; code=$?; printf 'marker=%s\\n' \"$(cat /tmp/gh-aw/marker)\"; exit $code";
+  auto p = Process::spawn({"unshare", "--mount", "--propagation", "private", "sh", "-c", script},
+                          {"AWF_STATE_DIR=" + state_->path()});
+  auto code = p->wait(60s);
+  const std::string out = p->stdout_text();
+  ASSERT_EQ(code.value_or(-1), 0) << out << p->stderr_text();
+  EXPECT_NE(out.find("marker=from-inside\n"), std::string::npos) << out << p->stderr_text();
+  EXPECT_FALSE(fs::exists("/tmp/gh-aw/marker")) << "the run wrote to the machine's /tmp";
   // Nothing else of the host's /tmp is visible, except the way down to the
   // workspace (awf's working directory, bound in) when the checkout itself
   // lies under /tmp.
@@ -788,11 +824,9 @@ TEST_F(AwfEndToEnd, GhAwDirectoriesAreSharedWithThePrivateTmp) {
     expected.insert(it->string());
   }
   std::set<std::string> seen;
-  std::istringstream lines(r.out);
+  std::istringstream lines(out.substr(0, out.find("marker=")));
   for (std::string line; std::getline(lines, line);) seen.insert(line);
-  EXPECT_EQ(seen, expected) << r.out;
-  fs::remove(marker);
-  if (!existed) fs::remove_all("/tmp/gh-aw");
+  EXPECT_EQ(seen, expected) << out;
 }
 
 TEST_F(AwfEndToEnd, SocketFamiliesBeyondUnixInetAndNetlinkAreRefused) {
