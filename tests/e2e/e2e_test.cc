@@ -564,17 +564,6 @@ TEST_F(AwfEndToEnd, RootlessRunUsesAUserNamespaceAndStillFilters) {
   EXPECT_NE(count_lines_with(awf::testing::read_file(log_dir + "/access.log"), "TCP_DENIED", "denied.test"), "");
 }
 
-// `ip netns list` without the namespaces other test suites make for
-// themselves meanwhile (awf-icpt-*).
-std::string named_netns() {
-  std::istringstream in(awf::testing::run({"ip", "netns", "list"}).out);
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    if (line.rfind("awf-icpt-", 0) != 0) kept += line + "\n";
-  }
-  return kept;
-}
-
 // Processes this test process has as children now (pids), zombies reaped
 // first.
 std::vector<int> living_children() {
@@ -603,12 +592,12 @@ TEST_F(AwfEndToEnd, NothingIsLeftBehindAfterARun) {
   // child left" means nothing of this run is left, whatever other tests
   // run beside this one.
   ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0) << std::strerror(errno);
-  auto mounts_before = awf::testing::read_file("/proc/self/mounts");
-  auto netns_before = named_netns();
+  auto mounts_before = awf::testing::mounts_but_other_suites();
+  auto netns_before = awf::testing::named_netns_but_other_suites();
   auto r = awf(kAllowOne, {"sleep 0.2; curl -s -o /dev/null --max-time 5 http://allowed.test/"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(awf::testing::read_file("/proc/self/mounts"), mounts_before);
-  EXPECT_EQ(named_netns(), netns_before);
+  EXPECT_EQ(awf::testing::mounts_but_other_suites(), mounts_before);
+  EXPECT_EQ(awf::testing::named_netns_but_other_suites(), netns_before);
   std::vector<int> left = living_children();
   for (int i = 0; i < 20 && !left.empty(); ++i) {  // an exit in progress gets a moment
     std::this_thread::sleep_for(50ms);

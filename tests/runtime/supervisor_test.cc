@@ -16,6 +16,7 @@
 
 #include "awf/runtime/runtime.h"
 #include "awf/testing/files.h"
+#include "awf/testing/net.h"
 #include "test_support.h"
 
 namespace awf::runtime {
@@ -470,18 +471,8 @@ TEST_F(NativeRuntime, MissingProgramsAreNamed) {
 }
 
 TEST_F(NativeRuntime, NothingIsLeftBehind) {
-  auto mount_count = [] {
-    std::ifstream in("/proc/self/mountinfo");
-    return std::count(std::istreambuf_iterator<char>(in), {}, '\n');
-  };
-  auto netns_names = [] {
-    std::string names;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/run/netns", ec)) names += e.path().filename().string() + " ";
-    return names;
-  };
-  const auto mounts_before = mount_count();
-  const std::string netns_before = netns_names();
+  const std::string mounts_before = awf::testing::mounts_but_other_suites();
+  const std::string netns_before = awf::testing::named_netns_but_other_suites();
   const std::string marker = unique_marker();
   // The command mounts something inside its mount namespace: private, so it
   // must not show on the host.
@@ -491,8 +482,8 @@ TEST_F(NativeRuntime, NothingIsLeftBehind) {
   Outcome o = run();
   EXPECT_EQ(o.exit_code, 124) << o.err;
   EXPECT_EQ(processes_with(marker), 0);
-  EXPECT_EQ(mount_count(), mounts_before);
-  EXPECT_EQ(netns_names(), netns_before);
+  EXPECT_EQ(awf::testing::mounts_but_other_suites(), mounts_before);
+  EXPECT_EQ(awf::testing::named_netns_but_other_suites(), netns_before);
   EXPECT_TRUE(fs::is_empty(tmp_) || !fs::exists(tmp_ / "awf-")) << "temp files left";
 }
 

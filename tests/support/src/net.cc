@@ -11,8 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace awf::testing {
@@ -40,12 +44,43 @@ bool make_addr(const std::string& host, std::uint16_t port, sockaddr_storage& ss
   return false;
 }
 
+bool another_suites_netns(const std::string& name) {
+  return name.rfind("awf-icpt-", 0) == 0 || name.rfind("awf-pxy-", 0) == 0;
+}
+
 int remaining_ms(Clock::time_point deadline) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return ms < 0 ? 0 : static_cast<int>(ms);
 }
 
 }  // namespace
+
+std::string named_netns_but_other_suites() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/run/netns", ec)) {
+    std::string name = e.path().filename().string();
+    if (!another_suites_netns(name)) names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  std::string joined;
+  for (const auto& n : names) joined += n + "\n";
+  return joined;
+}
+
+std::string mounts_but_other_suites() {
+  std::ifstream in("/proc/self/mounts");
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string source, target;
+    fields >> source >> target;
+    if (target == "/run/netns") continue;
+    if (target.rfind("/run/netns/", 0) == 0 && another_suites_netns(target.substr(11))) continue;
+    kept += line + "\n";
+  }
+  return kept;
+}
 
 std::string enter_private_network() {
   if (::unshare(CLONE_NEWNET) != 0) return std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);

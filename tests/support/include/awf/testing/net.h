@@ -20,6 +20,14 @@ namespace awf::testing {
 // process doing the same. Needs root (CAP_SYS_ADMIN).
 std::string enter_private_network();
 
+// What a "nothing left behind" check compares: the named network namespaces
+// (/run/netns, one name per line, sorted) and the machine's mount table, both
+// without what test suites running beside it make for themselves meanwhile:
+// their namespaces named awf-icpt-* and awf-pxy-*, and /run/netns itself,
+// which `ip netns` mounts and unmounts as they come and go.
+std::string named_netns_but_other_suites();
+std::string mounts_but_other_suites();
+
 bool wait_for_port(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout);
 // A port that was free a moment ago (bind to 0, read, close): for "refused" targets.
 std::uint16_t unused_port(const std::string& host);
