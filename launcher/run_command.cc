@@ -194,6 +194,7 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
   rc.enable_host_access = cfg.host_access;
   rc.dns_servers = cfg.dns_servers;
   rc.dns_policy = cfg.dns_policy == cli::DnsPolicy::open ? "open" : "allowlist";
+  rc.tunnel_sni_check = cfg.tunnel_sni_check;
   rc.log_level = level_name(cfg.log_level);
   rc.allow_private_ranges = cfg.allow_private_ranges;
   // awf-proxy inherits awf's environment, the provider keys among it (never

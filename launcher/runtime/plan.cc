@@ -80,6 +80,7 @@ Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir, con
     p.insert(p.end(), {"--allow-private-ranges", config.allow_private_ranges});
   }
   if (!config.dns_policy.empty()) p.insert(p.end(), {"--dns-policy", config.dns_policy});
+  if (!config.tunnel_sni_check) p.insert(p.end(), {"--tunnel-sni-check", "off"});
   p.insert(p.end(), {"--log-dir", log_dir.string()});
   if (!config.log_level.empty()) p.insert(p.end(), {"--log-level", config.log_level});
   // The API proxy's listeners; its keys come from the environment, never

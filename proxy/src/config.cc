@@ -46,7 +46,7 @@ const char* const kValueKeys[] = {
     "allow-host-ports", "dns-servers", "hosts-file", "allow-private-ranges", "log-dir", "log-format", "log-level",
     "threads", "connect-timeout", "request-timeout", "read-timeout", "client-lifetime", "shutdown-timeout",
     "max-header-bytes", "max-connections", "listen-http-intercept", "listen-tls-intercept", "listen-dns",
-    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "dns-tcp-timeout",
+    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "dns-tcp-timeout",
     "dns-tcp-max-connections", "api-listen", "api-key", "api-target", "api-base-path", "api-ca-cert",
 };
 
@@ -165,7 +165,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   Config& c = out.config;
   std::vector<std::string> listen, dns_servers, private_ranges;
   std::vector<std::string> listen_http, listen_tls, listen_dns;
-  std::string dns_policy = "allowlist", dns_refuse_code = "refused", health_check;
+  std::string dns_policy = "allowlist", dns_refuse_code = "refused", health_check, tunnel_sni_check = "on";
   double dns_timeout = 2, client_hello_timeout = 10, dns_tcp_timeout = 5;
   std::vector<std::string> api_listen, api_keys, api_targets, api_base_paths;
   std::string log_format = "awf";
@@ -205,8 +205,14 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
                  "DNS-over-TCP clients at once, counted in --max-connections and kept below it so they cannot "
                  "take the slots of HTTP and TLS clients (default: a quarter of --max-connections, at least 1)");
   app.add_option("--client-hello-timeout", client_hello_timeout,
-                 "seconds a redirected TLS client has to send its whole ClientHello (10)")
+                 "seconds a redirected TLS client, or one opening a CONNECT tunnel to port 443, has to send its whole "
+                 "ClientHello (10)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--tunnel-sni-check", tunnel_sni_check,
+                 "on (default): a CONNECT tunnel to port 443 must start with a TLS ClientHello whose server name the "
+                 "policy allows, else it is refused before any byte reaches the origin (domain fronting, plain bytes, "
+                 "no name); off: relay such tunnels unchecked, for clients that need raw tunnels")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--health-check", health_check,
                  "probe the forward listener at ADDR:PORT and exit 0 when it answers, 1 otherwise (container "
                  "HEALTHCHECK); the probe is not logged");
@@ -351,6 +357,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   c.dns_policy.refusal = dns_refuse_code == "nxdomain" ? intercept::DnsRcode::nxdomain : intercept::DnsRcode::refused;
   c.dns_timeout = to_ms(dns_timeout);
   c.client_hello_timeout = to_ms(client_hello_timeout);
+  c.tunnel_sni_check = tunnel_sni_check == "on";
   c.dns_tcp_timeout = to_ms(dns_tcp_timeout);
   for (const auto& s : dns_servers) {
     // Only the address is checked here, leniently: dns_upstreams() reads the

@@ -1,7 +1,8 @@
 // Forward-proxy sessions: request heads, policy decisions on every request,
 // resolution and connection through the SSRF guard, streamed bodies in both
 // directions, keep-alive on both sides, CONNECT and WebSocket hand-off to the
-// Relay, Squid's status and result codes, one log record per transaction.
+// Relay (a tunnel to port 443 only after its ClientHello names an allowed
+// host), Squid's status and result codes, one log record per transaction.
 // What a transaction logs is derived in transaction_log.cc; the pages the
 // proxy answers with itself are rendered by error_page.cc.
 #include "awf/proxy/http_session.h"
@@ -12,7 +13,9 @@
 #include <boost/asio/write.hpp>
 #include <optional>
 
+#include "awf/intercept/client_hello.h"
 #include "awf/intercept/original_dst.h"
+#include "awf/intercept/tls_alert.h"
 #include "awf/policy/host.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/error_page.h"
@@ -52,7 +55,7 @@ bool host_header_names(std::string_view value, const Target& t) {
 
 // Where a transaction stands. Late handlers compare it with the phase they
 // were started in and stand down when it moved on.
-enum class Phase : std::uint8_t { head, upstream, exchange, reply, tunnel, closed };
+enum class Phase : std::uint8_t { head, upstream, exchange, reply, hello, tunnel, closed };
 
 // Everything one request and its response own on a keep-alive client
 // connection. It lives inside the session and is reset as a whole when the
@@ -514,7 +517,101 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     asio::async_write(client_, asio::buffer(out_client_), [self = shared_from_this()](const error_code& ec, std::size_t) {
       if (self->tx_.phase == Phase::closed) return;
       if (ec) return self->fail({.kind = FailureKind::abort, .why = "client write failed"});
+      if (self->ctx_.config.tunnel_sni_check && self->tx_.target.port == 443) return self->await_tunnel_hello();
       self->hand_to_relay(std::move(self->in_), std::string());
+    });
+  }
+
+  // --------------------------------------------- the tunnel's ClientHello
+
+  // A tunnel to the TLS port is relayed only once the client's ClientHello
+  // names a host the policy allows: otherwise CONNECT allowed.test:443
+  // followed by a hello for another name (domain fronting) would reach a
+  // server of that name at an allowed address. Nothing goes to the origin
+  // until then; the connection to it is already open (its failure was the
+  // CONNECT's 503), and is dropped unused on a refusal.
+  void await_tunnel_hello() {
+    tx_.phase = Phase::hello;
+    // One deadline for the whole hello: reads do not extend it.
+    set_deadline(ctx_.config.client_hello_timeout, "ClientHello timeout");
+    on_tunnel_hello_bytes(error_code{});
+  }
+
+  void on_tunnel_hello_bytes(const error_code& ec) {
+    const intercept::HelloParse parse = intercept::parse_client_hello(
+        std::span(reinterpret_cast<const std::uint8_t*>(in_.data()), in_.size()));
+    if (parse.done()) return on_tunnel_hello(parse.hello);
+    if (parse.failed()) {
+      // A client that reaches an allowed address by its IP literal sends no
+      // name (RFC 6066 §3): there is none to check but the one CONNECT named.
+      if (parse.error == intercept::HelloError::no_sni && policy::parse_ip_literal(tx_.host)) {
+        return hand_to_relay(std::move(in_), std::string());
+      }
+      return refuse_tunnel(std::string("unacceptable ClientHello: ") + intercept::to_string(parse.error),
+                           intercept::alert_for(parse.error), 0x0303);
+    }
+    if (ec) {
+      const std::string why = ec == asio::error::eof ? "client closed" : ec.message();
+      if (in_.empty()) {
+        // Gone before sending a byte: an allowed tunnel that carried nothing.
+        spdlog::debug("tunnel {}: {} before its ClientHello", tx_.rec.url, why);
+        return fail({.kind = FailureKind::abort, .why = "client closed"});
+      }
+      return refuse_tunnel("incomplete ClientHello (" + why + " after " + std::to_string(in_.size()) + " bytes)",
+                           std::nullopt, 0x0303);
+    }
+    if (in_.size() >= intercept::kMaxClientHelloInput) {
+      return refuse_tunnel("ClientHello larger than the limit", intercept::TlsAlert::decode_error, 0x0303);
+    }
+    read_client(
+        [self = shared_from_this()](const error_code& e, std::size_t) {
+          if (self->tx_.phase != Phase::hello) return;
+          self->on_tunnel_hello_bytes(e);
+        },
+        std::min(kHeadChunk, intercept::kMaxClientHelloInput - in_.size()));
+  }
+
+  void on_tunnel_hello(const intercept::ClientHello& hello) {
+    const std::string sni = policy::normalise_host(hello.sni);
+    tx_.rec.tunnel_sni = sni;
+    // ECH: the outer name is all there is to decide on, as in tls-intercept.
+    tx_.rec.ech = hello.has_ech;
+    const policy::Decision d = policy_->decide(policy::Request{hello.sni, tx_.target.port, true});
+    if (!d.allowed) {
+      tx_.rec.url = sni + ":" + std::to_string(tx_.target.port);
+      const policy::Rule* rule = policy_->rule(d);
+      return refuse_tunnel("its ClientHello names " + sni + ": policy: " + policy::to_string(d.reason) +
+                               (rule ? " (rule " + rule->text + ")" : ""),
+                           intercept::TlsAlert::access_denied, intercept::alert_record_version(hello));
+    }
+    if (sni != tx_.host) spdlog::debug("tunnel {}: ClientHello names {}, also allowed", tx_.rec.url, sni);
+    hand_to_relay(std::move(in_), std::string());
+  }
+
+  // Logs the tunnel as denied, sends a TLS alert where the client spoke TLS
+  // (it has its 200 already: no page can follow) and closes both sides.
+  void refuse_tunnel(const std::string& why, std::optional<intercept::TlsAlert> alert, std::uint16_t record_version) {
+    spdlog::info("client {}:{}: tunnel {} refused: {}", client_ip_, client_port_, tx_.host + ":" +
+                 std::to_string(tx_.target.port), why);
+    tx_.rec.status = 403;
+    tx_.rec.code = ResultCode::tcp_denied;
+    tx_.rec.hierarchy = Hierarchy::none;
+    tx_.rec.dest = "-:-";
+    drop_upstream();
+    tx_.close_client = true;
+    if (!alert) {
+      log_now();
+      return close_connection();
+    }
+    tx_.phase = Phase::reply;
+    const auto record = intercept::tls_alert_record(*alert, record_version);
+    out_client_.assign(record.begin(), record.end());
+    tx_.rec.bytes_to_client += out_client_.size();
+    set_deadline(ctx_.config.read_timeout, "write timeout");
+    asio::async_write(client_, asio::buffer(out_client_), [self = shared_from_this()](const error_code&, std::size_t) {
+      if (self->tx_.phase == Phase::closed) return;
+      self->log_now();
+      self->close_connection();
     });
   }
 
@@ -868,6 +965,12 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         return fail({.kind = FailureKind::abort, .why = what});
       case Phase::reply:
         return fail({.kind = FailureKind::abort, .why = what});
+      case Phase::hello:
+        // A read is pending: what arrived is client_buffered(), not in_.size().
+        if (client_buffered() == 0) return refuse_tunnel(std::string(what) + " before any byte", std::nullopt, 0x0303);
+        return refuse_tunnel("incomplete ClientHello (" + std::string(what) + " after " +
+                                 std::to_string(client_buffered()) + " bytes)",
+                             std::nullopt, 0x0303);
       default:
         return;
     }

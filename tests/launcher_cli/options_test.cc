@@ -152,6 +152,12 @@ TEST_F(Options, OurFlagsAreValidated) {
   auto open = parse({"--dns-policy", "open", "--", "true"});
   ASSERT_TRUE(open.ok()) << open.message();
   EXPECT_EQ(open->dns_policy, DnsPolicy::open);
+  EXPECT_TRUE(open->tunnel_sni_check);
+  EXPECT_EQ(error({"--tunnel-sni-check", "maybe", "--", "true"}),
+            "[ERROR] Invalid --tunnel-sni-check: maybe. Must be one of: on, off");
+  auto raw = parse({"--tunnel-sni-check", "off", "--", "true"});
+  ASSERT_TRUE(raw.ok()) << raw.message();
+  EXPECT_FALSE(raw->tunnel_sni_check);
 }
 
 TEST_F(Options, DockerOnlyFlagsAreRefusedByTheNativeRuntime) {
@@ -335,7 +341,7 @@ TEST_F(Options, AuditAndSessionDirsFallBackToTheEnvironment) {
 
 TEST_F(Options, ConfigFileFillsUnsetFlags) {
   auto cfg = write("awf.json", R"({
-    "network": {"allowDomains": ["github.com", "npmjs.org"], "dnsServers": ["9.9.9.9"]},
+    "network": {"allowDomains": ["github.com", "npmjs.org"], "dnsServers": ["9.9.9.9"], "tunnelSniCheck": "off"},
     "container": {"agentTimeout": 15},
     "environment": {"excludeEnv": ["X"]},
     "logging": {"logLevel": "warn"}
@@ -347,6 +353,7 @@ TEST_F(Options, ConfigFileFillsUnsetFlags) {
   EXPECT_EQ(*c->agent_timeout_minutes, 15);
   EXPECT_EQ(c->env.exclude, std::vector<std::string>{"X"});
   EXPECT_EQ(c->log_level, LogLevel::warn);
+  EXPECT_FALSE(c->tunnel_sni_check);
 }
 
 TEST_F(Options, CommandLineWinsOverConfigAndValuesReplace) {

@@ -26,6 +26,22 @@ TEST(Config, DefaultsAreAwfSquidValues) {
   EXPECT_EQ(c->config.request_timeout, std::chrono::minutes(2));
   EXPECT_EQ(c->config.read_timeout, std::chrono::minutes(30));
   EXPECT_EQ(c->config.client_lifetime, std::chrono::hours(8));
+  EXPECT_TRUE(c->config.tunnel_sni_check);
+}
+
+TEST(Config, TunnelSniCheckIsOnOrOffFromFlagOrFile) {
+  auto off = parse({"--tunnel-sni-check", "off"});
+  ASSERT_TRUE(off) << off.message();
+  EXPECT_FALSE(off->config.tunnel_sni_check);
+  awf::testing::TempDir dir;
+  awf::testing::write_file(dir.file("c.yaml"), "tunnel-sni-check: off\n");
+  auto from_file = parse({"--config", dir.file("c.yaml")});
+  ASSERT_TRUE(from_file) << from_file.message();
+  EXPECT_FALSE(from_file->config.tunnel_sni_check);
+  auto bad = parse({"--tunnel-sni-check", "no"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.message().find("--tunnel-sni-check"), std::string::npos) << bad.message();
+  EXPECT_NE(bad.message().find("no"), std::string::npos) << bad.message();
 }
 
 TEST(Config, RepeatableAndCommaFlags) {

@@ -201,7 +201,7 @@ Result<ConfigFile> validate(const Value& root, const std::string& source) {
   }
 
   if (const auto* n = r.section("network", {"allowDomains", "blockDomains", "dnsServers", "upstreamProxy",
-                                            "isolation", "topologyAttach", "dnsPolicy"})) {
+                                            "isolation", "topologyAttach", "dnsPolicy", "tunnelSniCheck"})) {
     r.strings(n, "network", "allowDomains", c.allow_domains);
     r.strings(n, "network", "blockDomains", c.block_domains);
     r.strings(n, "network", "dnsServers", c.dns_servers);
@@ -209,6 +209,7 @@ Result<ConfigFile> validate(const Value& root, const std::string& source) {
     r.boolean(n, "network", "isolation", c.network_isolation);
     r.strings(n, "network", "topologyAttach", c.topology_attach);
     r.str(n, "network", "dnsPolicy", c.dns_policy);
+    r.str(n, "network", "tunnelSniCheck", c.tunnel_sni_check);
   }
   if (const auto* s = r.section("security", {"sslBump", "legacySecurity", "securityMode", "enableDlp",
                                              "enableHostAccess", "allowHostPorts", "allowHostServicePorts"})) {

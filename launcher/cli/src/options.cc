@@ -135,6 +135,10 @@ void register_options(CLI::App& app, Options& o) {
   app.add_option("--dns-policy", o.dns_policy,
                  "allowlist: the agent resolves only allowed names (default); open: any name, as awf")
       ->capture_default_str();
+  app.add_option("--tunnel-sni-check", o.tunnel_sni_check,
+                 "on: a CONNECT tunnel to port 443 must open with a TLS ClientHello naming an allowed host "
+                 "(domain fronting, plain bytes and nameless hellos are refused); off: relay it unchecked")
+      ->capture_default_str();
   app.add_option("--allow-private-ranges", o.allow_private_ranges,
                  "Let allowed names resolve into these private/loopback ranges (CIDR list); "
                  "refused by default as SSRF / DNS-rebinding defence");
@@ -188,6 +192,7 @@ std::vector<std::string> apply_config(const CLI::App& app, const ConfigFile& c, 
   if (c.network_isolation && !given(app, "--network-isolation")) o.network_isolation = c.network_isolation;
   take("--topology-attach", c.topology_attach, o.topology_attach);
   take("--dns-policy", c.dns_policy, o.dns_policy);
+  take("--tunnel-sni-check", c.tunnel_sni_check, o.tunnel_sni_check);
   take_flag("--ssl-bump", c.ssl_bump, o.ssl_bump);
   if (c.legacy_security && !given(app, "--legacy-security") && !given(app, "--security-mode")) {
     o.legacy_security = *c.legacy_security;
@@ -309,6 +314,10 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
   } else {
     return fail("Invalid DNS policy: " + o.dns_policy + ". Must be one of: allowlist, open");
   }
+  if (o.tunnel_sni_check != "on" && o.tunnel_sni_check != "off") {
+    return fail("Invalid --tunnel-sni-check: " + o.tunnel_sni_check + ". Must be one of: on, off");
+  }
+  cfg.tunnel_sni_check = o.tunnel_sni_check == "on";
 
   if (!o.security_mode.empty() && o.security_mode != "strict" && o.security_mode != "compat") {
     return fail("Invalid --security-mode: " + o.security_mode + ". Must be one of: strict, compat");

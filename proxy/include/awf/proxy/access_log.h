@@ -54,6 +54,11 @@ struct LogRecord {
   // text formats add "_ECH" to the hierarchy code (TCP_TUNNEL:HIER_DIRECT_ECH,
   // which awf's parsers read as the same decision); audit.jsonl adds "ech":true.
   bool ech = false;
+  // CONNECT tunnels to port 443 under the SNI check: the server name of the
+  // ClientHello the tunnel opened with, as policy saw it. audit.jsonl carries
+  // it as "sni"; a tunnel refused for its name has it in the URL too
+  // (sni:443), so the text formats show the name that was refused.
+  std::string tunnel_sni;
   // A summary of identical records left out (repeated refused DNS queries):
   // how many. firewall_detailed writes "repeated N times" in the user-agent
   // field, Squid's native line "repeated=N" in the content-type field,

@@ -60,7 +60,10 @@ struct Config {
   // within this much time of its first byte, and each answer be taken.
   std::chrono::milliseconds dns_tcp_timeout{5'000};
   std::size_t dns_tcp_max_connections = 0;  // 0: a quarter of max_connections, at least 1
-  std::chrono::milliseconds client_hello_timeout{10'000};  // tls-intercept: the whole ClientHello
+  std::chrono::milliseconds client_hello_timeout{10'000};  // tls-intercept, tunnel SNI check: the whole ClientHello
+  // --tunnel-sni-check: a CONNECT tunnel to port 443 must open with a TLS
+  // ClientHello whose server name the policy allows; off relays raw bytes.
+  bool tunnel_sni_check = true;
   std::optional<ListenAddress> health_check;  // --health-check: probe this forward listener and exit
   std::vector<ApiListen> api_listen;           // --api-listen PROVIDER=ADDR:PORT
   std::vector<ApiKeySource> api_keys;          // --api-key, in order (a later one wins)

@@ -23,6 +23,7 @@ struct ConfigFile {
   std::optional<bool> network_isolation;
   std::optional<std::vector<std::string>> topology_attach;
   std::optional<std::string> dns_policy;  // ours: allowlist | open
+  std::optional<std::string> tunnel_sni_check;  // ours: on | off
   // security.*
   std::optional<bool> ssl_bump;
   std::optional<bool> legacy_security;     // also securityMode: compat

@@ -116,6 +116,7 @@ struct Options {
   // Ours
   std::string runtime = "native";        // --runtime native|docker
   std::string dns_policy = "allowlist";  // --dns-policy allowlist|open
+  std::string tunnel_sni_check = "on";   // --tunnel-sni-check on|off
   std::string allow_private_ranges;      // --allow-private-ranges CIDR[,CIDR] (SSRF guard opt-in)
   std::string hosts_file;                // --hosts-file FILE (names the proxy resolves locally)
 
@@ -158,6 +159,7 @@ struct LaunchConfig {
   std::vector<std::string> dns_servers;
   bool dns_servers_detected = false;                // auto-detected (or the fallback)
   DnsPolicy dns_policy = DnsPolicy::allowlist;
+  bool tunnel_sni_check = true;  // CONNECT tunnels to 443: the ClientHello's name is checked
   std::string allow_private_ranges;  // passed to awf-proxy; host access adds loopback
   std::string hosts_file;            // passed to awf-proxy
 

@@ -58,6 +58,7 @@ struct RuntimeConfig {
   std::string hosts_file;
   std::string allow_private_ranges;        // CIDR list
   std::string dns_policy;                  // "allowlist" | "open"; empty: proxy default
+  bool tunnel_sni_check = true;            // false: awf-proxy --tunnel-sni-check off
   std::string log_level = "info";          // debug also forwards the proxy's stderr
   std::vector<std::string> extra_proxy_args;
   // KEY=VALUE set in awf-proxy's environment over awf's own, which it
