@@ -573,7 +573,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   void on_tunnel_hello(const intercept::ClientHello& hello) {
     const std::string sni = policy::normalise_host(hello.sni);
-    tx_.rec.tunnel_sni = sni;
+    // Logged where it says more than the CONNECT line does: a line for the
+    // usual hello stays the same as Squid's.
+    if (sni != tx_.host) tx_.rec.tunnel_sni = sni;
     // ECH: the outer name is all there is to decide on, as in tls-intercept.
     tx_.rec.ech = hello.has_ech;
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, tx_.target.port, true});

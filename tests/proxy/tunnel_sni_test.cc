@@ -84,7 +84,6 @@ TEST_F(TunnelSniTest, AnAllowedNameInTheHelloIsRelayedUntouched) {
   EXPECT_EQ(r.out, "200") << r.err;
   EXPECT_EQ(tls_->requests(), 1u);
   // A hello naming another allowed host is relayed too, byte for byte.
-  bool eof = false;
   const std::string hello = text_of(typical_hello("secure.allowed.test"));
   auto c = tunnel("echo.allowed.test:443");
   ASSERT_TRUE(c);
@@ -97,9 +96,12 @@ TEST_F(TunnelSniTest, AnAllowedNameInTheHelloIsRelayedUntouched) {
                                            .status = "200",
                                            .code = "TCP_TUNNEL:HIER_DIRECT",
                                            .url = "secure.allowed.test:443"});
-  const std::string audit = audit_log(2);
-  EXPECT_NE(audit.find("\"sni\":\"secure.allowed.test\""), std::string::npos) << audit;
-  (void)eof;
+  // The hello named another host than CONNECT did: audit.jsonl says which.
+  // The usual line stays as Squid writes it.
+  const std::vector<std::string> audit = split(audit_log(2), '\n');
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[0].find("\"sni\""), std::string::npos) << audit[0];
+  EXPECT_NE(audit[1].find("\"sni\":\"secure.allowed.test\""), std::string::npos) << audit[1];
 }
 
 TEST_F(TunnelSniTest, AHelloForANameThePolicyRefusesEndsTheTunnelBeforeTheOrigin) {

@@ -55,9 +55,10 @@ struct LogRecord {
   // which awf's parsers read as the same decision); audit.jsonl adds "ech":true.
   bool ech = false;
   // CONNECT tunnels to port 443 under the SNI check: the server name of the
-  // ClientHello the tunnel opened with, as policy saw it. audit.jsonl carries
-  // it as "sni"; a tunnel refused for its name has it in the URL too
-  // (sni:443), so the text formats show the name that was refused.
+  // ClientHello the tunnel opened with, when it is not the host CONNECT
+  // named. audit.jsonl carries it as "sni"; a tunnel refused for its name
+  // has it in the URL too (sni:443), so the text formats show the name that
+  // was refused.
   std::string tunnel_sni;
   // A summary of identical records left out (repeated refused DNS queries):
   // how many. firewall_detailed writes "repeated N times" in the user-agent
