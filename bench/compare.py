@@ -136,7 +136,7 @@ def start_proxy(tb, kind, opts, policy):
     # --max-connections: its default is derived from the fd limit and would stop
     # the idle-tunnel load before the tunnel count Squid is given.
     extra = ["--threads", str(opts.awf_threads), "--log-level", "warn",
-             "--max-connections", str(opts.idle_tunnels + 100)]
+             "--max-connections", str(opts.idle_tunnels + 100)] + opts.awf_arg
     return tb.start_awf_proxy(opts.awf_proxy, policy, extra=extra)
 
 
@@ -283,6 +283,9 @@ def main():
                     help="idle tunnels to hold (default 9000: each costs the proxy two fds and the "
                          "hard RLIMIT_NOFILE here is 20000, too few for 10k)")
     ap.add_argument("--awf-threads", type=int, default=1)
+    ap.add_argument("--awf-arg", action="append", default=[], metavar="FLAG",
+                    help="one more awf-proxy flag, repeatable (e.g. --awf-arg=--tunnel-sni-check=off to measure "
+                         "what a feature costs)")
     all_loads = [load.key for load in loads(argparse.Namespace(duration=1, concurrency=1, bulk_count=1))] + ["idle"]
     ap.add_argument("--loads", default=",".join(all_loads),
                     help=f"comma list of loads to run (default all: {','.join(all_loads)})")

@@ -46,7 +46,7 @@ const char* const kValueKeys[] = {
     "allow-host-ports", "dns-servers", "hosts-file", "allow-private-ranges", "log-dir", "log-format", "log-level",
     "threads", "connect-timeout", "request-timeout", "read-timeout", "client-lifetime", "shutdown-timeout",
     "max-header-bytes", "max-connections", "listen-http-intercept", "listen-tls-intercept", "listen-dns",
-    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "dns-tcp-timeout",
+    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "netns", "dns-tcp-timeout",
     "dns-tcp-max-connections", "api-listen", "api-key", "api-target", "api-base-path", "api-ca-cert",
 };
 
@@ -208,6 +208,10 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
                  "seconds a redirected TLS client, or one opening a CONNECT tunnel to port 443, has to send its whole "
                  "ClientHello (10)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--netns", c.netns,
+                 "PATH of a network namespace (/proc/PID/ns/net, /run/netns/NAME): every --listen* socket is created "
+                 "inside it, so a sandbox with only loopback finds the proxy at its own 127.0.0.1, while the proxy "
+                 "connects out from the namespace it was started in (needs CAP_SYS_ADMIN over that namespace)");
   app.add_option("--tunnel-sni-check", tunnel_sni_check,
                  "on (default): a CONNECT tunnel to port 443 must start with a TLS ClientHello whose server name the "
                  "policy allows, else it is refused before any byte reaches the origin (domain fronting, plain bytes, "

@@ -563,12 +563,28 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (in_.size() >= intercept::kMaxClientHelloInput) {
       return refuse_tunnel("ClientHello larger than the limit", intercept::TlsAlert::decode_error, 0x0303);
     }
-    read_client(
-        [self = shared_from_this()](const error_code& e, std::size_t) {
-          if (self->tx_.phase != Phase::hello) return;
-          self->on_tunnel_hello_bytes(e);
-        },
-        std::min(kHeadChunk, intercept::kMaxClientHelloInput - in_.size()));
+    await_tunnel_hello_bytes();
+  }
+
+  // Waits for the client to be readable before reading, as the Relay does:
+  // a tunnel whose client has not spoken yet holds no read buffer.
+  void await_tunnel_hello_bytes() {
+    client_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+      if (self->tx_.phase != Phase::hello) return;
+      if (ec) return self->on_tunnel_hello_bytes(ec);
+      self->read_tunnel_hello_bytes();
+    });
+  }
+
+  void read_tunnel_hello_bytes() {
+    error_code ec;
+    if (!client_.native_non_blocking()) client_.native_non_blocking(true, ec);
+    const std::size_t have = in_.size();
+    in_.resize(have + std::min(kHeadChunk, intercept::kMaxClientHelloInput - have));
+    const std::size_t n = ec ? 0 : client_.read_some(asio::buffer(in_.data() + have, in_.size() - have), ec);
+    in_.resize(have + n);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return await_tunnel_hello_bytes();
+    on_tunnel_hello_bytes(ec);
   }
 
   void on_tunnel_hello(const intercept::ClientHello& hello) {
@@ -968,7 +984,6 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       case Phase::reply:
         return fail({.kind = FailureKind::abort, .why = what});
       case Phase::hello:
-        // A read is pending: what arrived is client_buffered(), not in_.size().
         if (client_buffered() == 0) return refuse_tunnel(std::string(what) + " before any byte", std::nullopt, 0x0303);
         return refuse_tunnel("incomplete ClientHello (" + std::string(what) + " after " +
                                  std::to_string(client_buffered()) + " bytes)",

@@ -6,6 +6,9 @@
 #include <type_traits>
 
 #include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +18,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "awf/intercept/netns_sockets.h"
 #include "awf/intercept/original_dst.h"
 #include "awf/proxy/api_settings.h"
 #include "awf/proxy/context.h"
@@ -97,6 +101,61 @@ Result<int> dup_for_worker(const ListenerSource& source) {
 
 }  // namespace
 
+namespace {
+
+// The handed-over listeners not taken yet (the forward ones come first).
+Result<std::vector<ListenerSource>> add_inherited(std::vector<ListenerSource>& out,
+                                                  std::vector<intercept::InheritedListener>& inherited) {
+  for (auto& l : inherited) {
+    if (!l.fd.valid()) continue;  // the forward ones, taken above
+    ListenerSource s;
+    s.kind = l.kind;
+    auto local = intercept::local_address(l.fd.get());
+    s.shown = local ? local->to_string() : "fd " + std::to_string(l.fd.get());
+    s.inherited = std::move(l.fd);
+    out.push_back(std::move(s));
+  }
+  if (out.empty()) return Error{"no listener: give --listen ADDR:PORT or hand sockets over with LISTEN_FDS"};
+  return std::move(out);
+}
+
+}  // namespace
+
+Result<std::vector<intercept::InheritedListener>> open_listeners_in_netns(const Config& config) {
+  auto fail = [&](const std::string& why) { return Error{"--netns \"" + config.netns + "\": " + why}; };
+  UniqueFd ns(::open(config.netns.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return fail(errno_text(errno));
+  // NS_GET_NSTYPE answers only for namespace files (ENOTTY otherwise).
+  if (::ioctl(ns.get(), NS_GET_NSTYPE) != CLONE_NEWNET) {
+    return fail("not a network namespace (give /proc/PID/ns/net or /run/netns/NAME)");
+  }
+  std::vector<intercept::ListenerSpec> specs;
+  auto add = [&](const std::vector<ListenAddress>& list, ListenerKind kind) {
+    for (const auto& a : list) specs.push_back({.kind = kind, .address = a.host, .port = a.port});
+  };
+  const bool others = !config.listen_http_intercept.empty() || !config.listen_tls_intercept.empty() ||
+                      !config.listen_dns.empty() || !config.api_listen.empty();
+  if (!(config.listen_is_default && others)) add(config.listen, ListenerKind::forward);
+  add(config.listen_http_intercept, ListenerKind::http_intercept);
+  add(config.listen_tls_intercept, ListenerKind::tls_intercept);
+  for (const auto& a : config.listen_dns) {
+    add({a}, ListenerKind::dns_tcp);
+    add({a}, ListenerKind::dns_udp);
+  }
+  for (const auto& a : config.api_listen) add({a.address}, api_listener_kind(a.provider));
+
+  std::vector<intercept::InheritedListener> out;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    auto made = intercept::create_listeners_in_netns(ns.get(), std::span(&specs[i], 1));
+    if (!made) return fail(made.message());
+    const std::uint16_t port = (*made)[0].local.port;
+    // --listen-dns ADDR:0: the datagram socket takes its stream twin's port.
+    if (specs[i].kind == ListenerKind::dns_tcp && specs[i].port == 0) specs[i + 1].port = port;
+    out.push_back({specs[i].kind, std::move((*made)[0].fd)});
+  }
+  return out;
+}
+
 Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
                                                    std::vector<intercept::InheritedListener> inherited) {
   std::vector<ListenerSource> out;
@@ -119,7 +178,10 @@ Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
   };
   // Forward ones first: "listening on" lines of the forward listeners come
   // first, as scripts that start the proxy with --listen ...:0 expect.
-  if (!only_implicit_forward) add_flags(config.listen, ListenerKind::forward);
+  // --netns: the flags' sockets were made in that namespace and are among
+  // `inherited` (open_listeners_in_netns).
+  const bool flags_elsewhere = !config.netns.empty();
+  if (!only_implicit_forward && !flags_elsewhere) add_flags(config.listen, ListenerKind::forward);
   for (auto& l : inherited) {
     if (l.kind != ListenerKind::forward) continue;
     ListenerSource s;
@@ -129,6 +191,7 @@ Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
     s.inherited = std::move(l.fd);
     out.push_back(std::move(s));
   }
+  if (flags_elsewhere) return add_inherited(out, inherited);
   add_flags(config.listen_http_intercept, ListenerKind::http_intercept);
   add_flags(config.listen_tls_intercept, ListenerKind::tls_intercept);
   // DNS: TCP first, so a port-0 flag gets its number from the stream socket
@@ -149,17 +212,7 @@ Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
     s.shown = a.address.text();
     out.push_back(std::move(s));
   }
-  for (auto& l : inherited) {
-    if (!l.fd.valid()) continue;  // the forward ones, taken above
-    ListenerSource s;
-    s.kind = l.kind;
-    auto local = intercept::local_address(l.fd.get());
-    s.shown = local ? local->to_string() : "fd " + std::to_string(l.fd.get());
-    s.inherited = std::move(l.fd);
-    out.push_back(std::move(s));
-  }
-  if (out.empty()) return Error{"no listener: give --listen ADDR:PORT or hand sockets over with LISTEN_FDS"};
-  return out;
+  return add_inherited(out, inherited);
 }
 
 // Every TCP listener of a worker is added here. TCP_NODELAY is set on the

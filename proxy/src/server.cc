@@ -366,6 +366,8 @@ void Server::Impl::apply_settings(const Config& now) {
       {"dns-timeout", now.dns_timeout != was.dns_timeout},
       {"dns-tcp-timeout", now.dns_tcp_timeout != was.dns_tcp_timeout},
       {"client-hello-timeout", now.client_hello_timeout != was.client_hello_timeout},
+      {"tunnel-sni-check", now.tunnel_sni_check != was.tunnel_sni_check},
+      {"netns", now.netns != was.netns},
       {"api-listen", api_listens(now.api_listen) != api_listens(was.api_listen)},
       {"api-key", api_keys(now.api_keys) != api_keys(was.api_keys)},
       {"api-target", api_overrides(now.api_targets) != api_overrides(was.api_targets)},
@@ -491,6 +493,11 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
   // Socket activation: the variables are consumed (and unset) here, once.
   auto inherited = intercept::take_activated_listeners();
   if (!inherited) return Error{"socket activation: " + inherited.message()};
+  if (!impl->context.config.netns.empty()) {
+    auto in_netns = open_listeners_in_netns(impl->context.config);
+    if (!in_netns) return in_netns.error();
+    for (auto& l : *in_netns) inherited->push_back(std::move(l));
+  }
   if (Status s = impl->start_api_proxy(*inherited); !s) return s.error();
   if (Status s = impl->bind_all(std::move(*inherited)); !s) return s.error();
   return std::unique_ptr<Server>(new Server(std::move(impl)));

@@ -64,6 +64,10 @@ struct Config {
   // --tunnel-sni-check: a CONNECT tunnel to port 443 must open with a TLS
   // ClientHello whose server name the policy allows; off relays raw bytes.
   bool tunnel_sni_check = true;
+  // --netns PATH: the listeners the flags ask for are created inside this
+  // network namespace (/proc/PID/ns/net, /run/netns/NAME); the proxy's own
+  // connections and lookups stay in the namespace it was started in.
+  std::string netns;
   std::optional<ListenAddress> health_check;  // --health-check: probe this forward listener and exit
   std::vector<ApiListen> api_listen;           // --api-listen PROVIDER=ADDR:PORT
   std::vector<ApiKeySource> api_keys;          // --api-key, in order (a later one wins)

@@ -33,6 +33,14 @@ struct ListenerSource {
 Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
                                                    std::vector<intercept::InheritedListener> inherited);
 
+// --netns: creates every listener the --listen* flags ask for (the implicit
+// 127.0.0.1:3128 too, when it counts) inside config.netns, each on a thread
+// of its own that enters it, and returns them like sockets handed over by
+// activation; plan_listeners then binds none of the flags itself. Errors
+// name the path: not there, not a network namespace, no right to enter it,
+// an address that namespace cannot bind.
+Result<std::vector<intercept::InheritedListener>> open_listeners_in_netns(const Config& config);
+
 // Opens `source` on the worker's io_context: an acceptor (stream kinds) or a
 // UDP socket (dns-udp) added to the worker's lists. The first call for a
 // port-0 flag fixes the port for the other workers and for `shown`.

@@ -1,0 +1,103 @@
+// awf-proxy --netns: the listeners are created inside another network
+// namespace (a sandbox's, here one made by unshare(1) with only loopback),
+// while the proxy connects out from its own. Real curl inside the sandbox,
+// real origin outside.
+#include <unistd.h>
+
+#include "awf/testing/facility.h"
+#include "proxy_fixture.h"
+
+namespace awf::proxy_test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class NetnsListenTest : public ProxyTest {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to enter another network namespace";
+    AWF_REQUIRE_FACILITY(fs::exists("/usr/bin/unshare") && fs::exists("/usr/bin/nsenter"),
+                         "unshare and nsenter (util-linux) are not installed");
+    ProxyTest::SetUp();
+    // A sandbox with a network namespace of its own, loopback up, nothing
+    // else: what bubblewrap --unshare-net or unshare --net give a program.
+    sandbox_ = Process::spawn({"unshare", "--net", "sh", "-c", "ip link set lo up && echo up >&2 && exec sleep 60"});
+    ASSERT_TRUE(sandbox_->wait_for_stderr("up", 10s)) << sandbox_->stderr_text();
+    netns_ = "/proc/" + std::to_string(sandbox_->pid()) + "/ns/net";
+  }
+
+  void TearDown() override {
+    ProxyTest::TearDown();
+    if (sandbox_) {
+      sandbox_->signal(SIGKILL);
+      sandbox_->wait(5s);
+    }
+  }
+
+  // Runs argv inside the sandbox's network namespace.
+  RunResult inside(std::vector<std::string> argv) const {
+    argv.insert(argv.begin(), {"nsenter", "--net=" + netns_, "--"});
+    return awf::testing::run(argv, 30s);
+  }
+
+  std::unique_ptr<Process> sandbox_;
+  std::string netns_;
+};
+
+TEST_F(NetnsListenTest, TheSandboxFindsTheProxyOnItsOwnLoopbackAndTheProxyConnectsFromOutside) {
+  start_proxy({"--netns", netns_, "--allow-domains", "allowed.test"});
+  // Inside: the proxy at 127.0.0.1:port; the origin (outside, 127.0.0.11)
+  // is reached through it, a denied name is refused by it.
+  RunResult allowed = inside({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-x",
+                              proxy_addr(), web_url("web.allowed.test")});
+  EXPECT_EQ(allowed.out, "200") << allowed.err;
+  RunResult denied = inside({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-x",
+                             proxy_addr(), web_url("other.test")});
+  EXPECT_EQ(denied.out, "403") << denied.err;
+  // Without the proxy the sandbox reaches nothing: its namespace has no
+  // route to the origin.
+  RunResult direct = inside({"curl", "-sS", "-o", "/dev/null", "--max-time", "5", web_url("127.0.0.11")});
+  EXPECT_NE(direct.exit_code, 0) << direct.out;
+  EXPECT_EQ(web_->requests(), 1u);
+  // Outside, nothing listens at that port for the proxy.
+  EXPECT_FALSE(TcpClient::connect("127.0.0.1", port_, 2s));
+  auto lines = log_lines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  expect_fields(parse_detailed(lines[0]), {.method = "GET", .status = "200", .code = "TCP_MISS:HIER_DIRECT"});
+  expect_fields(parse_detailed(lines[1]), {.method = "GET", .status = "403", .code = "TCP_DENIED:HIER_NONE"});
+}
+
+TEST_F(NetnsListenTest, APathThatIsNotANetworkNamespaceIsNamed) {
+  struct Case {
+    std::string path, says;
+  };
+  const Case cases[] = {
+      {"/nonexistent/ns/net", "No such file or directory"},
+      {"/proc/self/ns/uts", "not a network namespace"},
+      {hosts_file(), "not a network namespace"},
+  };
+  for (const auto& c : cases) {
+    RunResult r = awf::testing::run({AWF_PROXY_BIN, "--listen", "127.0.0.1:0", "--netns", c.path}, 10s);
+    EXPECT_EQ(r.exit_code, 1) << c.path;
+    EXPECT_NE(r.err.find("--netns \"" + c.path + "\": " + c.says), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(NetnsListenTest, AUserWithoutTheRightToEnterItIsRefused) {
+  // The binary is copied where nobody can run it (the checkout may be root's alone).
+  TempDir bin;
+  ::chmod(bin.path().c_str(), 0755);
+  const std::string proxy = bin.file("awf-proxy");
+  fs::copy_file(AWF_PROXY_BIN, proxy);
+  ::chmod(proxy.c_str(), 0755);
+  TempDir logs;
+  ::chmod(logs.path().c_str(), 0777);
+  RunResult r = awf::testing::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", proxy,
+                                   "--listen", "127.0.0.1:0", "--log-dir", logs.path(), "--netns", netns_},
+                                  10s);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("--netns \"" + netns_ + "\": Permission denied"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace awf::proxy_test
