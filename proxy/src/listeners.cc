@@ -103,17 +103,21 @@ Result<int> dup_for_worker(const ListenerSource& source) {
 
 namespace {
 
+// A handed-over listener as a source to serve; its descriptor moves over.
+ListenerSource adopt(intercept::InheritedListener& l) {
+  ListenerSource s;
+  s.kind = l.kind;
+  auto local = intercept::local_address(l.fd.get());
+  s.shown = local ? local->to_string() : "fd " + std::to_string(l.fd.get());
+  s.inherited = std::move(l.fd);
+  return s;
+}
+
 // The handed-over listeners not taken yet (the forward ones come first).
 Result<std::vector<ListenerSource>> add_inherited(std::vector<ListenerSource>& out,
                                                   std::vector<intercept::InheritedListener>& inherited) {
   for (auto& l : inherited) {
-    if (!l.fd.valid()) continue;  // the forward ones, taken above
-    ListenerSource s;
-    s.kind = l.kind;
-    auto local = intercept::local_address(l.fd.get());
-    s.shown = local ? local->to_string() : "fd " + std::to_string(l.fd.get());
-    s.inherited = std::move(l.fd);
-    out.push_back(std::move(s));
+    if (l.fd.valid()) out.push_back(adopt(l));  // the forward ones were taken already
   }
   if (out.empty()) return Error{"no listener: give --listen ADDR:PORT or hand sockets over with LISTEN_FDS"};
   return std::move(out);
@@ -183,13 +187,7 @@ Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
   const bool flags_elsewhere = !config.netns.empty();
   if (!only_implicit_forward && !flags_elsewhere) add_flags(config.listen, ListenerKind::forward);
   for (auto& l : inherited) {
-    if (l.kind != ListenerKind::forward) continue;
-    ListenerSource s;
-    s.kind = l.kind;
-    auto local = intercept::local_address(l.fd.get());
-    s.shown = local ? local->to_string() : "fd " + std::to_string(l.fd.get());
-    s.inherited = std::move(l.fd);
-    out.push_back(std::move(s));
+    if (l.kind == ListenerKind::forward) out.push_back(adopt(l));
   }
   if (flags_elsewhere) return add_inherited(out, inherited);
   add_flags(config.listen_http_intercept, ListenerKind::http_intercept);
