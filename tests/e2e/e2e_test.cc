@@ -339,6 +339,24 @@ TEST_F(AwfEndToEnd, DnsAnswersAllowedNamesAndRefusesTheRest) {
   EXPECT_NE(count_lines_with(r.access_log(), "DNS", "denied.test"), "") << r.access_log();
 }
 
+TEST_F(AwfEndToEnd, DomainFrontingInAProxyTunnelIsRefusedUnlessTheCheckIsOff) {
+  // CONNECT allowed.test:443 through the proxy, then a ClientHello naming
+  // denied.test (openssl s_client -proxy: a real client, fronting).
+  const std::string script =
+      "p=${HTTPS_PROXY#http://}; p=${p%/}; "
+      "openssl s_client -brief -proxy \"$p\" -connect allowed.test:443 -servername denied.test "
+      "</dev/null >/dev/null 2>&1 && echo fronted || echo refused";
+  auto r = awf(kAllowOne, {script});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "refused\n") << r.err;
+  const std::string log = r.access_log();
+  EXPECT_NE(log.find("TCP_DENIED:HIER_NONE denied.test:443"), std::string::npos) << log;
+  // awf passes --tunnel-sni-check off to its proxy: the same tunnel is relayed.
+  auto off = awf({"--allow-domains", "allowed.test", "--tunnel-sni-check", "off"}, {script});
+  EXPECT_EQ(off.out, "fronted\n") << off.err;
+  EXPECT_EQ(off.access_log().find("TCP_DENIED"), std::string::npos) << off.access_log();
+}
+
 TEST_F(AwfEndToEnd, BypassAttemptsFail) {
   const std::string script =
       // Proxy variables are advice: ignoring them lands on the interceptors.
