@@ -15,6 +15,7 @@ packages=(
   # programs the tests and benchmarks run for real
   nftables iproute2 curl openssl dnsutils squid nginx-light wrk dnsmasq-base
   python3 procps util-linux gawk git
+  bubblewrap  # a real sandbox for awf-proxy --netns (tests/proxy/netns_listen_test.cc)
   nodejs  # the end-to-end tests run the official LLM SDKs (tests/e2e/llm-sdks)
 )
 

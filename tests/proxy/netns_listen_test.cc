@@ -67,6 +67,34 @@ TEST_F(NetnsListenTest, TheSandboxFindsTheProxyOnItsOwnLoopbackAndTheProxyConnec
   expect_fields(parse_detailed(lines[1]), {.method = "GET", .status = "403", .code = "TCP_DENIED:HIER_NONE"});
 }
 
+TEST_F(NetnsListenTest, ABubblewrapSandboxWithoutNetworkGetsOnlyWhatThePolicyAllows) {
+  AWF_REQUIRE_FACILITY(fs::exists("/usr/bin/bwrap"), "bubblewrap is not installed");
+  // bwrap --unshare-net: a namespace with loopback only. The sandboxed
+  // script says its pid (no --unshare-pid: the host's pid), waits until the
+  // proxy is there, then fetches through it and around it.
+  const std::string ready = dir_.file("proxy-ready");
+  const std::string script =
+      "echo pid=$$ >&2; i=0; while [ ! -e " + ready + " ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
+      "curl -s -o /dev/null -w '%{http_code} ' --max-time 10 -x 127.0.0.1:3128 " + web_url("web.allowed.test") + "; "
+      "curl -s -o /dev/null -w '%{http_code} ' --max-time 10 -x 127.0.0.1:3128 " + web_url("other.test") + "; "
+      "curl -s -o /dev/null --max-time 5 " + web_url("127.0.0.11") + " || echo direct-failed";
+  auto sandbox = Process::spawn({"bwrap", "--dev-bind", "/", "/", "--unshare-net", "--", "sh", "-c", script});
+  auto pid_line = sandbox->wait_for_stderr("pid=", 10s);
+  ASSERT_TRUE(pid_line) << sandbox->stderr_text();
+  const std::string pid = std::to_string(std::stoi(pid_line->substr(pid_line->find("pid=") + 4)));
+  start_proxy({"--netns", "/proc/" + pid + "/ns/net", "--listen", "127.0.0.1:3128", "--hosts-file",
+               hosts_file(), "--allow-private-ranges", "127.0.0.0/8", "--enable-host-access", "--allow-host-ports",
+               ports(), "--log-dir", log_dir(), "--allow-domains", "allowed.test"},
+              false);
+  awf::testing::write_file(ready, "");
+  ASSERT_EQ(sandbox->wait(30s), std::optional<int>(0)) << sandbox->stderr_text();
+  EXPECT_EQ(sandbox->stdout_text(), "200 403 direct-failed\n");
+  EXPECT_EQ(web_->requests(), 1u);
+  auto lines = log_lines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  expect_fields(parse_detailed(lines[1]), {.status = "403", .code = "TCP_DENIED:HIER_NONE"});
+}
+
 TEST_F(NetnsListenTest, APathThatIsNotANetworkNamespaceIsNamed) {
   struct Case {
     std::string path, says;
