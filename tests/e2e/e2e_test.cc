@@ -806,12 +806,13 @@ TEST_F(AwfEndToEnd, GhAwDirectoriesAreSharedWithThePrivateTmp) {
       // The shell still stands in the machine's /tmp, now covered: bind each
       // entry back by its relative name, which the kernel resolves from there
       // (mount would otherwise turn it into /tmp/NAME, the new empty one).
+      // Other tests' entries may vanish meanwhile: those are left out.
       "for e in * .[!.]* ..?*; do "
       "  [ \"$e\" = gh-aw ] && continue; "
-      "  if [ -L \"$e\" ]; then cp -P \"$e\" \"/tmp/$e\"; continue; fi; "
+      "  if [ -L \"$e\" ]; then cp -P \"$e\" \"/tmp/$e\" 2>/dev/null || true; continue; fi; "
       "  [ -e \"$e\" ] || continue; "
       "  if [ -d \"$e\" ]; then mkdir \"/tmp/$e\"; else : > \"/tmp/$e\"; fi; "
-      "  mount --no-canonicalize --rbind \"$e\" \"/tmp/$e\"; "
+      "  mount --no-canonicalize --rbind \"$e\" \"/tmp/$e\" 2>/dev/null || true; "
       "done; "
       "mkdir -m 0777 /tmp/gh-aw; cd " + sh_quote(fs::current_path().string()) + "; set +e; " + awf_argv +
       "; code=$?; printf 'marker=%s\\n' \"$(cat /tmp/gh-aw/marker)\"; exit $code";
