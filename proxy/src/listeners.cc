@@ -113,19 +113,41 @@ ListenerSource adopt(intercept::InheritedListener& l) {
   return s;
 }
 
-// The handed-over listeners not taken yet (the forward ones come first).
-Result<std::vector<ListenerSource>> add_inherited(std::vector<ListenerSource>& out,
-                                                  std::vector<intercept::InheritedListener>& inherited) {
-  for (auto& l : inherited) {
-    if (l.fd.valid()) out.push_back(adopt(l));  // the forward ones were taken already
+struct FlagListener {
+  ListenerKind kind;
+  ListenAddress address;
+};
+
+// The listeners the --listen* and --api-listen flags ask for, in the order
+// they are served: forward, http-intercept, tls-intercept, DNS (TCP before
+// UDP, so that for a port-0 flag the datagram socket can take the port its
+// stream twin was given), API. The implicit --listen 127.0.0.1:3128 is for a
+// proxy given nothing else to serve: a sandbox that hands over sockets
+// (`handed_over`), or a user asking only for other listeners, must not find
+// the host's 3128 taken as well.
+std::vector<FlagListener> flag_listeners(const Config& config, bool handed_over) {
+  std::vector<FlagListener> out;
+  const bool only_implicit_forward =
+      config.listen_is_default && (handed_over || !config.listen_http_intercept.empty() ||
+                                   !config.listen_tls_intercept.empty() || !config.listen_dns.empty() ||
+                                   !config.api_listen.empty());
+  auto add = [&](const std::vector<ListenAddress>& list, ListenerKind kind) {
+    for (const auto& a : list) out.push_back({kind, a});
+  };
+  if (!only_implicit_forward) add(config.listen, ListenerKind::forward);
+  add(config.listen_http_intercept, ListenerKind::http_intercept);
+  add(config.listen_tls_intercept, ListenerKind::tls_intercept);
+  for (const auto& a : config.listen_dns) {
+    out.push_back({ListenerKind::dns_tcp, a});
+    out.push_back({ListenerKind::dns_udp, a});
   }
-  if (out.empty()) return Error{"no listener: give --listen ADDR:PORT or hand sockets over with LISTEN_FDS"};
-  return std::move(out);
+  for (const auto& a : config.api_listen) out.push_back({api_listener_kind(a.provider), a.address});
+  return out;
 }
 
 }  // namespace
 
-Result<std::vector<intercept::InheritedListener>> open_listeners_in_netns(const Config& config) {
+Result<std::vector<intercept::InheritedListener>> open_listeners_in_netns(const Config& config, bool handed_over) {
   auto fail = [&](const std::string& why) { return Error{"--netns \"" + config.netns + "\": " + why}; };
   UniqueFd ns(::open(config.netns.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return fail(errno_text(errno));
@@ -133,84 +155,50 @@ Result<std::vector<intercept::InheritedListener>> open_listeners_in_netns(const 
   if (::ioctl(ns.get(), NS_GET_NSTYPE) != CLONE_NEWNET) {
     return fail("not a network namespace (give /proc/PID/ns/net or /run/netns/NAME)");
   }
-  std::vector<intercept::ListenerSpec> specs;
-  auto add = [&](const std::vector<ListenAddress>& list, ListenerKind kind) {
-    for (const auto& a : list) specs.push_back({.kind = kind, .address = a.host, .port = a.port});
-  };
-  const bool others = !config.listen_http_intercept.empty() || !config.listen_tls_intercept.empty() ||
-                      !config.listen_dns.empty() || !config.api_listen.empty();
-  if (!(config.listen_is_default && others)) add(config.listen, ListenerKind::forward);
-  add(config.listen_http_intercept, ListenerKind::http_intercept);
-  add(config.listen_tls_intercept, ListenerKind::tls_intercept);
-  for (const auto& a : config.listen_dns) {
-    add({a}, ListenerKind::dns_tcp);
-    add({a}, ListenerKind::dns_udp);
-  }
-  for (const auto& a : config.api_listen) add({a.address}, api_listener_kind(a.provider));
-
+  std::vector<FlagListener> flags = flag_listeners(config, handed_over);
   std::vector<intercept::InheritedListener> out;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    auto made = intercept::create_listeners_in_netns(ns.get(), std::span(&specs[i], 1));
+  for (std::size_t i = 0; i < flags.size(); ++i) {
+    const intercept::ListenerSpec spec{.kind = flags[i].kind, .address = flags[i].address.host,
+                                       .port = flags[i].address.port};
+    auto made = intercept::create_listeners_in_netns(ns.get(), std::span(&spec, 1));
     if (!made) return fail(made.message());
-    const std::uint16_t port = (*made)[0].local.port;
     // --listen-dns ADDR:0: the datagram socket takes its stream twin's port.
-    if (specs[i].kind == ListenerKind::dns_tcp && specs[i].port == 0) specs[i + 1].port = port;
-    out.push_back({specs[i].kind, std::move((*made)[0].fd)});
+    if (spec.kind == ListenerKind::dns_tcp && spec.port == 0) flags[i + 1].address.port = (*made)[0].local.port;
+    out.push_back({spec.kind, std::move((*made)[0].fd)});
   }
   return out;
 }
 
 Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
                                                    std::vector<intercept::InheritedListener> inherited) {
+  // --netns: the flags' sockets were made in that namespace and are among
+  // `inherited` (open_listeners_in_netns).
+  const std::vector<FlagListener> flags =
+      config.netns.empty() ? flag_listeners(config, !inherited.empty()) : std::vector<FlagListener>{};
   std::vector<ListenerSource> out;
-  // The implicit --listen 127.0.0.1:3128 is for a proxy given nothing else
-  // to serve: a sandbox that hands over sockets (or a user asking only for
-  // interception listeners) must not find the host's 3128 taken as well.
-  const bool only_implicit_forward = config.listen_is_default && (!inherited.empty() ||
-                                                                  !config.listen_http_intercept.empty() ||
-                                                                  !config.listen_tls_intercept.empty() ||
-                                                                  !config.listen_dns.empty() ||
-                                                                  !config.api_listen.empty());
-  auto add_flags = [&](const std::vector<ListenAddress>& list, ListenerKind kind) {
-    for (const auto& a : list) {
+  auto add_flags = [&](bool forward) {
+    for (const auto& f : flags) {
+      if ((f.kind == ListenerKind::forward) != forward) continue;
       ListenerSource s;
-      s.kind = kind;
-      s.bind = a;
-      s.shown = a.text();
+      s.kind = f.kind;
+      s.bind = f.address;
+      s.shown = f.address.text();
       out.push_back(std::move(s));
+    }
+  };
+  auto add_inherited = [&](bool forward) {
+    for (auto& l : inherited) {
+      if (l.fd.valid() && (l.kind == ListenerKind::forward) == forward) out.push_back(adopt(l));
     }
   };
   // Forward ones first: "listening on" lines of the forward listeners come
   // first, as scripts that start the proxy with --listen ...:0 expect.
-  // --netns: the flags' sockets were made in that namespace and are among
-  // `inherited` (open_listeners_in_netns).
-  const bool flags_elsewhere = !config.netns.empty();
-  if (!only_implicit_forward && !flags_elsewhere) add_flags(config.listen, ListenerKind::forward);
-  for (auto& l : inherited) {
-    if (l.kind == ListenerKind::forward) out.push_back(adopt(l));
-  }
-  if (flags_elsewhere) return add_inherited(out, inherited);
-  add_flags(config.listen_http_intercept, ListenerKind::http_intercept);
-  add_flags(config.listen_tls_intercept, ListenerKind::tls_intercept);
-  // DNS: TCP first, so a port-0 flag gets its number from the stream socket
-  // and the datagram socket joins it (open_on_worker copies it across).
-  for (const auto& a : config.listen_dns) {
-    for (ListenerKind kind : {ListenerKind::dns_tcp, ListenerKind::dns_udp}) {
-      ListenerSource s;
-      s.kind = kind;
-      s.bind = a;
-      s.shown = a.text();
-      out.push_back(std::move(s));
-    }
-  }
-  for (const auto& a : config.api_listen) {
-    ListenerSource s;
-    s.kind = api_listener_kind(a.provider);
-    s.bind = a.address;
-    s.shown = a.address.text();
-    out.push_back(std::move(s));
-  }
-  return add_inherited(out, inherited);
+  add_flags(true);
+  add_inherited(true);
+  add_flags(false);
+  add_inherited(false);
+  if (out.empty()) return Error{"no listener: give --listen ADDR:PORT or hand sockets over with LISTEN_FDS"};
+  return out;
 }
 
 // Every TCP listener of a worker is added here. TCP_NODELAY is set on the

@@ -494,7 +494,7 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
   auto inherited = intercept::take_activated_listeners();
   if (!inherited) return Error{"socket activation: " + inherited.message()};
   if (!impl->context.config.netns.empty()) {
-    auto in_netns = open_listeners_in_netns(impl->context.config);
+    auto in_netns = open_listeners_in_netns(impl->context.config, !inherited->empty());
     if (!in_netns) return in_netns.error();
     for (auto& l : *in_netns) inherited->push_back(std::move(l));
   }

@@ -34,12 +34,13 @@ Result<std::vector<ListenerSource>> plan_listeners(const Config& config,
                                                    std::vector<intercept::InheritedListener> inherited);
 
 // --netns: creates every listener the --listen* flags ask for (the implicit
-// 127.0.0.1:3128 too, when it counts) inside config.netns, each on a thread
-// of its own that enters it, and returns them like sockets handed over by
-// activation; plan_listeners then binds none of the flags itself. Errors
-// name the path: not there, not a network namespace, no right to enter it,
-// an address that namespace cannot bind.
-Result<std::vector<intercept::InheritedListener>> open_listeners_in_netns(const Config& config);
+// 127.0.0.1:3128 too, when it counts: not when `handed_over`, sockets came
+// by activation) inside config.netns, each on a thread of its own that
+// enters it, and returns them like sockets handed over by activation;
+// plan_listeners then binds none of the flags itself. Errors name the path:
+// not there, not a network namespace, no right to enter it, an address that
+// namespace cannot bind.
+Result<std::vector<intercept::InheritedListener>> open_listeners_in_netns(const Config& config, bool handed_over);
 
 // Opens `source` on the worker's io_context: an acceptor (stream kinds) or a
 // UDP socket (dns-udp) added to the worker's lists. The first call for a
