@@ -13,6 +13,7 @@
 #include "awf/cli/options.h"
 #include "awf/cli/unknown_option.h"
 #include "awf/logs/commands.h"
+#include "attach_command.h"
 #include "policy_check.h"
 #include "run_command.h"
 
@@ -28,7 +29,8 @@ class UsageFormatter : public CLI::Formatter {
     if (app->get_parent() != nullptr) return CLI::Formatter::make_usage(app, std::move(name));
     return "Usage: awf [OPTIONS] -- COMMAND [ARGS...]\n"
            "       awf policy check [OPTIONS] TARGET...\n"
-           "       awf logs [OPTIONS] [stats|summary|audit]\n";
+           "       awf logs [OPTIONS] [stats|summary|audit]\n"
+           "       awf attach --pid PID [OPTIONS]\n";
   }
 };
 
@@ -44,7 +46,8 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  awf --allow-domains github.com -- curl https://api.github.com/zen\n"
       "  awf policy check --allow-domains github.com api.github.com:443\n"
-      "  awf logs summary");
+      "  awf logs summary\n"
+      "  awf attach --pid 4242 --allow-domains github.com");
 
   awf::cli::Options options;
   awf::cli::register_options(app, options);
@@ -59,6 +62,10 @@ int main(int argc, char** argv) {
   awf::launcher::add_policy_check_flags(*check, check_options);
 
   auto logs = awf::logs::register_logs_commands(app);
+
+  awf::cli::Options attach_options;
+  long attach_pid = 0;
+  CLI::App* attach = awf::launcher::add_attach_command(app, attach_options, attach_pid);
 
   try {
     app.parse(argc, argv);
@@ -83,5 +90,8 @@ int main(int argc, char** argv) {
   if (check->parsed()) return awf::launcher::run_policy_check(check_options, std::cout, std::cerr);
   const auto host_env = awf::cli::environment_from(environ);
   if (logs->selected()) return logs->run(std::cout, std::cerr, host_env, isatty(STDOUT_FILENO) == 1);
+  if (attach->parsed()) {
+    return awf::launcher::run_attach_command(*attach, std::move(attach_options), attach_pid, host_env);
+  }
   return awf::launcher::run_command(app, std::move(options), host_env);
 }

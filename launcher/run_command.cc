@@ -2,6 +2,8 @@
 // environment and a RuntimeConfig, run it, then print awf's post-run report.
 #include "run_command.h"
 
+#include "launch_shared.h"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -26,39 +28,6 @@
 
 namespace awf::launcher {
 namespace {
-
-const char* level_prefix(cli::Notice::Level level) {
-  switch (level) {
-    case cli::Notice::Level::debug: return "[DEBUG] ";
-    case cli::Notice::Level::info: return "[INFO] ";
-    case cli::Notice::Level::warn: return "[WARN] ";
-  }
-  return "";
-}
-
-const char* level_name(cli::LogLevel level) {
-  switch (level) {
-    case cli::LogLevel::debug: return "debug";
-    case cli::LogLevel::info: return "info";
-    case cli::LogLevel::warn: return "warn";
-    case cli::LogLevel::error: return "error";
-  }
-  return "info";
-}
-
-bool shows(cli::LogLevel configured, cli::Notice::Level level) {
-  switch (level) {
-    case cli::Notice::Level::debug: return configured == cli::LogLevel::debug;
-    case cli::Notice::Level::info: return configured == cli::LogLevel::debug || configured == cli::LogLevel::info;
-    case cli::Notice::Level::warn: return configured != cli::LogLevel::error;
-  }
-  return true;
-}
-
-std::string env_or(const cli::Environment& env, const char* name, std::string fallback = {}) {
-  auto it = env.find(name);
-  return it == env.end() ? fallback : it->second;
-}
 
 // The user awf acts for: SUDO_UID/SUDO_GID when root runs it through sudo
 // (awf's host-identity rule), else the real IDs.
@@ -149,9 +118,7 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
     return 1;
   }
   const cli::LaunchConfig& cfg = *finalized;
-  for (const auto& notice : cfg.notices) {
-    if (shows(cfg.log_level, notice.level)) std::cerr << level_prefix(notice.level) << notice.text << "\n";
-  }
+  print_notices(cfg);
 
   runtime::RuntimeConfig rc;
   const auto [uid, gid] = invoking_ids(host_env);
@@ -188,15 +155,7 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
   rc.entrypoint_args.push_back("--build-view");
   if (cfg.log_level != cli::LogLevel::debug) rc.entrypoint_args.push_back("--quiet");
 
-  rc.allow_domains = cfg.policy.allow;
-  rc.block_domains = cfg.policy.block;
-  rc.allow_host_ports = cfg.allow_host_ports;
-  rc.enable_host_access = cfg.host_access;
-  rc.dns_servers = cfg.dns_servers;
-  rc.dns_policy = cfg.dns_policy == cli::DnsPolicy::open ? "open" : "allowlist";
-  rc.tunnel_sni_check = cfg.tunnel_sni_check;
-  rc.log_level = level_name(cfg.log_level);
-  rc.allow_private_ranges = cfg.allow_private_ranges;
+  apply_proxy_settings(cfg, rc);
   // awf-proxy inherits awf's environment, the provider keys among it (never
   // its argv, which every user can read); targets and model lists go on top.
   for (const auto& [name, value] : cfg.api_proxy.proxy_env) rc.proxy_env.push_back(name + "=" + value);
@@ -216,15 +175,10 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
       rc.entrypoint_args.insert(rc.entrypoint_args.end(), {"--keep-env", name});
     }
   }
-  // Names outside DNS: the proxy reads no hosts file unless told, so awf
-  // tells it: --hosts-file when given, else the machine's /etc/hosts (what
-  // Squid reads in awf). The command's /etc/hosts is the same file, so that
-  // the command and the proxy agree on every name.
+  // The command's /etc/hosts is the proxy's hosts file (apply_proxy_settings
+  // chose it), so that the command and the proxy agree on every name.
+  const std::string hosts_source = rc.hosts_file;
   std::error_code hosts_ec;
-  const std::string hosts_source = !cfg.hosts_file.empty()                                  ? cfg.hosts_file
-                                   : std::filesystem::is_regular_file("/etc/hosts", hosts_ec) ? "/etc/hosts"
-                                                                                              : "";
-  rc.hosts_file = hosts_source;
   if (!cfg.hosts_file.empty()) {
     rc.entrypoint_args.push_back("--mount");
     rc.entrypoint_args.push_back(std::filesystem::absolute(cfg.hosts_file, hosts_ec).string() + ":/etc/hosts:ro");
@@ -243,35 +197,18 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
     rc.allow_private_ranges += std::string(rc.allow_private_ranges.empty() ? "" : ",") + "127.0.0.1/32,::1/128";
   }
   if (cfg.agent_timeout_minutes) rc.agent_timeout = std::chrono::minutes(*cfg.agent_timeout_minutes);
-  rc.work_dir = cfg.work_dir;
-  rc.keep_work_dir = cfg.keep_work_dir;
-  rc.proxy_logs_dir = cfg.proxy_logs_dir;
   rc.share_host_tmp = cfg.share_host_tmp;
   rc.tmp_binds = private_tmp_binds(host_env);
 
   // awf's record of this run, the only thing `awf logs` trusts to find it.
-  auto record = std::make_shared<logs::RunRecord>();
-  record->pid = ::getpid();
-  record->id = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count());
-  const std::string state_dir = logs::own_state_dir(host_env);
-  auto save_record = [record, state_dir, level = cfg.log_level](const std::string& log_dir) {
-    record->log_dir = log_dir;
-    if (auto status = logs::write_run_record(state_dir, *record); !status && shows(level, cli::Notice::Level::warn)) {
-      std::cerr << "[WARN] awf logs will not find this run by itself: " << status.message() << "\n";
-    }
-  };
-  rc.on_log_dir = save_record;
-  rc.on_logs_preserved = save_record;
-  rc.proxy_pid_file = logs::kLivePidFile;  // how `awf logs` tells the live run
+  record_run(rc, host_env, cfg.log_level);
 
   rc.on_finished = [&cfg](int exit_code, const std::string& log_dir) {
     // The manifest lets `awf logs audit` replay these rules later.
     if (auto st = logs::write_policy_manifest(log_dir, cli::policy_manifest(cfg)); !st) {
       std::cerr << "[WARN] " << st.message() << "\n";
     }
-    const auto entries = logs::parse_log_text(read_whole(log_dir + "/access.log"), logs::LogFormat::access_log);
+    const auto entries = logs::parse_log_text(read_access_log(log_dir), logs::LogFormat::access_log);
     std::cerr << cli::post_run_blocked_report(entries, cfg.policy.allow);
     std::cerr << cli::completion_message(exit_code) << "\n";
   };

@@ -42,8 +42,9 @@ void add_attribute(NetlinkRequest& request, unsigned short type, const void* dat
 }
 
 // Sends `request` on a fresh NETLINK_ROUTE socket (created in the calling
-// thread's namespace) and returns the kernel's errno from the ACK.
-Status talk(NetlinkRequest& request, const std::string& what) {
+// thread's namespace) and returns the kernel's errno from the ACK (0: done).
+// An error means the question could not be asked or answered.
+Result<int> ask_kernel(NetlinkRequest& request, const std::string& what) {
   UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   if (!fd) return Error{"rtnetlink: socket(NETLINK_ROUTE) for " + what + ": " + errno_text(errno)};
   request.header.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
@@ -64,11 +65,17 @@ Status talk(NetlinkRequest& request, const std::string& what) {
     for (auto* h = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(h, static_cast<unsigned>(got));
          h = NLMSG_NEXT(h, got)) {
       if (h->nlmsg_type != NLMSG_ERROR) continue;
-      const int err = -static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
-      if (err == 0) return ok_status();
-      return Error{"rtnetlink: " + what + ": " + errno_text(err)};
+      return -static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
     }
   }
+}
+
+// ask_kernel, with any refusal an error naming `what`.
+Status talk(NetlinkRequest& request, const std::string& what) {
+  auto err = ask_kernel(request, what);
+  if (!err) return err.error();
+  if (*err == 0) return ok_status();
+  return Error{"rtnetlink: " + what + ": " + errno_text(*err)};
 }
 
 Result<int> loopback_index() {
@@ -77,11 +84,13 @@ Result<int> loopback_index() {
   return static_cast<int>(index);
 }
 
-Status add_default_route(unsigned char family, int oif) {
+// The default route of `family` through lo: RTM_NEWROUTE (`add`, refused
+// with EEXIST when a default route exists) or RTM_DELROUTE.
+NetlinkRequest default_route_request(unsigned char family, int oif, bool add) {
   NetlinkRequest request{};
   request.header.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
-  request.header.nlmsg_type = RTM_NEWROUTE;
-  request.header.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  request.header.nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+  request.header.nlmsg_flags = add ? NLM_F_CREATE | NLM_F_EXCL : 0;
   request.route.rtm_family = family;
   request.route.rtm_dst_len = 0;  // the default route
   request.route.rtm_table = RT_TABLE_MAIN;
@@ -90,7 +99,7 @@ Status add_default_route(unsigned char family, int oif) {
   request.route.rtm_scope = family == AF_INET ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   request.route.rtm_type = RTN_UNICAST;
   add_attribute(request, RTA_OIF, &oif, sizeof oif);
-  if (family == AF_INET) {
+  if (family == AF_INET && add) {
     // Without a preferred source the kernel picks 0.0.0.0 for a route over
     // lo to a non-local address: the handshake completes, but the replies of
     // the redirected connection never reach the client. 127.0.0.1 it is,
@@ -98,7 +107,28 @@ Status add_default_route(unsigned char family, int oif) {
     const in_addr loopback{htonl(INADDR_LOOPBACK)};
     add_attribute(request, RTA_PREFSRC, &loopback, sizeof loopback);
   }
-  return talk(request, family == AF_INET ? "add default route via lo" : "add IPv6 default route via lo");
+  return request;
+}
+
+const char* route_name(unsigned char family) {
+  return family == AF_INET ? "the default route via lo" : "the IPv6 default route via lo";
+}
+
+Status add_default_route(unsigned char family, int oif) {
+  NetlinkRequest request = default_route_request(family, oif, true);
+  return talk(request, std::string("add ") + route_name(family));
+}
+
+// Adds the route unless the namespace has a default route of that family
+// already; true when it added one.
+Result<bool> add_default_route_if_missing(unsigned char family, int oif) {
+  NetlinkRequest request = default_route_request(family, oif, true);
+  const std::string what = std::string("add ") + route_name(family);
+  auto err = ask_kernel(request, what);
+  if (!err) return err.error();
+  if (*err == EEXIST) return false;
+  if (*err != 0) return Error{"rtnetlink: " + what + ": " + errno_text(*err)};
+  return true;
 }
 
 }  // namespace
@@ -133,6 +163,45 @@ Status add_default_routes_via_loopback() {
   if (auto status = add_default_route(AF_INET, *index); !status) return status;
   if (!has_ipv6_loopback()) return ok_status();  // no IPv6 here: nothing to route
   return add_default_route(AF_INET6, *index);
+}
+
+Result<AddedRoutes> add_missing_default_routes_via_loopback() {
+  auto index = loopback_index();
+  if (!index) return index.error();
+  AddedRoutes added;
+  auto ipv4 = add_default_route_if_missing(AF_INET, *index);
+  if (!ipv4) return ipv4.error();
+  added.ipv4 = *ipv4;
+  if (has_ipv6_loopback()) {
+    auto ipv6 = add_default_route_if_missing(AF_INET6, *index);
+    if (!ipv6) {
+      (void)remove_default_routes_via_loopback(added);
+      return ipv6.error();
+    }
+    added.ipv6 = *ipv6;
+  }
+  return added;
+}
+
+Status remove_default_routes_via_loopback(const AddedRoutes& added) {
+  auto index = loopback_index();
+  if (!index) return index.error();
+  std::string failures;
+  for (auto [family, wanted] : {std::pair{static_cast<unsigned char>(AF_INET), added.ipv4},
+                                std::pair{static_cast<unsigned char>(AF_INET6), added.ipv6}}) {
+    if (!wanted) continue;
+    NetlinkRequest request = default_route_request(family, *index, false);
+    auto err = ask_kernel(request, std::string("remove ") + route_name(family));
+    // ESRCH: already gone (someone else removed it), which is what we want.
+    if (!err) {
+      failures += (failures.empty() ? "" : "; ") + err.message();
+    } else if (*err != 0 && *err != ESRCH) {
+      failures += (failures.empty() ? "" : "; ") + std::string("rtnetlink: remove ") + route_name(family) + ": " +
+                  errno_text(*err);
+    }
+  }
+  if (!failures.empty()) return Error{failures};
+  return ok_status();
 }
 
 Status setup_agent_network(const RulesetSpec& spec) {

@@ -160,6 +160,23 @@ Status apply_ruleset(const std::string& ruleset) {
   return ok_status();
 }
 
+Status remove_ruleset() {
+  // As in render_ruleset: declaring the table first makes the delete succeed
+  // whether or not it is there.
+  return apply_ruleset(std::string("table inet ") + kRulesetTable + "\ndelete table inet " + kRulesetTable + "\n");
+}
+
+Result<bool> ruleset_present() {
+  auto ctx = new_context();
+  if (!ctx) return ctx.error();
+  const std::string command = std::string("list tables inet");
+  if (nft_run_cmd_from_buffer(ctx->get(), command.c_str()) != 0) {
+    return Error{std::string("nftables: list tables failed: ") + nft_ctx_get_error_buffer(ctx->get())};
+  }
+  const std::string tables = nft_ctx_get_output_buffer(ctx->get());
+  return tables.find(std::string("table inet ") + kRulesetTable + "\n") != std::string::npos;
+}
+
 Result<std::string> list_ruleset() {
   auto ctx = new_context();
   if (!ctx) return ctx.error();

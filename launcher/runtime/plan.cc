@@ -48,25 +48,16 @@ bool has_env(const std::vector<std::string>& env, const std::string& key) {
 
 }  // namespace
 
-Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir, const fs::path& private_tmp) {
-  Plan plan;
+Status plan_proxy(const RuntimeConfig& config, const fs::path& log_dir, Plan& plan) {
   auto host_ports = parse_port_specs(config.allow_host_ports);
   if (!host_ports) return host_ports.error();
   plan.ruleset = RulesetSpec{config.ports, std::move(*host_ports)};
-  plan.user_namespace = wants_user_namespace(config.user_namespace);
   plan.log_dir = log_dir;
   plan.logs_dir_given = !config.proxy_logs_dir.empty();
-
   plan.proxy_path = config.proxy_path.empty() ? program_next_to_self("awf-proxy") : config.proxy_path;
-  plan.entrypoint_path =
-      config.entrypoint_path.empty() ? program_next_to_self("awf-entrypoint") : config.entrypoint_path;
-  for (const std::string* program : {&plan.proxy_path, &plan.entrypoint_path}) {
-    if (::access(program->c_str(), X_OK) != 0) {
-      return Error{"cannot run " + *program + ": " + errno_text(errno) +
-                   " (awf-proxy and awf-entrypoint are installed next to awf)"};
-    }
+  if (::access(plan.proxy_path.c_str(), X_OK) != 0) {
+    return Error{"cannot run " + plan.proxy_path + ": " + errno_text(errno) + " (awf-proxy is installed next to awf)"};
   }
-  if (config.command.empty()) return Error{"No command specified. Use -- to separate command from options."};
 
   auto& p = plan.proxy_argv;
   p.push_back(plan.proxy_path);
@@ -103,6 +94,20 @@ Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir, con
     if (eq == std::string::npos || eq == 0) return Error{"awf-proxy environment: \"" + entry + "\" is not KEY=VALUE"};
     set_env(plan.proxy_env, entry.substr(0, eq), entry.substr(eq + 1));
   }
+  return ok_status();
+}
+
+Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir, const fs::path& private_tmp) {
+  Plan plan;
+  plan.user_namespace = wants_user_namespace(config.user_namespace);
+  if (auto status = plan_proxy(config, log_dir, plan); !status) return status.error();
+  plan.entrypoint_path =
+      config.entrypoint_path.empty() ? program_next_to_self("awf-entrypoint") : config.entrypoint_path;
+  if (::access(plan.entrypoint_path.c_str(), X_OK) != 0) {
+    return Error{"cannot run " + plan.entrypoint_path + ": " + errno_text(errno) +
+                 " (awf-proxy and awf-entrypoint are installed next to awf)"};
+  }
+  if (config.command.empty()) return Error{"No command specified. Use -- to separate command from options."};
 
   auto& a = plan.agent_argv;
   a.push_back(plan.entrypoint_path);

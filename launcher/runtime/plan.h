@@ -26,7 +26,12 @@ struct Plan {
   bool logs_dir_given = false;
 };
 
-// Fails when a program cannot be run, no command was given, or
+// awf-proxy's part of a plan (ruleset, program, argv, environment, log
+// directory): what both a run and `awf attach` start. Fails when awf-proxy
+// cannot be run or --allow-host-ports does not parse.
+Status plan_proxy(const RuntimeConfig& config, const std::filesystem::path& log_dir, Plan& plan);
+
+// plan_proxy, then the agent's part. Fails when a program cannot be run, no command was given, or
 // --allow-host-ports does not parse. `private_tmp` empty: the host's /tmp.
 Result<Plan> make_plan(const RuntimeConfig& config, const std::filesystem::path& log_dir,
                        const std::filesystem::path& private_tmp);

@@ -19,6 +19,20 @@ Status bring_up_loopback();
 // redirect it. The IPv6 route is skipped when the kernel has no IPv6.
 Status add_default_routes_via_loopback();
 
+// The default routes add_missing_default_routes_via_loopback added, so that
+// remove_default_routes_via_loopback takes away exactly those.
+struct AddedRoutes {
+  bool ipv4 = false;
+  bool ipv6 = false;
+};
+
+// For a namespace that is not ours (`awf attach`): adds each default route
+// only where the namespace has none of that family, and says which it added.
+Result<AddedRoutes> add_missing_default_routes_via_loopback();
+
+// Removes the routes `added` names (one that is gone already is fine).
+Status remove_default_routes_via_loopback(const AddedRoutes& added);
+
 // bring_up_loopback, add_default_routes_via_loopback, then the ruleset.
 Status setup_agent_network(const RulesetSpec& spec);
 

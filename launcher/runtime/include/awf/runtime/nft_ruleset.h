@@ -39,6 +39,13 @@ std::string render_ruleset(const RulesetSpec& spec);
 // carries libnftables' own message with the line it refers to.
 Status apply_ruleset(const std::string& ruleset);
 
+// Deletes table "inet awf" from the calling thread's namespace; fine when it
+// is not there. Nothing else in the namespace is touched.
+Status remove_ruleset();
+
+// Whether the calling thread's namespace has table "inet awf".
+Result<bool> ruleset_present();
+
 // `nft list ruleset` equivalent of the calling thread's namespace (tests, debug).
 Result<std::string> list_ruleset();
 

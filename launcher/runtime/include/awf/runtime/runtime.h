@@ -134,6 +134,19 @@ inline constexpr int kExitFailure = 1;        // start-up failure, proxy crash
 // clone(2), so no other thread may hold a lock at that moment.
 Result<int> run_native(const RuntimeConfig& config);
 
+// `awf attach --pid PID`: puts the proxy's listeners (forward, transparent
+// HTTP/TLS, DNS; never the API proxy's) and the ruleset of an awf run into
+// the network namespace of the running process `pid`, serves it with
+// awf-proxy from awf's own namespace until that process exits (0), awf is
+// signalled (130/143) or the proxy dies (1, the rules then stay so that
+// nothing leaves unchecked), then takes out what it added. Uses the policy,
+// proxy, log and lifecycle fields of `config`; command, entrypoint and
+// agent fields are ignored. Refuses, changing nothing, a process in the
+// host's namespace and a namespace whose listener ports are taken (another
+// attach). Needs root. Prints HTTP_PROXY=/HTTPS_PROXY= lines on stdout once
+// ready, and "Process exiting with code: N" last on stderr.
+Result<int> run_attach(const RuntimeConfig& config, pid_t pid);
+
 // Writes "Process exiting with code: N" to stderr: awf's last line, always.
 void print_exit_line(int code);
 
