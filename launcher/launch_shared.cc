@@ -65,6 +65,7 @@ void apply_proxy_settings(const cli::LaunchConfig& cfg, runtime::RuntimeConfig& 
   rc.dns_servers = cfg.dns_servers;
   rc.dns_policy = cfg.dns_policy == cli::DnsPolicy::open ? "open" : "allowlist";
   rc.tunnel_sni_check = cfg.tunnel_sni_check;
+  rc.enable_dlp = cfg.enable_dlp;
   rc.log_level = level_name(cfg.log_level);
   rc.allow_private_ranges = cfg.allow_private_ranges;
   rc.work_dir = cfg.work_dir;

@@ -276,6 +276,10 @@ void append_audit_jsonl(std::string& line, const LogRecord& r, const std::string
     line += "\",\"original_dest\":\"";
     json_escape_to(line, r.original_dest);
   }
+  if (!r.dlp_pattern.empty()) {
+    line += "\",\"dlp\":\"";
+    json_escape_to(line, r.dlp_pattern);
+  }
   if (!r.tunnel_sni.empty()) {
     line += "\",\"sni\":\"";
     json_escape_to(line, r.tunnel_sni);

@@ -40,7 +40,7 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
 namespace {
 
 // The YAML keys, each the name of a long flag; `true` flags take no value.
-const char* const kFlagKeys[] = {"enable-host-access"};
+const char* const kFlagKeys[] = {"enable-host-access", "enable-dlp"};
 const char* const kValueKeys[] = {
     "listen", "allow-domains", "block-domains", "allow-domains-file", "block-domains-file", "ruleset-file",
     "allow-host-ports", "dns-servers", "hosts-file", "allow-private-ranges", "log-dir", "log-format", "log-level",
@@ -217,6 +217,10 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
                  "policy allows, else it is refused before any byte reaches the origin (domain fronting, plain bytes, "
                  "no name); off: relay such tunnels unchecked, for clients that need raw tunnels")
       ->check(CLI::IsMember({"on", "off"}));
+  app.add_flag("--enable-dlp", c.enable_dlp,
+               "refuse (403, logged with the pattern's name and the URL redacted) requests whose URL carries a "
+               "credential: GitHub, OpenAI, Anthropic, AWS, Google or Slack token shapes, bearer/authorization "
+               "query parameters, a private key; plain HTTP and CONNECT authorities (HTTPS paths are not visible)");
   app.add_option("--health-check", health_check,
                  "probe the forward listener at ADDR:PORT and exit 0 when it answers, 1 otherwise (container "
                  "HEALTHCHECK); the probe is not logged");

@@ -16,6 +16,7 @@
 #include "awf/intercept/client_hello.h"
 #include "awf/intercept/original_dst.h"
 #include "awf/intercept/tls_alert.h"
+#include "awf/policy/dlp.h"
 #include "awf/policy/host.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/error_page.h"
@@ -325,6 +326,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     const std::uint16_t port = tx_.target.port;
     record_destination(tx_.rec, tx_.req, tx_.host, tx_.target, tx_.is_connect,
                        logged_host_has_port(transparent_, tx_.host_had_port, tx_.is_connect, port));
+    if (ctx_.dlp) {
+      // Everything the client named: the host and the target as written
+      // (absolute URI, origin-form path, CONNECT authority).
+      if (auto pattern = ctx_.dlp->scan(as_sent + " " + tx_.req.target)) return refuse_for_credential(*pattern);
+    }
     policy::Decision d = policy_->decide(policy::Request{as_sent, port, tx_.is_connect});
     tx_.target.host = tx_.host;  // from here on only the canonical name: routed, sent as Host, logged
     if (!d.allowed) {
@@ -354,6 +360,25 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       }
     }
     dial();
+  }
+
+  // --enable-dlp found a credential shape in what the client named. The
+  // secret goes nowhere: not upstream, and not into the logs, which get the
+  // URL and Host redacted and the pattern's name.
+  void refuse_for_credential(const std::string& pattern) {
+    tx_.rec.url = ctx_.dlp->redact(tx_.rec.url);
+    tx_.rec.host = ctx_.dlp->redact(tx_.rec.host);
+    tx_.rec.dlp_pattern = pattern;
+    tx_.host = ctx_.dlp->redact(tx_.host);
+    spdlog::info("client {}:{}: {} {} refused: it carries a credential ({})", client_ip_, client_port_,
+                 tx_.req.method, tx_.rec.url, pattern);
+    return fail({.kind = FailureKind::refuse,
+                 .status = 403,
+                 .code = ResultCode::tcp_denied,
+                 .squid_error = "ERR_ACCESS_DENIED",
+                 .text = "request refused: its URL carries what looks like a credential (" + pattern +
+                         "); nothing was sent upstream",
+                 .close = true});
   }
 
   // The upstream connection in up_ served earlier requests and is in step.
@@ -594,6 +619,16 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (sni != tx_.host) tx_.rec.tunnel_sni = sni;
     // ECH: the outer name is all there is to decide on, as in tls-intercept.
     tx_.rec.ech = hello.has_ech;
+    if (ctx_.dlp) {
+      if (auto pattern = ctx_.dlp->scan(hello.sni)) {
+        const std::string redacted = ctx_.dlp->redact(sni);
+        tx_.rec.tunnel_sni = redacted;
+        tx_.rec.url = redacted + ":" + std::to_string(tx_.target.port);
+        tx_.rec.dlp_pattern = *pattern;
+        return refuse_tunnel("its ClientHello's server name carries a credential (" + *pattern + ")",
+                             intercept::TlsAlert::access_denied, intercept::alert_record_version(hello));
+      }
+    }
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, tx_.target.port, true});
     if (!d.allowed) {
       tx_.rec.url = sni + ":" + std::to_string(tx_.target.port);

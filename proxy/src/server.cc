@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "awf/intercept/socket_activation.h"
+#include "awf/policy/dlp.h"
 #include "awf/proxy/api_session.h"
 #include "awf/proxy/api_settings.h"
 #include "awf/proxy/api_upstream_pool.h"
@@ -117,6 +118,7 @@ struct Server::Impl {
   std::unique_ptr<Resolver> resolver;
   std::unique_ptr<AccessLog> log;
   std::unique_ptr<ApiProxy> api;  // before the workers: their sessions use it until they are gone
+  std::unique_ptr<policy::DlpScanner> dlp;  // the same
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::string> bound;
   std::vector<std::string> described;  // "listening on" lines, every kind
@@ -367,6 +369,7 @@ void Server::Impl::apply_settings(const Config& now) {
       {"dns-tcp-timeout", now.dns_tcp_timeout != was.dns_tcp_timeout},
       {"client-hello-timeout", now.client_hello_timeout != was.client_hello_timeout},
       {"tunnel-sni-check", now.tunnel_sni_check != was.tunnel_sni_check},
+      {"enable-dlp", now.enable_dlp != was.enable_dlp},
       {"netns", now.netns != was.netns},
       {"api-listen", api_listens(now.api_listen) != api_listens(was.api_listen)},
       {"api-key", api_keys(now.api_keys) != api_keys(was.api_keys)},
@@ -464,6 +467,10 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
   if (!resolver) return resolver.error();
   impl->resolver = std::move(*resolver);
   impl->context.resolver = impl->resolver.get();
+  if (config.enable_dlp) {
+    impl->dlp = std::make_unique<policy::DlpScanner>();
+    impl->context.dlp = impl->dlp.get();
+  }
   if (!config.log_dir.empty()) {
     // Created when missing, as awf creates its log directories; 0750: the
     // logs name every host the clients asked for.

@@ -15,6 +15,7 @@
 #include "awf/intercept/client_hello.h"
 #include "awf/intercept/original_dst.h"
 #include "awf/intercept/tls_alert.h"
+#include "awf/policy/dlp.h"
 #include "awf/policy/host.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/relay.h"
@@ -154,6 +155,18 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
       rec_.ech = true;
       spdlog::debug("tls-intercept client {}:{}: ClientHello carries ECH; deciding on the outer SNI {}",
                     rec_.client_ip, rec_.client_port, host_);
+    }
+    if (ctx_.dlp) {
+      // A credential in a server name (a label under an allowed wildcard):
+      // refused, and never logged as it is.
+      if (auto pattern = ctx_.dlp->scan(hello.sni)) {
+        host_ = ctx_.dlp->redact(host_);
+        rec_.url = host_ + ":" + std::to_string(port_);
+        rec_.host = rec_.url;
+        rec_.dlp_pattern = *pattern;
+        return deny("its server name carries a credential (" + *pattern + ")", TlsAlert::access_denied,
+                    alert_version_);
+      }
     }
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, port_, true});
     if (!d.allowed) {

@@ -158,6 +158,10 @@ TEST_F(Options, OurFlagsAreValidated) {
   auto raw = parse({"--tunnel-sni-check", "off", "--", "true"});
   ASSERT_TRUE(raw.ok()) << raw.message();
   EXPECT_FALSE(raw->tunnel_sni_check);
+  EXPECT_FALSE(raw->enable_dlp);
+  auto dlp = parse({"--enable-dlp", "--", "true"});
+  ASSERT_TRUE(dlp.ok()) << dlp.message();
+  EXPECT_TRUE(dlp->enable_dlp);
 }
 
 TEST_F(Options, DockerOnlyFlagsAreRefusedByTheNativeRuntime) {
@@ -181,7 +185,6 @@ TEST_F(Options, DockerOnlyFlagsAreRefusedByTheNativeRuntime) {
       {{"--allow-host-service-ports", "5432"}, "--allow-host-service-ports"},
       {{"--ssl-bump"}, "--ssl-bump"},
       {{"--ssl-bump", "--allow-urls", "https://github.com/o/*"}, "--ssl-bump"},
-      {{"--enable-dlp"}, "--enable-dlp"},
       {{"--upstream-proxy", "http://corp:3128"}, "--upstream-proxy"},
       {{"--rate-limit-rpm", "60"}, "--rate-limit-rpm"},
       {{"--max-model-multiplier", "2"}, "--max-model-multiplier"},

@@ -44,6 +44,16 @@ TEST(Config, TunnelSniCheckIsOnOrOffFromFlagOrFile) {
   EXPECT_NE(bad.message().find("no"), std::string::npos) << bad.message();
 }
 
+TEST(Config, EnableDlpIsOffByDefaultAndOnFromFlagOrFile) {
+  EXPECT_FALSE(parse({})->config.enable_dlp);
+  EXPECT_TRUE(parse({"--enable-dlp"})->config.enable_dlp);
+  awf::testing::TempDir dir;
+  awf::testing::write_file(dir.file("c.yaml"), "enable-dlp: true\n");
+  auto from_file = parse({"--config", dir.file("c.yaml")});
+  ASSERT_TRUE(from_file) << from_file.message();
+  EXPECT_TRUE(from_file->config.enable_dlp);
+}
+
 TEST(Config, RepeatableAndCommaFlags) {
   auto c = parse({"--listen", "127.0.0.1:0", "--listen", "[::1]:3128", "--allow-domains", "a.test,b.test",
                   "--allow-domains", "c.test", "--dns-servers", "127.0.0.1:5353,::1", "--allow-private-ranges",

@@ -217,6 +217,7 @@ TEST_F(NativeRuntime, ProxyGetsPolicyFlagsAndLogDirectory) {
   config_.dns_servers = {"8.8.8.8", "1.1.1.1"};
   config_.dns_policy = "allowlist";
   config_.tunnel_sni_check = false;
+  config_.enable_dlp = true;
   config_.proxy_logs_dir = (tmp_ / "logs").string();
   shell("true");
   Outcome o = run();
@@ -228,7 +229,7 @@ TEST_F(NativeRuntime, ProxyGetsPolicyFlagsAndLogDirectory) {
                             "\n--allow-domains\ngithub.com,api.example.com\n--allow-domains\nx.org\n"
                             "--block-domains\nbad.github.com\n--allow-host-ports\n3000-3010\n"
                             "--enable-host-access\n--dns-servers\n8.8.8.8,1.1.1.1\n--dns-policy\nallowlist\n"
-                            "--tunnel-sni-check\noff\n"
+                            "--tunnel-sni-check\noff\n--enable-dlp\n"
                             "--log-dir\n" + (tmp_ / "logs").string() + "\n--log-level\ninfo\n");
   // Flushed on SIGTERM after the command, and world-readable.
   EXPECT_TRUE(fs::exists(tmp_ / "logs" / "access.log"));

@@ -87,7 +87,7 @@ void register_options(CLI::App& app, Options& o) {
   app.add_option("--allow-host-service-ports", o.allow_host_service_ports,
                  "Ports allowed only to the host gateway (docker legacy mode only)");
   app.add_flag("--enable-dind", o.enable_dind, "Expose the Docker socket (docker runtime only)");
-  app.add_flag("--enable-dlp", o.enable_dlp, "Block credential patterns in request URLs (not in the native runtime)");
+  app.add_flag("--enable-dlp", o.enable_dlp, "Refuse requests whose URL carries a credential (token shapes, bearer/authorization query parameters, private keys); seen in plain HTTP, CONNECT authorities and TLS server names");
   app.add_flag_function(
       "--network-isolation,!--no-network-isolation",
       [&o](std::int64_t n) { o.network_isolation = n > 0; }, "Docker network isolation mode (docker runtime only)");
@@ -318,6 +318,7 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
     return fail("Invalid --tunnel-sni-check: " + o.tunnel_sni_check + ". Must be one of: on, off");
   }
   cfg.tunnel_sni_check = o.tunnel_sni_check == "on";
+  cfg.enable_dlp = o.enable_dlp;
 
   if (!o.security_mode.empty() && o.security_mode != "strict" && o.security_mode != "compat") {
     return fail("Invalid --security-mode: " + o.security_mode + ". Must be one of: strict, compat");
@@ -505,7 +506,6 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
        "there is no host gateway; use --enable-host-access with --allow-host-ports"},
       {"--ssl-bump", o.ssl_bump, "TLS interception with a session CA is not implemented"},
       {"--allow-urls", !o.allow_urls.empty(), "URL filtering needs --ssl-bump, which is not implemented"},
-      {"--enable-dlp", o.enable_dlp, "URL credential scanning is not implemented"},
       {"--upstream-proxy", !o.upstream_proxy.empty(), "chaining to an upstream proxy is not implemented"},
       {"--reflect", o.reflect, "the API proxy has no /reflect endpoint"},
       {"--no-rate-limit", o.no_rate_limit, "the API proxy has no rate limits"},

@@ -60,6 +60,9 @@ struct LogRecord {
   // has it in the URL too (sni:443), so the text formats show the name that
   // was refused.
   std::string tunnel_sni;
+  // --enable-dlp refused the request: the credential pattern's name. The
+  // URL and Host are redacted already; audit.jsonl adds "dlp":"NAME".
+  std::string dlp_pattern;
   // A summary of identical records left out (repeated refused DNS queries):
   // how many. firewall_detailed writes "repeated N times" in the user-agent
   // field, Squid's native line "repeated=N" in the content-type field,

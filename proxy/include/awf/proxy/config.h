@@ -64,6 +64,9 @@ struct Config {
   // --tunnel-sni-check: a CONNECT tunnel to port 443 must open with a TLS
   // ClientHello whose server name the policy allows; off relays raw bytes.
   bool tunnel_sni_check = true;
+  // --enable-dlp: URLs the proxy can read (plain HTTP, CONNECT authorities)
+  // are refused when they carry a credential shape (policy/dlp.h).
+  bool enable_dlp = false;
   // --netns PATH: the listeners the flags ask for are created inside this
   // network namespace (/proc/PID/ns/net, /run/netns/NAME); the proxy's own
   // connections and lookups stay in the namespace it was started in.

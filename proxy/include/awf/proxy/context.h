@@ -28,6 +28,11 @@
 namespace awf::proxy {
 
 struct ApiProxy;         // api_settings.h
+}  // namespace awf::proxy
+namespace awf::policy {
+class DlpScanner;  // dlp.h
+}  // namespace awf::policy
+namespace awf::proxy {
 class ApiUpstreamPool;   // api_upstream_pool.h
 
 struct ProxyContext {
@@ -47,6 +52,9 @@ struct ProxyContext {
   // The API proxy's settings and TLS client context; set (before any I/O
   // thread starts) only when an API listener exists.
   ApiProxy* api = nullptr;
+  // --enable-dlp: the credential scanner every readable URL passes; null
+  // when off. Set before any I/O thread starts.
+  const policy::DlpScanner* dlp = nullptr;
 
   // The current policy. Connections take it through their worker
   // (Worker::current_policy), which reloads it only when the generation

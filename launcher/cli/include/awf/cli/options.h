@@ -160,6 +160,7 @@ struct LaunchConfig {
   bool dns_servers_detected = false;                // auto-detected (or the fallback)
   DnsPolicy dns_policy = DnsPolicy::allowlist;
   bool tunnel_sni_check = true;  // CONNECT tunnels to 443: the ClientHello's name is checked
+  bool enable_dlp = false;       // awf-proxy --enable-dlp
   std::string allow_private_ranges;  // passed to awf-proxy; host access adds loopback
   std::string hosts_file;            // passed to awf-proxy
 
