@@ -16,6 +16,8 @@ packages=(
   nftables iproute2 curl openssl dnsutils squid nginx-light wrk dnsmasq-base
   python3 procps util-linux gawk git
   bubblewrap  # a real sandbox for awf-proxy --netns (tests/proxy/netns_listen_test.cc)
+  firejail podman runc  # more real sandboxes for awf-proxy --netns (tests/proxy/sandbox_tools_test.cc); runc: crun refuses hybrid cgroups
+  systemd  # systemd-socket-activate, the socket-activation recipe's test (tests/proxy/sandbox_tools_test.cc)
   nodejs  # the end-to-end tests run the official LLM SDKs (tests/e2e/llm-sdks)
 )
 

@@ -23,8 +23,10 @@ std::string enter_private_network();
 // What a "nothing left behind" check compares: the named network namespaces
 // (/run/netns, one name per line, sorted) and the machine's mount table, both
 // without what test suites running beside it make for themselves meanwhile:
-// their namespaces named awf-icpt-* and awf-pxy-*, and /run/netns itself,
-// which `ip netns` mounts and unmounts as they come and go.
+// their namespaces named awf-icpt-* and awf-pxy-*, /run/netns itself,
+// which `ip netns` mounts and unmounts as they come and go, and the mounts
+// under /run/firejail that firejail's first run on a machine makes (and
+// keeps) while a sandbox-tool test runs it.
 std::string named_netns_but_other_suites();
 std::string mounts_but_other_suites();
 
