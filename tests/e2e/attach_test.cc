@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -171,7 +172,15 @@ class AttachTest : public ::testing::Test {
   }
   // Waits for the ready line; false (with the output in the failure) if
   // awf attach ends or says nothing in time.
-  static bool ready(Process& p) { return p.wait_for_stderr("Attached to PID", 20s).has_value(); }
+  static bool ready(Process& p) {
+    if (!p.wait_for_stderr("Attached to PID", 20s)) return false;
+    // awf attach prints the proxy variables on stdout before that line, but
+    // stdout comes through a pipe of its own and may be read a moment later.
+    for (int i = 0; i < 250 && p.stdout_text().find("HTTPS_PROXY=") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  }
 
   std::string access_log() const { return awf::testing::read_file(logs_.file("access.log")); }
 
@@ -303,6 +312,10 @@ TEST_F(AttachTest, ASecondAttachToTheSameNamespaceIsRefusedAndTheFirstKeepsServi
                          curl("http://denied.test/", kResolveDenied)),
             "200\n403\n");
   EXPECT_TRUE(first->running());
+  // Stopped the way a person stops it, so that it detaches and removes its
+  // work directory (killed, it could do neither).
+  first->signal(SIGTERM);
+  EXPECT_EQ(first->wait(20s), std::optional<int>(143)) << first->stderr_text();
 }
 
 TEST_F(AttachTest, AProcessInTheHostNamespaceIsRefusedAndNothingChanges) {
@@ -318,6 +331,33 @@ TEST_F(AttachTest, AProcessInTheHostNamespaceIsRefusedAndNothingChanges) {
   EXPECT_EQ(awf->stdout_text(), "");
   EXPECT_EQ(awf::testing::run({"nft", "list", "ruleset"}).out, ruleset_before);
   EXPECT_FALSE(awf::testing::wait_for_port("127.0.0.1", 3128, 200ms));
+}
+
+TEST_F(AttachTest, WithoutRootItStopsAtOnceAndChangesNothing) {
+  AWF_REQUIRE_FACILITY(fs::exists("/usr/bin/setpriv"), "/usr/bin/setpriv (util-linux) is not installed");
+  auto sandbox = Sandbox::start();
+  ASSERT_TRUE(sandbox) << "could not start unshare --net";
+  const std::string ruleset_before = sandbox->in_namespace({"nft", "list", "ruleset"}).out;
+  // A copy the unprivileged user can run whatever the checkout's permissions.
+  TempDir bin;
+  ::chmod(bin.path().c_str(), 0755);
+  fs::copy_file(kAwf, bin.file("awf"));
+  ::chmod(bin.file("awf").c_str(), 0755);
+  auto awf = Process::spawn({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin.file("awf"),
+                             "attach", "--pid", std::to_string(sandbox->pid()), "--allow-domains", "allowed.test",
+                             "--dns-servers", kDns},
+                            {"HOME=" + bin.path()});
+  auto code = awf->wait(10s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 1);
+  const std::string err = awf->stderr_text();
+  EXPECT_NE(err.find("awf attach: needs root (CAP_SYS_ADMIN to enter the namespace and CAP_NET_ADMIN to put "
+                     "rules there); run it with sudo"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(awf->stdout_text(), "");
+  EXPECT_EQ(sandbox->in_namespace({"nft", "list", "ruleset"}).out, ruleset_before);
+  EXPECT_EQ(sandbox->in_namespace({"ss", "-Htlnu"}).out, "");
 }
 
 TEST_F(AttachTest, BadPidsAndFlagsThatConcernACommandAreNamed) {

@@ -186,9 +186,10 @@ std::vector<std::string> netns_users(std::uint64_t inode) {
 }
 
 std::unique_ptr<Sandbox> Sandbox::start(SandboxKind kind, const std::string& script,
-                                        std::chrono::milliseconds timeout) {
+                                        std::chrono::milliseconds timeout,
+                                        const std::vector<std::string>& tool_flags) {
   std::unique_ptr<Sandbox> sandbox(new Sandbox(kind));
-  sandbox->launch(script, timeout);
+  sandbox->launch(script, timeout, tool_flags);
   return sandbox;
 }
 
@@ -209,7 +210,8 @@ std::vector<std::string> Sandbox::podman_command(std::vector<std::string> args) 
   return argv;
 }
 
-void Sandbox::launch(const std::string& script, std::chrono::milliseconds timeout) {
+void Sandbox::launch(const std::string& script, std::chrono::milliseconds timeout,
+                     const std::vector<std::string>& tool_flags) {
   share_ = dir_.file("share");
   fs::create_directory(share_);
   const std::string hosts = dir_.file("hosts"), resolv = dir_.file("resolv.conf");
@@ -227,14 +229,17 @@ void Sandbox::launch(const std::string& script, std::chrono::milliseconds timeou
       // PID (ours) of the sandbox's init, which lives in the new namespace.
       command_ = {"bwrap", "--dev-bind", "/", "/", "--proc", "/proc", "--ro-bind", hosts, "/etc/hosts",
                   "--ro-bind", resolv, "/etc/resolv.conf", "--unshare-net", "--unshare-pid", "--die-with-parent",
-                  "--info-fd", "3", "--", "sh", script_path};
+                  "--info-fd", "3"};
+      command_.insert(command_.end(), tool_flags.begin(), tool_flags.end());
+      command_.insert(command_.end(), {"--", "sh", script_path});
       spawn_argv = {"sh", "-c", "exec 3>\"$0\" && exec \"$@\"", dir_.file("bwrap-info.json")};
       break;
     case SandboxKind::firejail:
       // --net=none: loopback only; --dns and --hosts-file write the
       // sandbox's own resolv.conf and hosts.
-      command_ = {"firejail", "--quiet", "--noprofile", "--net=none", "--dns=127.0.0.1", "--hosts-file=" + hosts,
-                  "--", "sh", script_path};
+      command_ = {"firejail", "--quiet", "--noprofile", "--net=none", "--dns=127.0.0.1", "--hosts-file=" + hosts};
+      command_.insert(command_.end(), tool_flags.begin(), tool_flags.end());
+      command_.insert(command_.end(), {"--", "sh", script_path});
       break;
     case SandboxKind::podman: {
       // A root directory of symbolic links into the host's /usr, which is
@@ -259,6 +264,7 @@ void Sandbox::launch(const std::string& script, std::chrono::milliseconds timeou
       std::vector<std::string> run_args = {"run", "--rm", "--name", name_, "--network", "none", "--ipc", "none",
                                            "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"};
       run_args.insert(run_args.end(), binds.begin(), binds.end());
+      run_args.insert(run_args.end(), tool_flags.begin(), tool_flags.end());
       run_args.insert(run_args.end(), {"-v", hosts + ":/etc/hosts:ro", "-v", resolv + ":/etc/resolv.conf:ro",
                                        "-v", share_ + ":" + share_, "--pidfile", dir_.file("podman.pid"),
                                        "--rootfs", rootfs, "sh", script_path});
@@ -285,7 +291,9 @@ void Sandbox::launch(const std::string& script, std::chrono::milliseconds timeou
       fs::create_directories("/etc/netns/" + name_);
       write_file("/etc/netns/" + name_ + "/hosts", kHosts);
       write_file("/etc/netns/" + name_ + "/resolv.conf", kResolvConf);
-      command_ = {"ip", "netns", "exec", name_, "sh", script_path};
+      command_ = {"ip", "netns", "exec", name_};
+      command_.insert(command_.end(), tool_flags.begin(), tool_flags.end());
+      command_.insert(command_.end(), {"sh", script_path});
       netns_ = "/run/netns/" + name_;
       break;
     }

@@ -2,8 +2,8 @@
 // `ip netns` namespace, each started without network (a network namespace
 // of its own with only loopback, up) and running a shell script. A test finds
 // a process inside the sandbox's network namespace, hands that namespace to
-// awf-proxy --netns, lets the script go, then waits for its exit and reads
-// its output.
+// awf-proxy --netns (or that process to awf attach --pid), lets the script
+// go, then waits for its exit and reads its output.
 //
 // Every sandbox sees a hosts file and a resolv.conf of its own (localhost
 // only, `nameserver 127.0.0.1`), never the machine's, whose extra names would
@@ -52,8 +52,13 @@ class Sandbox {
   // waits until release(), so that a proxy can be put into its namespace
   // before it needs one; start() returns once that namespace exists. Never
   // throws and never returns nullptr: failure() says what went wrong.
+  // `tool_flags` go to the tool after its own flags, before the program
+  // (bwrap's "--cap-drop ALL", firejail's "--caps.drop=all", podman run's
+  // "--cap-drop"); for ip_netns, which has no such flags, they are a command
+  // that `ip netns exec` runs the script with (`setpriv --bounding-set -all`).
   static std::unique_ptr<Sandbox> start(SandboxKind kind, const std::string& script,
-                                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                                        const std::vector<std::string>& tool_flags = {});
   // Kills whatever is left in the sandbox, removes the container or the
   // named namespace, then the directory.
   ~Sandbox();
@@ -94,7 +99,8 @@ class Sandbox {
 
  private:
   explicit Sandbox(SandboxKind kind) : kind_(kind) {}
-  void launch(const std::string& script, std::chrono::milliseconds timeout);
+  void launch(const std::string& script, std::chrono::milliseconds timeout,
+              const std::vector<std::string>& tool_flags);
   std::vector<std::string> podman_command(std::vector<std::string> args) const;
 
   SandboxKind kind_;
