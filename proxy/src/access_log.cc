@@ -24,7 +24,14 @@ const char* to_string(ResultCode code) {
   return "NONE_NONE";
 }
 
-const char* to_string(Hierarchy h) { return h == Hierarchy::direct ? "HIER_DIRECT" : "HIER_NONE"; }
+const char* to_string(Hierarchy h) {
+  switch (h) {
+    case Hierarchy::direct: return "HIER_DIRECT";
+    case Hierarchy::none: return "HIER_NONE";
+    case Hierarchy::default_parent: return "DEFAULT_PARENT";
+  }
+  return "HIER_NONE";
+}
 
 namespace {
 

@@ -47,7 +47,7 @@ const char* const kValueKeys[] = {
     "threads", "connect-timeout", "request-timeout", "read-timeout", "client-lifetime", "shutdown-timeout",
     "max-header-bytes", "max-connections", "listen-http-intercept", "listen-tls-intercept", "listen-dns",
     "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "netns", "dns-tcp-timeout",
-    "dns-tcp-max-connections", "api-listen", "api-key", "api-target", "api-base-path", "api-ca-cert",
+    "dns-tcp-max-connections", "upstream-proxy", "upstream-bypass", "api-listen", "api-key", "api-target", "api-base-path", "api-ca-cert",
 };
 
 Result<std::vector<std::string>> yaml_to_flags(const std::string& path) {
@@ -166,6 +166,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   std::vector<std::string> listen, dns_servers, private_ranges;
   std::vector<std::string> listen_http, listen_tls, listen_dns;
   std::string dns_policy = "allowlist", dns_refuse_code = "refused", health_check, tunnel_sni_check = "on";
+  std::string upstream_proxy, upstream_bypass;
   double dns_timeout = 2, client_hello_timeout = 10, dns_tcp_timeout = 5;
   std::vector<std::string> api_listen, api_keys, api_targets, api_base_paths;
   std::string log_format = "awf";
@@ -221,6 +222,12 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
                "refuse (403, logged with the pattern's name and the URL redacted) requests whose URL carries a "
                "credential: GitHub, OpenAI, Anthropic, AWS, Google or Slack token shapes, bearer/authorization "
                "query parameters, a private key; plain HTTP and CONNECT authorities (HTTPS paths are not visible)");
+  app.add_option("--upstream-proxy", upstream_proxy,
+                 "http://HOST[:PORT] (port 3128 when none is given): send allowed requests through this parent HTTP "
+                 "proxy, tunnels and TLS as CONNECT, plain HTTP in absolute form; the parent resolves the names");
+  app.add_option("--upstream-bypass", upstream_bypass,
+                 "comma list of domains reached directly, not through --upstream-proxy (a no_proxy list: "
+                 "\"corp.example\" covers the name and every name under it)");
   app.add_option("--health-check", health_check,
                  "probe the forward listener at ADDR:PORT and exit 0 when it answers, 1 otherwise (container "
                  "HEALTHCHECK); the probe is not logged");
@@ -366,6 +373,19 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   c.dns_timeout = to_ms(dns_timeout);
   c.client_hello_timeout = to_ms(client_hello_timeout);
   c.tunnel_sni_check = tunnel_sni_check == "on";
+  if (!upstream_proxy.empty()) {
+    auto parent = parse_upstream_proxy(upstream_proxy);
+    if (!parent) return parent.error();
+    c.upstream_proxy = *parent;
+  }
+  if (!upstream_bypass.empty()) {
+    if (!c.upstream_proxy) return Error{"--upstream-bypass needs --upstream-proxy"};
+    BypassList bypass = parse_no_proxy(upstream_bypass);
+    if (!bypass.skipped.empty()) {
+      return Error{"--upstream-bypass entry \"" + bypass.skipped.front().entry + "\": " + bypass.skipped.front().reason};
+    }
+    c.upstream_bypass = std::move(bypass.domains);
+  }
   c.dns_tcp_timeout = to_ms(dns_tcp_timeout);
   for (const auto& s : dns_servers) {
     // Only the address is checked here, leniently: dns_upstreams() reads the

@@ -545,11 +545,20 @@ void append_fields(std::string& out, const MessageHead& head) {
 
 }  // namespace
 
-std::string build_upstream_request(const RequestHead& head, const Target& target, bool keep_upgrade) {
+std::string build_upstream_request(const RequestHead& head, const Target& target, bool keep_upgrade,
+                                   bool absolute_form) {
   std::string out;
   out.reserve(head.head_size + 64);
   out += head.method;
   out += ' ';
+  if (absolute_form) {
+    out += "http://";
+    out += target.host;
+    if (target.port != 80) {
+      out += ':';
+      out += std::to_string(target.port);
+    }
+  }
   out += target.path;
   out += head.version_minor == 0 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ";
   out += target.host;

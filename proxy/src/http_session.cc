@@ -21,6 +21,7 @@
 #include "awf/proxy/context.h"
 #include "awf/proxy/error_page.h"
 #include "awf/proxy/http_head.h"
+#include "awf/proxy/parent_proxy.h"
 #include "awf/proxy/relay.h"
 #include "awf/proxy/transaction_log.h"
 #include "awf/proxy/upstream.h"
@@ -73,6 +74,7 @@ struct Transaction {
   Target target;
   std::string host;  // canonical target host
   bool is_connect = false, websocket = false;
+  bool via_parent = false;  // out through --upstream-proxy
   bool host_had_port = false;  // transparent mode: the client's Host (or URL) carried the port
 
   bool up_reused = false;  // the upstream connection served an earlier request
@@ -343,8 +345,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                    .close = tx_.is_connect || tx_.req.body != BodyKind::none});
     }
     tx_.websocket = !tx_.is_connect && tx_.req.connection_lists("upgrade") && tx_.req.find("upgrade") != nullptr;
+    tx_.via_parent = via_parent(ctx_.config, tx_.host);
     tx_.phase = Phase::upstream;
-    std::string key = tx_.host + ":" + std::to_string(port);
+    // Connections to the parent are kept per destination too: an idle one
+    // carries the next request for the same host only, as a direct one does.
+    std::string key = (tx_.via_parent ? "parent " : "") + tx_.host + ":" + std::to_string(port);
     if (up_ && up_key_ == key && !tx_.is_connect && !tx_.websocket && upstream_in_step()) {
       return use_idle_upstream();
     }
@@ -385,7 +390,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void use_idle_upstream() {
     tx_.up_reused = true;
     tx_.connected = true;
-    tx_.rec.hierarchy = Hierarchy::direct;
+    tx_.rec.hierarchy = tx_.via_parent ? Hierarchy::default_parent : Hierarchy::direct;
     tx_.rec.dest = up_dest_;
     on_upstream_ready();
   }
@@ -450,8 +455,21 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // ----------------------------------------------- resolution and connect
 
   void dial() {
+    if (tx_.via_parent) {
+      // The parent is the operator's, named in the configuration: its
+      // address is not the client's choice, so the SSRF guard stays out.
+      const UpstreamProxy& parent = *ctx_.config.upstream_proxy;
+      return dial_.start(shared_from_this(), &HttpSession::on_dialled, worker_, client_.get_executor(), parent.host,
+                         parent.port, /*trusted=*/true);
+    }
     dial_.start(shared_from_this(), &HttpSession::on_dialled, worker_, client_.get_executor(), tx_.host,
                 tx_.target.port);
+  }
+
+  // "upstream proxy http://parent:3128" or "host:port", for messages.
+  std::string dialled_name() const {
+    if (tx_.via_parent) return "upstream proxy " + ctx_.config.upstream_proxy->url();
+    return tx_.host + ":" + std::to_string(tx_.target.port);
   }
 
   void on_dialled(DialOutcome o) {
@@ -463,7 +481,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         return fail({.kind = FailureKind::upstream,
                      .status = 503,
                      .squid_error = "ERR_DNS_FAIL",
-                     .text = "cannot resolve " + tx_.host + ": " + o.detail});
+                     .text = "cannot resolve " + (tx_.via_parent ? dialled_name() : tx_.host) + ": " + o.detail});
       case DialFailure::refused_only:
         spdlog::info("refused {} {}:{}: resolves only to refused addresses ({})", tx_.req.method, tx_.host, port,
                      o.detail);
@@ -477,13 +495,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     }
     // Squid logs the address it connected to, or the last it tried, with HIER_DIRECT.
     tx_.rec.dest = std::move(o.dest);
-    tx_.rec.hierarchy = Hierarchy::direct;
+    tx_.rec.hierarchy = tx_.via_parent ? Hierarchy::default_parent : Hierarchy::direct;
     if (o.failure == DialFailure::connect_failed) {
       // Squid: ERR_CONNECT_FAIL, 503.
       return fail({.kind = FailureKind::upstream,
                    .status = 503,
                    .squid_error = "ERR_CONNECT_FAIL",
-                   .text = "cannot connect to " + tx_.host + ":" + std::to_string(port) + ": " + o.detail});
+                   .text = "cannot connect to " + dialled_name() + ": " + o.detail});
     }
     up_ = std::move(o.socket);
     tx_.connected = true;
@@ -529,8 +547,26 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void on_upstream_ready() {
+    if (tx_.is_connect && tx_.via_parent) return connect_parent();
     if (tx_.is_connect) return start_tunnel();
     send_request();
+  }
+
+  // A tunnel through the parent: its own CONNECT first; the client's 200
+  // only once the parent has said yes.
+  void connect_parent() {
+    connect_through_parent(*up_, tx_.host, tx_.target.port, shared_from_this(),
+                           [self = shared_from_this()](ParentConnectResult r) {
+                             if (self->tx_.phase != Phase::upstream) return;  // timed out or closed meanwhile
+                             if (!r.ok) {
+                               return self->fail({.kind = FailureKind::upstream,
+                                                  .status = 502,
+                                                  .squid_error = "ERR_CONNECT_FAIL",
+                                                  .text = r.error});
+                             }
+                             self->parent_leftover_ = std::move(r.leftover);
+                             self->start_tunnel();
+                           });
   }
 
   // ------------------------------------------------------------- CONNECT
@@ -543,7 +579,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       if (self->tx_.phase == Phase::closed) return;
       if (ec) return self->fail({.kind = FailureKind::abort, .why = "client write failed"});
       if (self->ctx_.config.tunnel_sni_check && self->tx_.target.port == 443) return self->await_tunnel_hello();
-      self->hand_to_relay(std::move(self->in_), std::string());
+      self->hand_to_relay(std::move(self->in_), std::move(self->parent_leftover_));
     });
   }
 
@@ -638,7 +674,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                            intercept::TlsAlert::access_denied, intercept::alert_record_version(hello));
     }
     if (sni != tx_.host) spdlog::debug("tunnel {}: ClientHello names {}, also allowed", tx_.rec.url, sni);
-    hand_to_relay(std::move(in_), std::string());
+    hand_to_relay(std::move(in_), std::move(parent_leftover_));
   }
 
   // Logs the tunnel as denied, sends a TLS alert where the client spoke TLS
@@ -695,7 +731,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     tx_.phase = Phase::exchange;
     set_deadline(ctx_.config.read_timeout, "read timeout");
     tx_.rec.code = ResultCode::tcp_miss;
-    out_up_ = build_upstream_request(tx_.req, tx_.target, tx_.websocket);
+    out_up_ = build_upstream_request(tx_.req, tx_.target, tx_.websocket, tx_.via_parent);
     tx_.req_remaining = tx_.req.content_length;
     tx_.req_chunks = ChunkedScanner{};
     tx_.req_done = tx_.req.body == BodyKind::none;
@@ -1080,6 +1116,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // the only state in which it may carry another request or be pooled.
   bool up_in_step_ = false;
   std::string up_in_;  // upstream bytes not consumed yet
+  std::string parent_leftover_;  // a tunnel through the parent: what it sent past its 200, for the client
   UpstreamDial dial_;  // while resolving and connecting
 
   std::string out_client_, out_up_;  // write buffers, reused from request to request

@@ -370,6 +370,8 @@ void Server::Impl::apply_settings(const Config& now) {
       {"client-hello-timeout", now.client_hello_timeout != was.client_hello_timeout},
       {"tunnel-sni-check", now.tunnel_sni_check != was.tunnel_sni_check},
       {"enable-dlp", now.enable_dlp != was.enable_dlp},
+      {"upstream-proxy", now.upstream_proxy != was.upstream_proxy},
+      {"upstream-bypass", now.upstream_bypass != was.upstream_bypass},
       {"netns", now.netns != was.netns},
       {"api-listen", api_listens(now.api_listen) != api_listens(was.api_listen)},
       {"api-key", api_keys(now.api_keys) != api_keys(was.api_keys)},

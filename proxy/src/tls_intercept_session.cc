@@ -18,6 +18,7 @@
 #include "awf/policy/dlp.h"
 #include "awf/policy/host.h"
 #include "awf/proxy/context.h"
+#include "awf/proxy/parent_proxy.h"
 #include "awf/proxy/relay.h"
 #include "awf/proxy/upstream.h"
 
@@ -176,6 +177,13 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     }
     phase_ = Phase::upstream;
     arm(ctx_.config.connect_timeout, "connect timeout");
+    via_parent_ = via_parent(ctx_.config, host_);
+    if (via_parent_) {
+      // The operator's parent proxy: the SSRF guard stays out (see HttpSession::dial).
+      const UpstreamProxy& parent = *ctx_.config.upstream_proxy;
+      return dial_.start(shared_from_this(), &TlsInterceptSession::on_dialled, worker_, client_.get_executor(),
+                         parent.host, parent.port, /*trusted=*/true);
+    }
     dial_.start(shared_from_this(), &TlsInterceptSession::on_dialled, worker_, client_.get_executor(), host_, port_);
   }
 
@@ -184,7 +192,8 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
   void on_dialled(DialOutcome o) {
     if (phase_ != Phase::upstream) return;
     switch (o.failure) {
-      case DialFailure::unresolved: return upstream_failed(503, "cannot resolve " + host_ + ": " + o.detail);
+      case DialFailure::unresolved:
+        return upstream_failed(503, "cannot resolve " + (via_parent_ ? parent_name() : host_) + ": " + o.detail);
       case DialFailure::refused_only:
         return deny("private_address: " + host_ + " resolves only to refused addresses (" + o.detail +
                         "; allow the range with --allow-private-ranges)",
@@ -193,13 +202,22 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
       case DialFailure::none: break;
     }
     rec_.dest = std::move(o.dest);
-    rec_.hierarchy = Hierarchy::direct;
+    rec_.hierarchy = via_parent_ ? Hierarchy::default_parent : Hierarchy::direct;
     if (o.failure == DialFailure::connect_failed) {
-      return upstream_failed(503, "cannot connect to " + rec_.url + ": " + o.detail);
+      return upstream_failed(503, "cannot connect to " + (via_parent_ ? parent_name() : rec_.url) + ": " + o.detail);
     }
     upstream_ = std::move(o.socket);
-    start_tunnel();
+    if (!via_parent_) return start_tunnel();
+    connect_through_parent(*upstream_, host_, port_, shared_from_this(),
+                           [self = shared_from_this()](ParentConnectResult r) {
+                             if (self->phase_ != Phase::upstream) return;
+                             if (!r.ok) return self->upstream_failed(502, r.error);
+                             self->parent_leftover_ = std::move(r.leftover);
+                             self->start_tunnel();
+                           });
   }
+
+  std::string parent_name() const { return "upstream proxy " + ctx_.config.upstream_proxy->url(); }
 
   // Squid logs a CONNECT it could not complete as NONE_NONE with 503 (504
   // for a timeout); the client, which expected a TLS server, sees a close.
@@ -225,7 +243,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     tcp::socket up = std::move(*upstream_);
     upstream_.reset();
     // The peeked bytes (the hello and anything after it) go first, unchanged.
-    relay_ = Relay::start(std::move(client_), std::move(up), std::move(hello_bytes_), std::string(), o,
+    relay_ = Relay::start(std::move(client_), std::move(up), std::move(hello_bytes_), std::move(parent_leftover_), o,
                           [self = shared_from_this()](const Relay::Totals& t) {
                             self->rec_.bytes_to_client += t.upstream_to_client;
                             spdlog::debug("tls-intercept tunnel {} ended: {} ({} B up, {} B down)", self->rec_.url,
@@ -314,6 +332,8 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
   Phase phase_ = Phase::hello;
 
   std::string hello_bytes_;  // everything read from the client so far
+  bool via_parent_ = false;  // out through --upstream-proxy
+  std::string parent_leftover_;  // what the parent sent past its 200, for the client
   std::optional<intercept::SocketAddress> original_;
   std::uint16_t port_ = 443;
   std::string host_;

@@ -54,6 +54,37 @@ TEST(Config, EnableDlpIsOffByDefaultAndOnFromFlagOrFile) {
   EXPECT_TRUE(from_file->config.enable_dlp);
 }
 
+TEST(Config, UpstreamProxyAndBypassFromFlagOrFileWithClearErrors) {
+  EXPECT_FALSE(parse({})->config.upstream_proxy);
+  auto c = parse({"--upstream-proxy", "http://proxy.corp.test:8080", "--upstream-bypass", "corp.test,.svc.test"});
+  ASSERT_TRUE(c) << c.message();
+  ASSERT_TRUE(c->config.upstream_proxy);
+  EXPECT_EQ(c->config.upstream_proxy->url(), "http://proxy.corp.test:8080");
+  EXPECT_EQ(c->config.upstream_bypass, (std::vector<std::string>{"corp.test", "svc.test"}));
+
+  awf::testing::TempDir dir;
+  awf::testing::write_file(dir.file("c.yaml"), "upstream-proxy: http://10.0.0.5\nupstream-bypass: corp.test\n");
+  auto from_file = parse({"--config", dir.file("c.yaml")});
+  ASSERT_TRUE(from_file) << from_file.message();
+  EXPECT_EQ(from_file->config.upstream_proxy->url(), "http://10.0.0.5:3128");
+
+  struct Case {
+    std::vector<std::string> args;
+    const char* says;
+  } cases[] = {
+      {{"--upstream-proxy", "https://proxy.corp.test"}, "--upstream-proxy \"https://proxy.corp.test\": only http://"},
+      {{"--upstream-proxy", "proxy.corp.test:3128"}, "expected a URL like http://"},
+      {{"--upstream-bypass", "corp.test"}, "--upstream-bypass needs --upstream-proxy"},
+      {{"--upstream-proxy", "http://p.test", "--upstream-bypass", "corp.test,10.0.0.0/8"},
+       "--upstream-bypass entry \"10.0.0.0/8\": addresses and ranges are not matched"},
+  };
+  for (const Case& k : cases) {
+    auto bad = parse(k.args);
+    ASSERT_FALSE(bad) << k.says;
+    EXPECT_NE(bad.message().find(k.says), std::string::npos) << bad.message();
+  }
+}
+
 TEST(Config, RepeatableAndCommaFlags) {
   auto c = parse({"--listen", "127.0.0.1:0", "--listen", "[::1]:3128", "--allow-domains", "a.test,b.test",
                   "--allow-domains", "c.test", "--dns-servers", "127.0.0.1:5353,::1", "--allow-private-ranges",

@@ -13,6 +13,8 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 
 namespace awf::testing {
@@ -44,8 +46,20 @@ std::unique_ptr<Process> Process::spawn(const std::vector<std::string>& argv, co
   p->impl_ = std::make_unique<Impl>();
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return p;
+  // The inherited environment less the machine's proxy variables (a test
+  // sets its own, or none: curl and awf read them) and less the names `env`
+  // sets, so that `env` wins whatever the caller's environment holds.
+  static const std::set<std::string> kProxyVars = {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                                                   "all_proxy",  "ALL_PROXY",   "no_proxy",   "NO_PROXY",
+                                                   "ftp_proxy",  "FTP_PROXY"};
+  std::set<std::string> replaced;
+  for (const auto& e : env) replaced.insert(e.substr(0, e.find('=')));
   std::vector<std::string> envs;
-  for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+  for (char** e = environ; *e; ++e) {
+    const std::string entry(*e);
+    const std::string name = entry.substr(0, entry.find('='));
+    if (!kProxyVars.contains(name) && !replaced.contains(name)) envs.push_back(entry);
+  }
   for (const auto& e : env) envs.push_back(e);
   std::vector<char*> cargv, cenv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));

@@ -24,8 +24,10 @@ enum class ResultCode : std::uint8_t { tcp_tunnel, tcp_miss, tcp_denied, none_no
 const char* to_string(ResultCode code);  // "TCP_TUNNEL", ...
 
 // Squid's hierarchy codes (%Sh).
-enum class Hierarchy : std::uint8_t { direct, none };
-const char* to_string(Hierarchy h);  // "HIER_DIRECT", "HIER_NONE"
+// default_parent: through --upstream-proxy, as Squid logs its default
+// cache_peer parent (the destination field is then the parent's address).
+enum class Hierarchy : std::uint8_t { direct, none, default_parent };
+const char* to_string(Hierarchy h);  // "HIER_DIRECT", "HIER_NONE", "DEFAULT_PARENT"
 
 enum class LogFormat : std::uint8_t { awf, squid };
 

@@ -18,6 +18,7 @@
 #include "awf/proxy/access_log.h"
 #include "awf/proxy/address_guard.h"
 #include "awf/result.h"
+#include "awf/upstream_proxy.h"
 
 namespace awf::proxy {
 
@@ -67,6 +68,12 @@ struct Config {
   // --enable-dlp: URLs the proxy can read (plain HTTP, CONNECT authorities)
   // are refused when they carry a credential shape (policy/dlp.h).
   bool enable_dlp = false;
+  // --upstream-proxy: every allowed request goes out through this parent
+  // HTTP proxy (CONNECT for tunnels and TLS, absolute form for plain HTTP),
+  // except those for names under --upstream-bypass. The parent resolves
+  // and connects, so the SSRF guard does not apply to those requests.
+  std::optional<UpstreamProxy> upstream_proxy;
+  std::vector<std::string> upstream_bypass;  // domain suffixes, canonical
   // --netns PATH: the listeners the flags ask for are created inside this
   // network namespace (/proc/PID/ns/net, /run/netns/NAME); the proxy's own
   // connections and lookups stay in the namespace it was started in.

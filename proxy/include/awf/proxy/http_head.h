@@ -151,8 +151,10 @@ std::optional<Target> parse_authority(std::string_view authority);
 // host we decided on and route to), hop-by-hop and Proxy-* headers and those
 // Connection lists dropped, no Via or X-Forwarded-For. `keep_upgrade` passes
 // a WebSocket Upgrade on. The head must come from parse_request_head, which
-// refuses a Connection that lists a framing header.
-std::string build_upstream_request(const RequestHead& head, const Target& target, bool keep_upgrade);
+// refuses a Connection that lists a framing header. `absolute_form`: the
+// request line carries http://host[:port]/path instead, for a parent proxy.
+std::string build_upstream_request(const RequestHead& head, const Target& target, bool keep_upgrade,
+                                   bool absolute_form = false);
 
 // The response head relayed to the client, hop-by-hop headers dropped;
 // `Connection: close` added when the proxy will close the client connection.

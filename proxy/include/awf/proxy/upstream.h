@@ -72,14 +72,18 @@ class UpstreamDial {
   template <typename Session>
   using Done = void (Session::*)(DialOutcome);
 
+  // `trusted`: a destination from the configuration (the parent proxy), not
+  // from a client: the SSRF guard lets its addresses through, as it does the
+  // host gateway's.
   template <typename Session>
   void start(const std::shared_ptr<Session>& self, Done<Session> done, Worker& worker,
-             const boost::asio::any_io_executor& executor, const std::string& host, std::uint16_t port) {
+             const boost::asio::any_io_executor& executor, const std::string& host, std::uint16_t port,
+             bool trusted = false) {
     cancel();
     guard_ = &worker.context.guard;
     executor_ = executor;
     port_ = port;
-    host_gateway_ = is_host_gateway(worker.context.config, host);
+    host_gateway_ = trusted || is_host_gateway(worker.context.config, host);
     if (std::optional<Resolution> literal = resolve_ip_literal(host)) return on_resolved(self, done, std::move(*literal));
     worker.context.resolver->resolve(
         host, executor,

@@ -15,7 +15,9 @@ namespace awf::testing {
 class Process {
  public:
   // Starts argv[0] (looked up in PATH when it has no '/'). `env` entries
-  // ("NAME=value") are added to the inherited environment. Never throws;
+  // ("NAME=value") replace or add to the inherited environment, from which
+  // the machine's proxy variables (http_proxy, NO_PROXY, ...) are left out:
+  // a test that wants them passes them in `env`. Never throws;
   // a failed exec shows as exit code 127 with the reason on stderr_text().
   static std::unique_ptr<Process> spawn(const std::vector<std::string>& argv,
                                         const std::vector<std::string>& env = {});
