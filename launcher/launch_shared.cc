@@ -66,6 +66,10 @@ void apply_proxy_settings(const cli::LaunchConfig& cfg, runtime::RuntimeConfig& 
   rc.dns_policy = cfg.dns_policy == cli::DnsPolicy::open ? "open" : "allowlist";
   rc.tunnel_sni_check = cfg.tunnel_sni_check;
   rc.enable_dlp = cfg.enable_dlp;
+  if (cfg.upstream_proxy) rc.upstream_proxy = cfg.upstream_proxy->url();
+  for (const auto& domain : cfg.upstream_bypass) {
+    rc.upstream_bypass += (rc.upstream_bypass.empty() ? "" : ",") + domain;
+  }
   rc.log_level = level_name(cfg.log_level);
   rc.allow_private_ranges = cfg.allow_private_ranges;
   rc.work_dir = cfg.work_dir;

@@ -42,6 +42,9 @@ sleep 0.5
 
 logs="$work/logs"
 set -x
+# The origins are local: a proxy set in this shell (which awf would chain
+# to, as --upstream-proxy) is left out.
+env -u https_proxy -u HTTPS_PROXY -u http_proxy -u HTTP_PROXY \
 build/bin/awf --allow-domains allowed.demo.test --dns-servers 127.0.91.53 \
   --allow-private-ranges 127.0.91.0/24 --proxy-logs-dir "$logs" -- bash -c '
     echo "--- through the proxy (HTTP_PROXY is set):"

@@ -203,6 +203,51 @@ TEST_F(AwfEndToEnd, ProxyUnawareClientsAreInterceptedUnderTheSamePolicy) {
   EXPECT_NE(count_lines_with(http.access_log(), "TCP_MISS", "allowed.test"), "") << http.access_log();
 }
 
+TEST_F(AwfEndToEnd, TheHostsProxyVariablesChainAllowedRequestsThroughTheParentAndNoProxyGoesDirect) {
+  // The parent: a second awf-proxy, as a corporate proxy would be.
+  TempDir parent_logs;
+  auto parent = Process::spawn({AWF_BIN_DIR "/awf-proxy", "--listen", "127.0.0.1:0", "--dns-servers", kDns,
+                                "--hosts-file", hosts_file(), "--allow-private-ranges", "127.0.90.0/24",
+                                "--allow-domains", "allowed.test", "--log-dir", parent_logs.path(), "--threads", "1"});
+  ASSERT_TRUE(parent->wait_for_stderr("awf-proxy: ready", 15s)) << parent->stderr_text();
+  auto listen = parent->wait_for_stderr("listening on 127.0.0.1:", 1s);
+  ASSERT_TRUE(listen);
+  const std::string parent_addr = "127.0.0.1:" + listen->substr(listen->rfind(':') + 1);
+
+  auto r = awf(kAllowOne,
+               {"sh", "-c",
+                "curl -s -o /dev/null -w '%{http_code} ' http://allowed.test/chained; "
+                "curl -sk -o /dev/null -w '%{http_code} ' --noproxy '*' https://allowed.test/; "
+                "curl -s -o /dev/null -w '%{http_code}' http://api.allowed.test/direct"},
+               {"HTTPS_PROXY=http://" + parent_addr, "no_proxy=api.allowed.test,10.0.0.0/8"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "200 200 200") << r.err;
+  EXPECT_NE(r.err.find("Using upstream proxy http://" + parent_addr + " from HTTPS_PROXY"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no_proxy entry \"10.0.0.0/8\" ignored"), std::string::npos) << r.err;
+  // awf's log: the parent's address for chained requests, the origin's for
+  // the bypassed one.
+  const std::string log = r.access_log();
+  EXPECT_NE(count_lines_with(log, parent_addr + " 1.1 GET 200 TCP_MISS:DEFAULT_PARENT http://allowed.test/chained"), "")
+      << log;
+  EXPECT_NE(count_lines_with(log, "CONNECT 200 TCP_TUNNEL:DEFAULT_PARENT allowed.test:443"), "") << log;
+  EXPECT_NE(count_lines_with(log, std::string(kAllowedIp) + ":80 1.1 GET 200 TCP_MISS:HIER_DIRECT http://api.allowed.test/direct"), "")
+      << log;
+  // The parent saw the two chained requests and not the bypassed one.
+  // The parent logs a tunnel when it closes, which may be a moment after awf
+  // has exited.
+  std::string upstream;
+  for (int i = 0; i < 250; ++i) {
+    upstream = awf::testing::read_file(parent_logs.file("access.log"));
+    if (std::count(upstream.begin(), upstream.end(), '\n') >= 2) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_NE(count_lines_with(upstream, "GET 200 TCP_MISS:HIER_DIRECT http://allowed.test/chained"), "") << upstream;
+  EXPECT_NE(count_lines_with(upstream, "CONNECT 200 TCP_TUNNEL:HIER_DIRECT allowed.test:443"), "") << upstream;
+  EXPECT_EQ(upstream.find("api.allowed.test"), std::string::npos) << upstream;
+  parent->signal(SIGTERM);
+  EXPECT_EQ(parent->wait(15s), std::optional<int>(0)) << parent->stderr_text();
+}
+
 TEST_F(AwfEndToEnd, DeniedDomainGets403AndATcpDeniedLineAndTheReport) {
   const std::size_t before = denied_http_->requests();
   auto r = awf(kAllowOne, {"curl", "-sf", "--max-time", "10", "http://denied.test/"});

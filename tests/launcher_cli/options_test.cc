@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -185,7 +186,6 @@ TEST_F(Options, DockerOnlyFlagsAreRefusedByTheNativeRuntime) {
       {{"--allow-host-service-ports", "5432"}, "--allow-host-service-ports"},
       {{"--ssl-bump"}, "--ssl-bump"},
       {{"--ssl-bump", "--allow-urls", "https://github.com/o/*"}, "--ssl-bump"},
-      {{"--upstream-proxy", "http://corp:3128"}, "--upstream-proxy"},
       {{"--rate-limit-rpm", "60"}, "--rate-limit-rpm"},
       {{"--max-model-multiplier", "2"}, "--max-model-multiplier"},
       {{"--no-rate-limit"}, "--no-rate-limit"},
@@ -203,6 +203,58 @@ TEST_F(Options, DockerOnlyFlagsAreRefusedByTheNativeRuntime) {
             "[ERROR] \u274c --no-enable-api-proxy is not allowed: the API proxy is on whenever a provider key is "
             "present; --no-api-proxy turns it off (the keys then stay withheld from the agent)");
   EXPECT_TRUE(parse({"--enable-api-proxy", "--", "true"}).ok()) << "deprecated no-op";
+}
+
+TEST_F(Options, UpstreamProxyFromTheFlagOrTheHostsVariablesWithNoProxyAsTheBypass) {
+  auto none = parse({"--", "true"});
+  ASSERT_TRUE(none.ok()) << none.message();
+  EXPECT_FALSE(none->upstream_proxy);
+
+  auto given = parse({"--upstream-proxy", "http://corp.test:8080", "--", "true"});
+  ASSERT_TRUE(given.ok()) << given.message();
+  ASSERT_TRUE(given->upstream_proxy);
+  EXPECT_EQ(given->upstream_proxy->url(), "http://corp.test:8080");  // the port as given
+  EXPECT_EQ(parse({"--upstream-proxy", "http://corp.test", "--", "true"})->upstream_proxy->port, 3128);
+
+  EXPECT_EQ(error({"--upstream-proxy", "https://corp.test", "--", "true"}).rfind(
+                "[ERROR] --upstream-proxy \"https://corp.test\": only http:// parent proxies are supported", 0),
+            0u);
+  const std::string with_password = error({"--upstream-proxy", "http://me:hunter2@corp.test:3128", "--", "true"});
+  EXPECT_NE(with_password.find("credentials in the URL are not supported"), std::string::npos) << with_password;
+  EXPECT_EQ(with_password.find("hunter2"), std::string::npos) << with_password;
+
+  // Detected: HTTPS first, then HTTP; the flag wins over both.
+  ctx_.host_env["http_proxy"] = "http://plain.corp.test:3129";
+  ctx_.host_env["HTTPS_PROXY"] = "http://secure.corp.test:3130";
+  ctx_.host_env["no_proxy"] = "localhost,.corp.test, internal.test,10.0.0.0/8,*";
+  auto detected = parse({"--allow-domains", "x.test", "--", "true"});
+  ASSERT_TRUE(detected.ok()) << detected.message();
+  ASSERT_TRUE(detected->upstream_proxy);
+  EXPECT_EQ(detected->upstream_proxy->url(), "http://secure.corp.test:3130");
+  EXPECT_EQ(detected->upstream_bypass, (std::vector<std::string>{"corp.test", "internal.test"}));
+  const auto infos = notices(*detected, Notice::Level::info);
+  EXPECT_NE(std::find(infos.begin(), infos.end(),
+                      "Using upstream proxy http://secure.corp.test:3130 from HTTPS_PROXY (--upstream-proxy overrides it)"),
+            infos.end());
+  const auto warns = notices(*detected, Notice::Level::warn);
+  ASSERT_EQ(warns.size(), 2u) << ::testing::PrintToString(warns);
+  EXPECT_EQ(warns[0].rfind("no_proxy entry \"10.0.0.0/8\" ignored for the upstream proxy: addresses", 0), 0u) << warns[0];
+  EXPECT_EQ(warns[1].rfind("no_proxy entry \"*\" ignored for the upstream proxy", 0), 0u) << warns[1];
+  EXPECT_EQ(parse({"--upstream-proxy", "http://flag.test:1", "--", "true"})->upstream_proxy->host, "flag.test");
+
+  // A variable awf cannot use is a warning (it was set for other programs),
+  // its password masked; requests then go direct.
+  ctx_.host_env.erase("HTTPS_PROXY");
+  ctx_.host_env["https_proxy"] = "https://u:pw@secure.corp.test";
+  auto unusable = parse({"--allow-domains", "x.test", "--", "true"});
+  ASSERT_TRUE(unusable.ok()) << unusable.message();
+  EXPECT_FALSE(unusable->upstream_proxy);
+  EXPECT_TRUE(unusable->upstream_bypass.empty());
+  const auto unusable_warns = notices(*unusable, Notice::Level::warn);
+  ASSERT_EQ(unusable_warns.size(), 1u);
+  EXPECT_EQ(unusable_warns[0].rfind("https_proxy \"https://***@secure.corp.test\": only http://", 0), 0u)
+      << unusable_warns[0];
+  EXPECT_NE(unusable_warns[0].find("requests go direct"), std::string::npos) << unusable_warns[0];
 }
 
 TEST_F(Options, DefaultsMatchAwf) {

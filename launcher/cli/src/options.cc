@@ -94,7 +94,7 @@ void register_options(CLI::App& app, Options& o) {
   one_each(app.add_option("--topology-attach", o.topology_attach, "Attach a container (docker runtime only)"));
   app.add_flag("--legacy-security", o.legacy_security, "Legacy iptables mode (docker runtime only)");
   app.add_option("--security-mode", o.security_mode, "Deprecated alias of --legacy-security")->group("");
-  app.add_option("--upstream-proxy", o.upstream_proxy, "Chain through an upstream HTTP proxy (not in the native runtime)");
+  app.add_option("--upstream-proxy", o.upstream_proxy, "Chain allowed requests through a parent HTTP proxy, http://HOST[:PORT] (port 3128 when none); default: the host's https_proxy/HTTPS_PROXY/http_proxy/HTTP_PROXY, with no_proxy/NO_PROXY names going direct");
 
   // API proxy
   app.add_flag("--enable-api-proxy", o.enable_api_proxy, "Deprecated no-op (the API proxy is on with a provider key)");
@@ -420,6 +420,43 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
     return fail("--dns-over-https resolver URL must start with https://");
   }
 
+  // The parent proxy: the flag, else the host's proxy variables (HTTPS
+  // first: most of what agents fetch is HTTPS). A variable awf cannot use is
+  // a warning, not an error: it was set for other programs, and requests
+  // then go direct as they would without it.
+  if (!o.upstream_proxy.empty()) {
+    auto parent = parse_upstream_proxy(o.upstream_proxy);
+    if (!parent) return fail(parent.error().message);
+    cfg.upstream_proxy = *parent;
+  } else {
+    for (const char* name : {"https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"}) {
+      const std::string value = env_value(name);
+      if (value.empty()) continue;
+      auto parent = parse_upstream_proxy(value, name);
+      if (parent) {
+        cfg.upstream_proxy = *parent;
+        note(Notice::Level::info, "Using upstream proxy " + parent->url() + " from " + name +
+                                      " (--upstream-proxy overrides it)");
+      } else {
+        note(Notice::Level::warn, parent.error().message + "; not chaining to it, requests go direct");
+      }
+      break;
+    }
+  }
+  if (cfg.upstream_proxy) {
+    for (const char* name : {"no_proxy", "NO_PROXY"}) {
+      const std::string value = env_value(name);
+      if (value.empty()) continue;
+      BypassList bypass = parse_no_proxy(value);
+      for (const auto& skipped : bypass.skipped) {
+        note(Notice::Level::warn,
+             std::string(name) + " entry \"" + skipped.entry + "\" ignored for the upstream proxy: " + skipped.reason);
+      }
+      cfg.upstream_bypass = std::move(bypass.domains);
+      break;
+    }
+  }
+
   // SSL bump URL patterns need SSL bump.
   if (!o.allow_urls.empty() && !policy::split_domain_list(o.allow_urls).empty() && !o.ssl_bump) {
     return fail("--allow-urls requires --ssl-bump to be enabled");
@@ -506,7 +543,6 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
        "there is no host gateway; use --enable-host-access with --allow-host-ports"},
       {"--ssl-bump", o.ssl_bump, "TLS interception with a session CA is not implemented"},
       {"--allow-urls", !o.allow_urls.empty(), "URL filtering needs --ssl-bump, which is not implemented"},
-      {"--upstream-proxy", !o.upstream_proxy.empty(), "chaining to an upstream proxy is not implemented"},
       {"--reflect", o.reflect, "the API proxy has no /reflect endpoint"},
       {"--no-rate-limit", o.no_rate_limit, "the API proxy has no rate limits"},
   };

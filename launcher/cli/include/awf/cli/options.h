@@ -38,6 +38,7 @@
 #include "awf/policy/ports.h"
 #include "awf/policy/ruleset.h"
 #include "awf/result.h"
+#include "awf/upstream_proxy.h"
 
 namespace CLI {
 class App;
@@ -161,6 +162,11 @@ struct LaunchConfig {
   DnsPolicy dns_policy = DnsPolicy::allowlist;
   bool tunnel_sni_check = true;  // CONNECT tunnels to 443: the ClientHello's name is checked
   bool enable_dlp = false;       // awf-proxy --enable-dlp
+  // The parent HTTP proxy allowed requests go out through: --upstream-proxy,
+  // else the host's https_proxy/HTTPS_PROXY/http_proxy/HTTP_PROXY. The
+  // bypass comes from the host's no_proxy/NO_PROXY (domain suffixes).
+  std::optional<UpstreamProxy> upstream_proxy;
+  std::vector<std::string> upstream_bypass;
   std::string allow_private_ranges;  // passed to awf-proxy; host access adds loopback
   std::string hosts_file;            // passed to awf-proxy
 

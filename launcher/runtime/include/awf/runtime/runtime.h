@@ -60,6 +60,8 @@ struct RuntimeConfig {
   std::string dns_policy;                  // "allowlist" | "open"; empty: proxy default
   bool tunnel_sni_check = true;            // false: awf-proxy --tunnel-sni-check off
   bool enable_dlp = false;                 // awf-proxy --enable-dlp
+  std::string upstream_proxy;              // awf-proxy --upstream-proxy URL; empty: direct
+  std::string upstream_bypass;             // awf-proxy --upstream-bypass list
   std::string log_level = "info";          // debug also forwards the proxy's stderr
   std::vector<std::string> extra_proxy_args;
   // KEY=VALUE set in awf-proxy's environment over awf's own, which it
