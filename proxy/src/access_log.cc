@@ -291,6 +291,10 @@ void append_audit_jsonl(std::string& line, const LogRecord& r, const std::string
     line += "\",\"sni\":\"";
     json_escape_to(line, r.tunnel_sni);
   }
+  if (!r.reason.empty()) {
+    line += "\",\"reason\":\"";
+    json_escape_to(line, r.reason);
+  }
   line += '"';
   if (r.ech) line += ",\"ech\":true";
   if (r.repeated) {

@@ -361,7 +361,9 @@ void answer_query(Worker& worker, std::span<const std::uint8_t> packet, const st
   const intercept::DnsDecision d = intercept::decide_dns_query(
       q, ctx.config.dns_policy, [&policy](std::string_view name) { return policy->allows_name(name); });
   if (!d.forward) {
-    log_refusal(worker, dns_refusal_record(client_ip, client_port, q), intercept::to_string(d.reason));
+    LogRecord record = dns_refusal_record(client_ip, client_port, q);
+    record.reason = intercept::to_string(d.reason);
+    log_refusal(worker, std::move(record), intercept::to_string(d.reason));
     reply(intercept::build_dns_response(q, d.rcode));
     return;
   }

@@ -64,7 +64,13 @@ void render_error_page(std::string& out, const ErrorPage& page) {
   out += std::to_string(body_size);
   out += "\r\nX-Squid-Error: ";
   out += page.squid_error;
-  out += " 0\r\nConnection: ";
+  out += " 0\r\n";
+  if (!page.proxy_error.empty()) {
+    out += "X-Proxy-Error: ";
+    out += page.proxy_error;
+    out += "\r\n";
+  }
+  out += "Connection: ";
   out += page.close_connection ? "close" : "keep-alive";
   out += "\r\n\r\n";
   if (page.head_only) return;
@@ -84,6 +90,26 @@ std::string denial_text(std::string_view host, std::uint16_t port, policy::Reaso
   text += explain_denial(reason);
   text += ")\n";
   if (rule) text += "rule: " + rule->text + "\n";
+  switch (reason) {
+    case policy::Reason::not_in_allowlist:
+    case policy::Reason::empty_allowlist:
+    case policy::Reason::scope_mismatch:  // a plain entry covers both kinds of request
+      text += "to allow it: --allow-domains ";
+      text += host;
+      text += '\n';
+      break;
+    case policy::Reason::blocklisted:
+      if (rule) text += "to allow it: remove \"" + rule->text + "\" from --block-domains\n";
+      break;
+    case policy::Reason::port_not_allowed:
+      text += "to allow it: --allow-host-ports " + std::to_string(port) + "\n";
+      break;
+    case policy::Reason::ip_literal:
+      text += "to allow it: use the host name (an IPv4 address may be listed in --allow-domains)\n";
+      break;
+    case policy::Reason::allowed:
+    case policy::Reason::invalid_host: break;
+  }
   return text;
 }
 

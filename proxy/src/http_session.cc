@@ -337,6 +337,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     tx_.target.host = tx_.host;  // from here on only the canonical name: routed, sent as Host, logged
     if (!d.allowed) {
       spdlog::debug("denied {} {}:{}: {}", tx_.req.method, tx_.host, port, policy::to_string(d.reason));
+      tx_.rec.reason = policy::to_string(d.reason);
       return fail({.kind = FailureKind::refuse,
                    .status = 403,
                    .code = ResultCode::tcp_denied,
@@ -374,6 +375,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     tx_.rec.url = ctx_.dlp->redact(tx_.rec.url);
     tx_.rec.host = ctx_.dlp->redact(tx_.rec.host);
     tx_.rec.dlp_pattern = pattern;
+    tx_.rec.reason = "credential_in_url";
     tx_.host = ctx_.dlp->redact(tx_.host);
     spdlog::info("client {}:{}: {} {} refused: it carries a credential ({})", client_ip_, client_port_,
                  tx_.req.method, tx_.rec.url, pattern);
@@ -436,6 +438,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     render_error_page(out_client_, ErrorPage{.status = f.status,
                                              .text = f.text,
                                              .squid_error = f.squid_error,
+                                             .proxy_error = tx_.rec.reason,
                                              .close_connection = tx_.close_client,
                                              .head_only = req.method == "HEAD"});
     tx_.rec.bytes_to_client = out_client_.size();
@@ -485,6 +488,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       case DialFailure::refused_only:
         spdlog::info("refused {} {}:{}: resolves only to refused addresses ({})", tx_.req.method, tx_.host, port,
                      o.detail);
+        tx_.rec.reason = "private_address";
         return fail({.kind = FailureKind::refuse,
                      .status = 403,
                      .code = ResultCode::tcp_denied,
@@ -661,6 +665,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         tx_.rec.tunnel_sni = redacted;
         tx_.rec.url = redacted + ":" + std::to_string(tx_.target.port);
         tx_.rec.dlp_pattern = *pattern;
+        tx_.rec.reason = "credential_in_url";
         return refuse_tunnel("its ClientHello's server name carries a credential (" + *pattern + ")",
                              intercept::TlsAlert::access_denied, intercept::alert_record_version(hello));
       }
@@ -668,6 +673,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, tx_.target.port, true});
     if (!d.allowed) {
       tx_.rec.url = sni + ":" + std::to_string(tx_.target.port);
+      tx_.rec.reason = policy::to_string(d.reason);
       const policy::Rule* rule = policy_->rule(d);
       return refuse_tunnel("its ClientHello names " + sni + ": policy: " + policy::to_string(d.reason) +
                                (rule ? " (rule " + rule->text + ")" : ""),
@@ -686,6 +692,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     tx_.rec.code = ResultCode::tcp_denied;
     tx_.rec.hierarchy = Hierarchy::none;
     tx_.rec.dest = "-:-";
+    // No page can carry the reason inside a tunnel: the log does. Bytes
+    // that are not a usable ClientHello are this reason.
+    if (tx_.rec.reason.empty()) tx_.rec.reason = "unacceptable_client_hello";
     drop_upstream();
     tx_.close_client = true;
     if (!alert) {

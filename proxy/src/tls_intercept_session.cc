@@ -165,6 +165,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
         rec_.url = host_ + ":" + std::to_string(port_);
         rec_.host = rec_.url;
         rec_.dlp_pattern = *pattern;
+        rec_.reason = "credential_in_url";
         return deny("its server name carries a credential (" + *pattern + ")", TlsAlert::access_denied,
                     alert_version_);
       }
@@ -172,6 +173,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, port_, true});
     if (!d.allowed) {
       const policy::Rule* rule = policy_->rule(d);
+      rec_.reason = policy::to_string(d.reason);
       return deny(std::string("policy: ") + policy::to_string(d.reason) + (rule ? " (rule " + rule->text + ")" : ""),
                   TlsAlert::access_denied, alert_version_);
     }
@@ -195,6 +197,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
       case DialFailure::unresolved:
         return upstream_failed(503, "cannot resolve " + (via_parent_ ? parent_name() : host_) + ": " + o.detail);
       case DialFailure::refused_only:
+        rec_.reason = "private_address";
         return deny("private_address: " + host_ + " resolves only to refused addresses (" + o.detail +
                         "; allow the range with --allow-private-ranges)",
                     TlsAlert::access_denied, alert_version_);
@@ -269,6 +272,8 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     rec_.code = ResultCode::tcp_denied;
     rec_.hierarchy = Hierarchy::none;
     rec_.dest = "-:-";
+    // No page can carry the reason to a TLS client: the log does.
+    if (rec_.reason.empty()) rec_.reason = "unacceptable_client_hello";
     if (!alert) return close(true);
     phase_ = Phase::reply;
     alert_ = intercept::tls_alert_record(*alert, record_version);

@@ -44,6 +44,9 @@ DOCUMENTED = {
     "loopback-client": "awf's Squid does not log clients at 127.0.0.1/::1 (acl healthcheck_localhost); "
                        "awf-proxy logs them because in its topology the agent itself is on loopback "
                        "(a deliberate difference from awf). Checked: Squid logs nothing, awf-proxy logs the request.",
+    "reason": "awf-proxy's audit.jsonl adds \"reason\" (the refusal's code, e.g. not_in_allowlist) to the "
+              "records of refused requests; Squid's has no such key. It is checked to be present on every "
+              "refused awf-proxy record and left out of the key comparison.",
     "schema": "audit.jsonl _schema carries the writer's version (audit/v<version>); only the "
               "'audit/v' prefix is compared.",
     "empty-request": "for a connection that sends nothing Squid 5.7 logs host '-', version '0.0' and "
@@ -191,6 +194,10 @@ def compare_json(sq, aw, case, problems):
     except ValueError as e:
         problems.append(("parse", f"audit.jsonl line is not JSON ({e}): squid={sq!r} awf={aw!r}"))
         return
+    refused = str(a.get("decision", "")).startswith("TCP_DENIED")
+    if refused != ("reason" in a):
+        problems.append(("reason", f"audit.jsonl reason {a.get('reason')!r} on a {a.get('decision')!r} record"))
+    a = {k: v for k, v in a.items() if k != "reason"}
     if list(s.keys()) != list(a.keys()):
         problems.append(("keys", f"audit.jsonl keys/order: squid {list(s.keys())} vs awf-proxy {list(a.keys())}"))
     if not str(a.get("_schema", "")).startswith("audit/v"):

@@ -46,10 +46,25 @@ TEST(ErrorPage, DenialNamesHostReasonAndRule) {
   awf::policy::Rule rule{.text = "-.evil.test", .list = awf::policy::ListKind::block};
   EXPECT_EQ(denial_text("x.evil.test", 443, awf::policy::Reason::blocklisted, &rule),
             "access to x.evil.test:443 denied\nreason: blocklisted (the host matches the blocklist "
-            "(--block-domains))\nrule: -.evil.test\n");
+            "(--block-domains))\nrule: -.evil.test\nto allow it: remove \"-.evil.test\" from --block-domains\n");
   EXPECT_EQ(denial_text("a.test", 80, awf::policy::Reason::not_in_allowlist, nullptr),
             "access to a.test:80 denied\nreason: not_in_allowlist (the host is not in the allowlist "
-            "(--allow-domains))\n");
+            "(--allow-domains))\nto allow it: --allow-domains a.test\n");
+  EXPECT_TRUE(denial_text("a.test", 8080, awf::policy::Reason::port_not_allowed, nullptr)
+                  .ends_with("are allowed)\nto allow it: --allow-host-ports 8080\n"));
+  // Nothing a flag can do about a name that is not a name.
+  EXPECT_EQ(denial_text("a b", 80, awf::policy::Reason::invalid_host, nullptr).find("to allow it"), std::string::npos);
+}
+
+TEST(ErrorPage, TheReasonCodeIsAHeaderWhenGiven) {
+  std::string out;
+  render_error_page(out, ErrorPage{.status = 403, .text = "denied", .squid_error = "ERR_ACCESS_DENIED",
+                                   .proxy_error = "not_in_allowlist"});
+  EXPECT_NE(out.find("\r\nX-Squid-Error: ERR_ACCESS_DENIED 0\r\nX-Proxy-Error: not_in_allowlist\r\n"),
+            std::string::npos)
+      << out;
+  render_error_page(out, ErrorPage{.status = 502, .text = "failed", .squid_error = "ERR_READ_ERROR"});
+  EXPECT_EQ(out.find("X-Proxy-Error"), std::string::npos) << out;
 }
 
 TEST(ErrorPage, RefusedAddressesNameTheFlagThatAllowsThem) {

@@ -89,6 +89,10 @@ TEST_F(StandaloneInterceptTest, ADeniedSniGetsAnAccessDeniedAlert) {
   EXPECT_EQ(r.exit_code, 35) << r.err;
   EXPECT_NE(r.err.find("access denied"), std::string::npos) << r.err;
   expect_fields(only_log_line(), {.method = "CONNECT", .code = "TCP_DENIED:HIER_NONE", .url = "denied.test:443"});
+  // The alert has no room for a reason: the audit record carries it.
+  auto audit = log_lines(1, "audit.jsonl");
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_NE(audit[0].find("\"reason\":\"not_in_allowlist\""), std::string::npos) << audit[0];
 }
 
 TEST_F(StandaloneInterceptTest, AClientThatNeverFinishesItsHelloIsCutAtTheDeadline) {
@@ -117,6 +121,9 @@ TEST_F(StandaloneInterceptTest, TheDnsListenerAnswersOverUdpAndTcp) {
   auto lines = log_lines(1);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find(" DNS 403 TCP_DENIED:HIER_NONE dns://denied.test/A"), std::string::npos) << lines[0];
+  auto audit = log_lines(1, "audit.jsonl");
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_NE(audit[0].find("\"reason\":\"not_allowed\""), std::string::npos) << audit[0];
 }
 
 TEST_F(StandaloneInterceptTest, HealthCheckAndVersionAreThere) {

@@ -127,6 +127,9 @@ TEST_F(TunnelSniTest, AHelloForANameThePolicyRefusesEndsTheTunnelBeforeTheOrigin
                                            .url = "blocked.allowed.test:443"});
   const std::string audit = audit_log(2);
   EXPECT_NE(audit.find("\"sni\":\"other.test\""), std::string::npos) << audit;
+  // No page can carry the reason inside a tunnel: the record does.
+  EXPECT_NE(audit.find("\"reason\":\"not_in_allowlist\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find("\"reason\":\"blocklisted\""), std::string::npos) << audit;
   EXPECT_NE(proxy_->stderr_text().find("its ClientHello names other.test: policy: not_in_allowlist"),
             std::string::npos)
       << proxy_->stderr_text();
@@ -164,6 +167,9 @@ TEST_F(TunnelSniTest, PlainBytesANamelessHelloAndSilenceAreRefused) {
   for (const auto& line : lines) {
     expect_fields(parse_detailed(line), {.method = "CONNECT", .status = "403", .code = "TCP_DENIED:HIER_NONE",
                                          .url = "echo.allowed.test:443"});
+  }
+  for (const auto& record : split(audit_log(3), '\n')) {
+    EXPECT_NE(record.find("\"reason\":\"unacceptable_client_hello\""), std::string::npos) << record;
   }
   const std::string err = proxy_->stderr_text();
   EXPECT_NE(err.find("unacceptable ClientHello: not_tls"), std::string::npos) << err;

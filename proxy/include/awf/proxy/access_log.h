@@ -65,6 +65,11 @@ struct LogRecord {
   // --enable-dlp refused the request: the credential pattern's name. The
   // URL and Host are redacted already; audit.jsonl adds "dlp":"NAME".
   std::string dlp_pattern;
+  // Why the proxy refused, as a short code an agent can act on: a policy
+  // reason ("not_in_allowlist", "blocklisted", ...), "private_address",
+  // "credential_in_url". audit.jsonl adds "reason"; a 403 page carries it
+  // as X-Proxy-Error. Empty when nothing was refused.
+  std::string reason;
   // A summary of identical records left out (repeated refused DNS queries):
   // how many. firewall_detailed writes "repeated N times" in the user-agent
   // field, Squid's native line "repeated=N" in the content-type field,

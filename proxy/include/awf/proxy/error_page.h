@@ -24,6 +24,7 @@ struct ErrorPage {
   int status = 0;
   std::string_view text;        // the body, without "awf-proxy: " and the final newline (both added)
   const char* squid_error = "";  // X-Squid-Error, e.g. "ERR_ACCESS_DENIED"
+  std::string_view proxy_error{};  // X-Proxy-Error, the refusal's reason code; none when empty
   bool close_connection = true;  // "Connection: close", else keep-alive
   bool head_only = false;        // the request was HEAD: no body, Content-Length still its size
 };
@@ -33,7 +34,8 @@ struct ErrorPage {
 void render_error_page(std::string& out, const ErrorPage& page);
 
 // The text of a 403 for a host policy denied: the host, the reason and what
-// it means, and the rule that decided, when one did (`rule` may be null).
+// it means, the rule that decided, when one did (`rule` may be null), and
+// what would allow the request, where a flag can.
 std::string denial_text(std::string_view host, std::uint16_t port, policy::Reason reason, const policy::Rule* rule);
 
 // The text of a 403 for a host that resolves only to addresses the SSRF
