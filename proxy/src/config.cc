@@ -48,6 +48,7 @@ const char* const kValueKeys[] = {
     "max-header-bytes", "max-connections", "listen-http-intercept", "listen-tls-intercept", "listen-dns",
     "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "netns", "dns-tcp-timeout",
     "dns-tcp-max-connections", "upstream-proxy", "upstream-bypass", "api-listen", "api-key", "api-target", "api-base-path", "api-ca-cert",
+    "ssl-bump-cert", "ssl-bump-key", "ssl-bump-upstream-ca", "ssl-bump-exclude", "allow-urls",
 };
 
 Result<std::vector<std::string>> yaml_to_flags(const std::string& path) {
@@ -167,6 +168,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   std::vector<std::string> listen_http, listen_tls, listen_dns;
   std::string dns_policy = "allowlist", dns_refuse_code = "refused", health_check, tunnel_sni_check = "on";
   std::string upstream_proxy, upstream_bypass;
+  std::string ssl_bump_exclude, allow_urls;
   double dns_timeout = 2, client_hello_timeout = 10, dns_tcp_timeout = 5;
   std::vector<std::string> api_listen, api_keys, api_targets, api_base_paths;
   std::string log_format = "awf";
@@ -228,6 +230,21 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   app.add_option("--upstream-bypass", upstream_bypass,
                  "comma list of domains reached directly, not through --upstream-proxy (a no_proxy list: "
                  "\"corp.example\" covers the name and every name under it)");
+  app.add_option("--ssl-bump-cert", c.ssl_bump_cert,
+                 "PEM certificate of the CA that signs the certificates minted for bumped TLS: CONNECT tunnels and "
+                 "redirected TLS to allowed names are terminated, each request decided (--allow-urls, --enable-dlp) "
+                 "and logged with its https URL (needs --ssl-bump-key)");
+  app.add_option("--ssl-bump-key", c.ssl_bump_key,
+                 "PEM private key of --ssl-bump-cert; must not be readable by group or others");
+  app.add_option("--ssl-bump-upstream-ca", c.ssl_bump_upstream_ca,
+                 "PEM file of CA certificates trusted for the origins of bumped connections in addition to the "
+                 "system store");
+  app.add_option("--ssl-bump-exclude", ssl_bump_exclude,
+                 "comma list of domains whose TLS is relayed untouched, never bumped (\"bank.example\" covers the "
+                 "name and every name under it)");
+  app.add_option("--allow-urls", allow_urls,
+                 "comma list of https:// URL patterns (awf's grammar, * wildcards); with it, a bumped request must "
+                 "match one, else 403 (needs --ssl-bump-cert)");
   app.add_option("--health-check", health_check,
                  "probe the forward listener at ADDR:PORT and exit 0 when it answers, 1 otherwise (container "
                  "HEALTHCHECK); the probe is not logged");
@@ -386,6 +403,29 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     }
     c.upstream_bypass = std::move(bypass.domains);
   }
+  if (c.ssl_bump_cert.empty() != c.ssl_bump_key.empty()) {
+    return Error{c.ssl_bump_cert.empty() ? "--ssl-bump-key needs --ssl-bump-cert (the CA certificate it belongs to)"
+                                         : "--ssl-bump-cert needs --ssl-bump-key (the CA's private key)"};
+  }
+  if (!allow_urls.empty()) {
+    if (!c.ssl_bump()) {
+      return Error{"--allow-urls requires --ssl-bump-cert and --ssl-bump-key: URLs of HTTPS requests are only "
+                   "visible in TLS the proxy terminates"};
+    }
+    auto patterns = policy::parse_url_patterns(allow_urls);
+    if (!patterns) return Error{"--allow-urls: " + patterns.message()};
+    c.allow_urls = std::move(*patterns);
+  }
+  if (!ssl_bump_exclude.empty()) {
+    if (!c.ssl_bump()) return Error{"--ssl-bump-exclude needs --ssl-bump-cert"};
+    BypassList exclude = parse_no_proxy(ssl_bump_exclude);
+    if (!exclude.skipped.empty()) {
+      return Error{"--ssl-bump-exclude entry \"" + exclude.skipped.front().entry + "\": " +
+                   exclude.skipped.front().reason};
+    }
+    c.ssl_bump_exclude = std::move(exclude.domains);
+  }
+  if (!c.ssl_bump_upstream_ca.empty() && !c.ssl_bump()) return Error{"--ssl-bump-upstream-ca needs --ssl-bump-cert"};
   c.dns_tcp_timeout = to_ms(dns_tcp_timeout);
   for (const auto& s : dns_servers) {
     // Only the address is checked here, leniently: dns_upstreams() reads the

@@ -18,6 +18,8 @@
 #include "awf/intercept/tls_alert.h"
 #include "awf/policy/dlp.h"
 #include "awf/policy/host.h"
+#include "awf/proxy/bump_authority.h"
+#include "awf/proxy/bump_session.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/error_page.h"
 #include "awf/proxy/http_head.h"
@@ -335,7 +337,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     }
     policy::Decision d = policy_->decide(policy::Request{as_sent, port, tx_.is_connect});
     tx_.target.host = tx_.host;  // from here on only the canonical name: routed, sent as Host, logged
-    if (!d.allowed) {
+    if (!d.allowed && !(tx_.is_connect && ctx_.bump && ctx_.bump->lifts_block(d, tx_.host))) {
       spdlog::debug("denied {} {}:{}: {}", tx_.req.method, tx_.host, port, policy::to_string(d.reason));
       tx_.rec.reason = policy::to_string(d.reason);
       return fail({.kind = FailureKind::refuse,
@@ -582,7 +584,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     asio::async_write(client_, asio::buffer(out_client_), [self = shared_from_this()](const error_code& ec, std::size_t) {
       if (self->tx_.phase == Phase::closed) return;
       if (ec) return self->fail({.kind = FailureKind::abort, .why = "client write failed"});
-      if (self->ctx_.config.tunnel_sni_check && self->tx_.target.port == 443) return self->await_tunnel_hello();
+      // A tunnel that may be bumped needs its ClientHello too: the name the
+      // certificate is minted for, or the exclusion that splices it.
+      if ((self->ctx_.config.tunnel_sni_check && self->tx_.target.port == 443) || self->ctx_.bump) {
+        return self->await_tunnel_hello();
+      }
       self->hand_to_relay(std::move(self->in_), std::move(self->parent_leftover_));
     });
   }
@@ -610,6 +616,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       // A client that reaches an allowed address by its IP literal sends no
       // name (RFC 6066 §3): there is none to check but the one CONNECT named.
       if (parse.error == intercept::HelloError::no_sni && policy::parse_ip_literal(tx_.host)) {
+        if (is_bumped(ctx_, tx_.host)) return hand_to_bump(tx_.host);
         return hand_to_relay(std::move(in_), std::string());
       }
       return refuse_tunnel(std::string("unacceptable ClientHello: ") + intercept::to_string(parse.error),
@@ -671,7 +678,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       }
     }
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, tx_.target.port, true});
-    if (!d.allowed) {
+    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, sni))) {
       tx_.rec.url = sni + ":" + std::to_string(tx_.target.port);
       tx_.rec.reason = policy::to_string(d.reason);
       const policy::Rule* rule = policy_->rule(d);
@@ -680,7 +687,35 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                            intercept::TlsAlert::access_denied, intercept::alert_record_version(hello));
     }
     if (sni != tx_.host) spdlog::debug("tunnel {}: ClientHello names {}, also allowed", tx_.rec.url, sni);
+    if (is_bumped(ctx_, sni)) return hand_to_bump(sni);
     hand_to_relay(std::move(in_), std::move(parent_leftover_));
+  }
+
+  // SSL bump: the tunnel's record (CONNECT 200) is written now, and the
+  // client, its ClientHello and the upstream connection go to a bump
+  // session, which logs each request inside. The upstream connection goes
+  // along only when it leads to `name`; else the session dials `name`.
+  void hand_to_bump(const std::string& name) {
+    timer_.cancel();
+    log_now();
+    const bool same = name == tx_.host;
+    BumpStart start{.client = std::move(client_),
+                    .client_bytes = std::move(in_),
+                    .upstream = std::nullopt,
+                    .upstream_bytes = same ? std::move(parent_leftover_) : std::string(),
+                    .upstream_dest = same ? up_dest_ : std::string(),
+                    .via_parent = via_parent(ctx_.config, name),
+                    .name = name,
+                    .port = tx_.target.port,
+                    .client_ip = client_ip_,
+                    .client_port = client_port_,
+                    .original_dest = tx_.rec.original_dest,
+                    .lifetime_end = lifetime_end_};
+    if (same && up_) start.upstream = std::move(*up_);
+    in_.clear();
+    drop_upstream();
+    tx_.phase = Phase::closed;
+    start_bump_session(std::move(start), worker_);
   }
 
   // Logs the tunnel as denied, sends a TLS alert where the client spoke TLS

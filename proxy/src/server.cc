@@ -23,6 +23,7 @@
 #include "awf/proxy/api_settings.h"
 #include "awf/proxy/api_upstream_pool.h"
 #include "awf/proxy/api_token_source.h"
+#include "awf/proxy/bump_authority.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/dns_frontend.h"
 #include "awf/proxy/http_session.h"
@@ -119,6 +120,7 @@ struct Server::Impl {
   std::unique_ptr<AccessLog> log;
   std::unique_ptr<ApiProxy> api;  // before the workers: their sessions use it until they are gone
   std::unique_ptr<policy::DlpScanner> dlp;  // the same
+  std::unique_ptr<BumpAuthority> bump;      // the same
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::string> bound;
   std::vector<std::string> described;  // "listening on" lines, every kind
@@ -346,6 +348,11 @@ void Server::Impl::apply_settings(const Config& now) {
     for (const auto& c : list) text += c.network.to_string() + "/" + std::to_string(c.prefix) + ",";
     return text;
   };
+  auto url_patterns = [](const std::vector<policy::UrlPattern>& list) {
+    std::string text;
+    for (const auto& p : list) text += p.text + ",";
+    return text;
+  };
   const std::pair<const char*, bool> changes[] = {
       {"listen", addresses(now.listen) != addresses(was.listen)},
       {"listen-http-intercept", addresses(now.listen_http_intercept) != addresses(was.listen_http_intercept)},
@@ -378,6 +385,11 @@ void Server::Impl::apply_settings(const Config& now) {
       {"api-target", api_overrides(now.api_targets) != api_overrides(was.api_targets)},
       {"api-base-path", api_overrides(now.api_base_paths) != api_overrides(was.api_base_paths)},
       {"api-ca-cert", now.api_ca_cert != was.api_ca_cert},
+      {"ssl-bump-cert", now.ssl_bump_cert != was.ssl_bump_cert},
+      {"ssl-bump-key", now.ssl_bump_key != was.ssl_bump_key},
+      {"ssl-bump-upstream-ca", now.ssl_bump_upstream_ca != was.ssl_bump_upstream_ca},
+      {"ssl-bump-exclude", now.ssl_bump_exclude != was.ssl_bump_exclude},
+      {"allow-urls", url_patterns(now.allow_urls) != url_patterns(was.allow_urls)},
   };
   std::string pending;
   for (const auto& [name, changed] : changes) {
@@ -472,6 +484,12 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
   if (config.enable_dlp) {
     impl->dlp = std::make_unique<policy::DlpScanner>();
     impl->context.dlp = impl->dlp.get();
+  }
+  if (config.ssl_bump()) {
+    auto bump = BumpAuthority::load(config);
+    if (!bump) return bump.error();
+    impl->bump = std::move(*bump);
+    impl->context.bump = impl->bump.get();
   }
   if (!config.log_dir.empty()) {
     // Created when missing, as awf creates its log directories; 0750: the

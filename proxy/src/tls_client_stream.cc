@@ -14,6 +14,7 @@
 #include <boost/system/system_error.hpp>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 
 namespace awf::proxy {
 
@@ -26,7 +27,8 @@ namespace {
 // The BIO under the SSL object: recv(2) and send(2) on the descriptor,
 // send with MSG_NOSIGNAL so that writing to a provider that has gone
 // raises no SIGPIPE (the descriptor's owner, the socket, closes it).
-int descriptor_of(BIO* bio) { return static_cast<int>(reinterpret_cast<std::intptr_t>(::BIO_get_data(bio))); }
+TlsClientStream::Source& source_of(BIO* bio) { return *static_cast<TlsClientStream::Source*>(::BIO_get_data(bio)); }
+int descriptor_of(BIO* bio) { return source_of(bio).fd; }
 
 bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
@@ -40,6 +42,14 @@ int bio_write(BIO* bio, const char* data, int size) {
 int bio_read(BIO* bio, char* data, int size) {
   ::BIO_clear_retry_flags(bio);
   if (data == nullptr || size <= 0) return 0;
+  TlsClientStream::Source& source = source_of(bio);
+  if (source.taken < source.already_read.size()) {
+    const std::size_t n = std::min(static_cast<std::size_t>(size), source.already_read.size() - source.taken);
+    std::memcpy(data, source.already_read.data() + source.taken, n);
+    source.taken += n;
+    if (source.taken == source.already_read.size()) std::string().swap(source.already_read);
+    return static_cast<int>(n);
+  }
   const ssize_t n = ::recv(descriptor_of(bio), data, static_cast<std::size_t>(size), 0);
   if (n < 0 && would_block(errno)) ::BIO_set_retry_read(bio);
   return static_cast<int>(n);
@@ -140,7 +150,10 @@ void run(tcp::socket& socket, SSL* ssl, Kind kind, void* data, std::size_t size,
 
 }  // namespace
 
-TlsClientStream::TlsClientStream(socket_type socket, ssl_ctx_st* context) : socket_(std::move(socket)) {
+TlsClientStream::TlsClientStream(socket_type socket, ssl_ctx_st* context, Role role, std::string already_read)
+    : socket_(std::move(socket)) {
+  source_.fd = socket_.native_handle();
+  source_.already_read = std::move(already_read);
   BIO_METHOD* method = socket_method();
   if (method == nullptr) fail("BIO_meth_new");
   ssl_ = ::SSL_new(context);
@@ -150,13 +163,14 @@ TlsClientStream::TlsClientStream(socket_type socket, ssl_ctx_st* context) : sock
     ::SSL_free(ssl_);
     fail("BIO_new");
   }
-  ::BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
+  ::BIO_set_data(bio, &source_);
   ::BIO_set_init(bio, 1);
   ::SSL_set_bio(ssl_, bio, bio);  // one reference, read and write side
   // Record buffers freed whenever empty; a write may finish record by
   // record, and its retry may come from another copy of the same bytes.
   ::SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  ::SSL_set_connect_state(ssl_);
+  if (role == Role::server) ::SSL_set_accept_state(ssl_);
+  else ::SSL_set_connect_state(ssl_);
   error_code ec;
   socket_.non_blocking(true, ec);
   if (ec) {
@@ -167,7 +181,9 @@ TlsClientStream::TlsClientStream(socket_type socket, ssl_ctx_st* context) : sock
 
 TlsClientStream::~TlsClientStream() { ::SSL_free(ssl_); }
 
-bool TlsClientStream::has_buffered_input() const { return ::SSL_has_pending(ssl_) == 1; }
+bool TlsClientStream::has_buffered_input() const {
+  return ::SSL_has_pending(ssl_) == 1 || source_.taken < source_.already_read.size();
+}
 
 void TlsClientStream::start_handshake(HandshakeHandler handler) {
   run(socket_, ssl_, Kind::handshake, nullptr, 0, std::move(handler),

@@ -17,6 +17,8 @@
 #include "awf/intercept/tls_alert.h"
 #include "awf/policy/dlp.h"
 #include "awf/policy/host.h"
+#include "awf/proxy/bump_authority.h"
+#include "awf/proxy/bump_session.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/parent_proxy.h"
 #include "awf/proxy/relay.h"
@@ -171,7 +173,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
       }
     }
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, port_, true});
-    if (!d.allowed) {
+    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, host_))) {
       const policy::Rule* rule = policy_->rule(d);
       rec_.reason = policy::to_string(d.reason);
       return deny(std::string("policy: ") + policy::to_string(d.reason) + (rule ? " (rule " + rule->text + ")" : ""),
@@ -236,6 +238,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     timer_.cancel();
     rec_.status = 200;
     rec_.code = ResultCode::tcp_tunnel;
+    if (is_bumped(ctx_, host_)) return hand_to_bump();
     if (original_) {
       spdlog::debug("tls-intercept {}:{} -> {} (dialled {}, connected to {})", rec_.client_ip, rec_.client_port,
                     rec_.url, original_->to_string(), rec_.dest);
@@ -255,6 +258,28 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
                             self->phase_ = Phase::closed;
                             self->relay_.reset();
                           });
+  }
+
+  // SSL bump: the connection's record (CONNECT 200) now, then the client,
+  // its hello and the upstream connection go to a bump session, which logs
+  // each request inside.
+  void hand_to_bump() {
+    log_now();
+    BumpStart start{.client = std::move(client_),
+                    .client_bytes = std::move(hello_bytes_),
+                    .upstream = std::move(upstream_),
+                    .upstream_bytes = std::move(parent_leftover_),
+                    .upstream_dest = rec_.dest,
+                    .via_parent = via_parent_,
+                    .name = host_,
+                    .port = port_,
+                    .client_ip = rec_.client_ip,
+                    .client_port = rec_.client_port,
+                    .original_dest = rec_.original_dest,
+                    .lifetime_end = started_ + ctx_.config.client_lifetime};
+    upstream_.reset();
+    phase_ = Phase::closed;
+    start_bump_session(std::move(start), worker_);
   }
 
   // -------------------------------------------------------------- denials

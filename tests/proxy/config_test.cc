@@ -1,10 +1,14 @@
 // Unit tests of awf-proxy's flags and YAML configuration.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 
+#include "awf/proxy/bump_authority.h"
 #include "awf/proxy/config.h"
 #include "awf/testing/files.h"
+#include "awf/testing/process.h"
 
 using namespace awf::proxy;
 
@@ -154,6 +158,149 @@ TEST(Config, HelpAndVersionExitZero) {
   ASSERT_TRUE(v);
   EXPECT_EQ(v->exit_code, 0);
   EXPECT_EQ(v->output.rfind("awf-proxy ", 0), 0u);
+}
+
+// A CA made with OpenSSL into `dir` as NAME.pem and NAME-key.pem (0600).
+void make_ca(const awf::testing::TempDir& dir, const std::string& name) {
+  auto r = awf::testing::run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                              "-nodes", "-keyout", dir.file(name + "-key.pem"), "-out", dir.file(name + ".pem"),
+                              "-days", "1", "-subj", "/CN=" + name},
+                             std::chrono::seconds(30));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(::chmod(dir.file(name + "-key.pem").c_str(), 0600), 0);
+}
+
+TEST(Config, SslBumpFlagsFromFlagOrFile) {
+  auto c = parse({"--ssl-bump-cert", "/ca.pem", "--ssl-bump-key", "/ca-key.pem", "--allow-urls",
+                  "https://github.com/myorg/*,https://api.test/v1", "--ssl-bump-exclude", "bank.test,.pay.test"});
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_TRUE(c->config.ssl_bump());
+  ASSERT_EQ(c->config.allow_urls.size(), 2u);
+  EXPECT_EQ(c->config.allow_urls[0].regex, "^https://github\\.com/myorg/[^\\s]*");
+  EXPECT_EQ(c->config.ssl_bump_exclude, (std::vector<std::string>{"bank.test", "pay.test"}));
+  awf::testing::TempDir dir;
+  awf::testing::write_file(dir.file("c.yaml"),
+                           "ssl-bump-cert: /ca.pem\nssl-bump-key: /ca-key.pem\nallow-urls: https://a.test/x\n"
+                           "ssl-bump-exclude: [bank.test]\nssl-bump-upstream-ca: /origin.pem\n");
+  auto from_file = parse({"--config", dir.file("c.yaml")});
+  ASSERT_TRUE(from_file) << from_file.message();
+  EXPECT_EQ(from_file->config.allow_urls.size(), 1u);
+  EXPECT_EQ(from_file->config.ssl_bump_upstream_ca, "/origin.pem");
+  EXPECT_FALSE(parse({})->config.ssl_bump());
+}
+
+struct BadFlags {
+  const char* sentence;
+  std::vector<std::string> args;
+  const char* message;
+};
+
+TEST(Config, SslBumpFlagErrorsSayWhatIsMissingOrWrong) {
+  const BadFlags cases[] = {
+      {"a cert without its key", {"--ssl-bump-cert", "/ca.pem"}, "--ssl-bump-cert needs --ssl-bump-key"},
+      {"a key without its cert", {"--ssl-bump-key", "/k.pem"}, "--ssl-bump-key needs --ssl-bump-cert"},
+      {"allow-urls without the CA", {"--allow-urls", "https://a.test/x"}, "--allow-urls requires --ssl-bump-cert"},
+      {"exclusions without the CA", {"--ssl-bump-exclude", "a.test"}, "--ssl-bump-exclude needs --ssl-bump-cert"},
+      {"an http pattern",
+       {"--ssl-bump-cert", "/c", "--ssl-bump-key", "/k", "--allow-urls", "http://a.test/x"},
+       "--allow-urls: URL patterns must start with https:// (got: http://a.test/x)"},
+      {"a pattern without a path",
+       {"--ssl-bump-cert", "/c", "--ssl-bump-key", "/k", "--allow-urls", "https://a.test"},
+       "--allow-urls: URL pattern \"https://a.test\" must include a path component"},
+      {"a pattern for every host",
+       {"--ssl-bump-cert", "/c", "--ssl-bump-key", "/k", "--allow-urls", "https://*"},
+       "--allow-urls: URL pattern \"https://*\" is too broad and would bypass security controls"},
+      {"an IP in the exclusions",
+       {"--ssl-bump-cert", "/c", "--ssl-bump-key", "/k", "--ssl-bump-exclude", "10.0.0.1"},
+       "--ssl-bump-exclude entry \"10.0.0.1\""},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.args);
+    ASSERT_FALSE(r) << c.sentence;
+    EXPECT_NE(r.message().find(c.message), std::string::npos) << c.sentence << ": " << r.message();
+  }
+}
+
+awf::Result<std::unique_ptr<BumpAuthority>> load_bump(const std::string& cert, const std::string& key) {
+  Config c;
+  c.ssl_bump_cert = cert;
+  c.ssl_bump_key = key;
+  return BumpAuthority::load(c);
+}
+
+TEST(Config, SslBumpCaIsCheckedAtStartUp) {
+  awf::testing::TempDir dir;
+  make_ca(dir, "ca");
+  make_ca(dir, "other");
+  ASSERT_FALSE(HasFatalFailure());
+  auto good = load_bump(dir.file("ca.pem"), dir.file("ca-key.pem"));
+  ASSERT_TRUE(good) << good.message();
+
+  auto missing = load_bump(dir.file("ca.pem"), dir.file("missing-key.pem"));
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.message().find("--ssl-bump-key \"" + dir.file("missing-key.pem") + "\": cannot open: No such file"),
+            std::string::npos)
+      << missing.message();
+
+  auto mismatched = load_bump(dir.file("ca.pem"), dir.file("other-key.pem"));
+  ASSERT_FALSE(mismatched);
+  EXPECT_NE(mismatched.message().find("--ssl-bump-key \"" + dir.file("other-key.pem") +
+                                      "\" does not match --ssl-bump-cert \"" + dir.file("ca.pem") + "\""),
+            std::string::npos)
+      << mismatched.message();
+
+  ASSERT_EQ(::chmod(dir.file("ca-key.pem").c_str(), 0644), 0);
+  auto readable = load_bump(dir.file("ca.pem"), dir.file("ca-key.pem"));
+  ASSERT_FALSE(readable);
+  EXPECT_NE(readable.message().find("is readable or writable by group or others (mode 0644)"), std::string::npos)
+      << readable.message();
+  EXPECT_NE(readable.message().find("chmod 600"), std::string::npos) << readable.message();
+  ASSERT_EQ(::chmod(dir.file("ca-key.pem").c_str(), 0600), 0);
+
+  awf::testing::write_file(dir.file("junk.pem"), "not a certificate\n");
+  auto junk = load_bump(dir.file("junk.pem"), dir.file("ca-key.pem"));
+  ASSERT_FALSE(junk);
+  EXPECT_NE(junk.message().find("--ssl-bump-cert \"" + dir.file("junk.pem") + "\": not a PEM certificate: "),
+            std::string::npos)
+      << junk.message();
+
+  Config c;
+  c.ssl_bump_cert = dir.file("ca.pem");
+  c.ssl_bump_key = dir.file("ca-key.pem");
+  c.ssl_bump_upstream_ca = dir.file("junk.pem");
+  auto bad_upstream = BumpAuthority::load(c);
+  ASSERT_FALSE(bad_upstream);
+  EXPECT_NE(bad_upstream.message().find("--ssl-bump-upstream-ca \"" + dir.file("junk.pem") + "\""), std::string::npos)
+      << bad_upstream.message();
+}
+
+TEST(Config, SslBumpMintsOncePerNameAndKeepsABoundedCache) {
+  awf::testing::TempDir dir;
+  make_ca(dir, "ca");
+  ASSERT_FALSE(HasFatalFailure());
+  Config c;
+  c.ssl_bump_cert = dir.file("ca.pem");
+  c.ssl_bump_key = dir.file("ca-key.pem");
+  c.ssl_bump_exclude = {"bank.test"};
+  auto a = BumpAuthority::load(c, 2);
+  ASSERT_TRUE(a) << a.message();
+  BumpAuthority& bump = **a;
+  const std::size_t at_start = bump.minted_certificates();
+  auto first = bump.server_context("a.test");
+  ASSERT_TRUE(first) << first.message();
+  auto again = bump.server_context("a.test");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(first->get(), again->get()) << "the cached context is reused";
+  ASSERT_TRUE(bump.server_context("b.test"));
+  ASSERT_TRUE(bump.server_context("127.0.0.1"));
+  EXPECT_EQ(bump.cached_certificates(), 2u);
+  EXPECT_EQ(bump.minted_certificates() - at_start, 3u);
+  ASSERT_TRUE(bump.server_context("a.test"));  // evicted as the least recently used: minted again
+  EXPECT_EQ(bump.minted_certificates() - at_start, 4u);
+  EXPECT_TRUE(bump.is_excluded("bank.test"));
+  EXPECT_TRUE(bump.is_excluded("www.bank.test"));
+  EXPECT_FALSE(bump.is_excluded("notbank.test"));
+  EXPECT_EQ(bump.allow_urls(), nullptr);
 }
 
 }  // namespace

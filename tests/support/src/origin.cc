@@ -263,7 +263,7 @@ std::unique_ptr<Origin> Origin::start(const Options& options) {
     std::string key = options.cert_dir + "/origin-key.pem", cert = options.cert_dir + "/origin-cert.pem";
     auto r = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                   "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=origin.test", "-addext",
-                  "subjectAltName=DNS:*.test,DNS:localhost,IP:127.0.0.1"});
+                  "subjectAltName=" + options.cert_names});
     if (r.exit_code != 0) {
       std::fprintf(stderr, "origin: openssl failed: %s\n", r.err.c_str());
       return nullptr;

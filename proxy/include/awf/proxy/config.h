@@ -15,6 +15,7 @@
 #include "awf/intercept/dns_filter.h"
 #include "awf/policy/ruleset.h"
 #include "awf/policy/sources.h"
+#include "awf/policy/url_pattern.h"
 #include "awf/proxy/access_log.h"
 #include "awf/proxy/address_guard.h"
 #include "awf/result.h"
@@ -74,6 +75,20 @@ struct Config {
   // and connects, so the SSRF guard does not apply to those requests.
   std::optional<UpstreamProxy> upstream_proxy;
   std::vector<std::string> upstream_bypass;  // domain suffixes, canonical
+  // --ssl-bump-cert, --ssl-bump-key: the CA (PEM) that signs the
+  // certificates minted for TLS the proxy terminates (docs/ssl-bump.md);
+  // both or neither. Read and checked at start-up (bump_authority.h).
+  std::string ssl_bump_cert;
+  std::string ssl_bump_key;
+  // --ssl-bump-upstream-ca: PEM trusted for origins of bumped connections
+  // besides the system store.
+  std::string ssl_bump_upstream_ca;
+  // --ssl-bump-exclude: names (and the names under them) spliced, never
+  // bumped. Canonical domain suffixes.
+  std::vector<std::string> ssl_bump_exclude;
+  // --allow-urls: with it, a bumped request must match one pattern.
+  std::vector<policy::UrlPattern> allow_urls;
+  bool ssl_bump() const { return !ssl_bump_cert.empty(); }
   // --netns PATH: the listeners the flags ask for are created inside this
   // network namespace (/proc/PID/ns/net, /run/netns/NAME); the proxy's own
   // connections and lookups stay in the namespace it was started in.

@@ -34,6 +34,7 @@ class DlpScanner;  // dlp.h
 }  // namespace awf::policy
 namespace awf::proxy {
 class ApiUpstreamPool;   // api_upstream_pool.h
+class BumpAuthority;     // bump_authority.h
 
 struct ProxyContext {
   Config config;
@@ -55,6 +56,9 @@ struct ProxyContext {
   // --enable-dlp: the credential scanner every readable URL passes; null
   // when off. Set before any I/O thread starts.
   const policy::DlpScanner* dlp = nullptr;
+  // --ssl-bump-cert: the CA, minted certificates and bump settings; null
+  // when TLS is never terminated. Set before any I/O thread starts.
+  BumpAuthority* bump = nullptr;
 
   // The current policy. Connections take it through their worker
   // (Worker::current_policy), which reloads it only when the generation

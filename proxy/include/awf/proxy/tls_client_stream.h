@@ -13,6 +13,9 @@
 // and one write may be in flight at once. Each operation tries OpenSSL
 // first and, when OpenSSL needs the socket readable or writable, waits for
 // that and tries again; its handler never runs inside the initiating call.
+// The same stream serves the server side of SSL bump (Role::server): there
+// the client's first bytes (its ClientHello, peeked to decide) were read
+// from the socket already and are handed over to be read first.
 // Errors are those ssl::stream gives: OpenSSL's in asio's SSL category,
 // asio::error::eof for a close_notify, ssl::error::stream_truncated for an
 // end without one. Cancelling or closing the socket ends pending operations
@@ -43,10 +46,22 @@ class TlsClientStream {
   using WriteHandler = ReadHandler;
   using HandshakeHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
 
+  enum class Role : unsigned char { client, server };
+
+  // What the BIO under the SSL object reads from: the handed-over bytes,
+  // then the descriptor (tls_client_stream.cc's BIO methods). The stream
+  // never moves, so the BIO keeps its address.
+  struct Source {
+    int fd = -1;
+    std::string already_read;
+    std::size_t taken = 0;
+  };
+
   // Takes a connected socket; the SSL object comes from `context` (its
   // verification settings apply). Throws boost::system::system_error when
-  // OpenSSL cannot make one.
-  TlsClientStream(socket_type socket, ssl_ctx_st* context);
+  // OpenSSL cannot make one. `already_read`: bytes of the peer's taken off
+  // the socket before, which OpenSSL reads before the socket's.
+  TlsClientStream(socket_type socket, ssl_ctx_st* context, Role role = Role::client, std::string already_read = {});
   ~TlsClientStream();
   TlsClientStream(const TlsClientStream&) = delete;
   TlsClientStream& operator=(const TlsClientStream&) = delete;
@@ -118,6 +133,7 @@ class TlsClientStream {
   void start_write(boost::asio::const_buffer data, WriteHandler handler);
 
   socket_type socket_;
+  Source source_;
   ssl_st* ssl_ = nullptr;
   std::string gather_;  // the small buffers of the write in flight, copied together
 };

@@ -34,6 +34,8 @@ class Origin {
     Kind kind = Kind::http;
     std::string cert_dir;  // https: where to write the throwaway key and cert (required)
     std::uint16_t port = 0;  // 0: any free port (80/443 for tests that go through nftables)
+    // https: the certificate's subjectAltName (OpenSSL's -addext syntax).
+    std::string cert_names = "DNS:*.test,DNS:localhost,IP:127.0.0.1";
   };
   // nullptr when it cannot bind or make a certificate (reason on stderr).
   static std::unique_ptr<Origin> start(const Options& options);

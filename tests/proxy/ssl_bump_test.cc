@@ -1,0 +1,220 @@
+// SSL bump through the real awf-proxy and curl: a per-test CA made with
+// OpenSSL, an HTTPS origin with its own throwaway certificate, CONNECT
+// tunnels and redirected TLS terminated with a certificate minted for the
+// name, each request decided on its https URL (--allow-urls, --enable-dlp)
+// and logged; excluded names spliced; an origin whose certificate does not
+// verify is a 502 naming why.
+#include <sys/stat.h>
+
+#include <string>
+
+#include "proxy_fixture.h"
+
+namespace awf::proxy_test {
+namespace {
+
+const std::string kToken = "ghp_" + std::string(36, 'Q');
+
+class SslBumpTest : public ProxyTest {
+ protected:
+  static constexpr const char* kSiteIp = "127.0.0.14";
+  static constexpr const char* kInterceptIp = "127.0.0.114";
+
+  void SetUp() override {
+    ProxyTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_EQ(::mkdir(dir_.file("site").c_str(), 0700), 0);
+    site_ = Origin::start({.host = kSiteIp,
+                           .kind = Origin::Kind::https,
+                           .cert_dir = dir_.file("site"),
+                           .port = 0,
+                           .cert_names = "DNS:site.test,DNS:excluded.test,DNS:blocked.site.test"});
+    ASSERT_TRUE(site_);
+    awf::testing::write_file(hosts_file(), awf::testing::read_file(hosts_file()) + kSiteIp +
+                                               " site.test excluded.test blocked.site.test other.site.test\n" +
+                                               kInterceptIp + " intercepted.test\n");
+    auto ca = awf::testing::run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", ca_key(), "-out", ca_cert(),
+                                 "-days", "1", "-subj", "/CN=awf test CA"},
+                                30s);
+    ASSERT_EQ(ca.exit_code, 0) << ca.err;
+    ASSERT_EQ(::chmod(ca_key().c_str(), 0600), 0);
+  }
+
+  std::string ca_cert() const { return dir_.file("ca.pem"); }
+  std::string ca_key() const { return dir_.file("ca-key.pem"); }
+  std::string site_cert() const { return dir_.file("site/origin-cert.pem"); }
+  std::string site_url(const std::string& path, const std::string& host = "site.test") const {
+    return "https://" + host + ":" + std::to_string(site_->port()) + path;
+  }
+
+  // The fixture's flags, the site's port allowed, the CA, and `extra`.
+  void start_bumping(std::vector<std::string> extra, bool trust_site = true) {
+    std::vector<std::string> args = {"--allow-host-ports", ports() + "," + std::to_string(site_->port()),
+                                     "--allow-domains", "site.test,excluded.test,intercepted.test",
+                                     "--ssl-bump-cert", ca_cert(), "--ssl-bump-key", ca_key()};
+    if (trust_site) args.insert(args.end(), {"--ssl-bump-upstream-ca", site_cert()});
+    args.insert(args.end(), extra.begin(), extra.end());
+    start_proxy(args);
+  }
+
+  RunResult bumped_curl(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"--cacert", ca_cert()});
+    return curl(args);
+  }
+
+  std::unique_ptr<Origin> site_;
+};
+
+TEST_F(SslBumpTest, ConnectIsTerminatedWithACertificateMintedForTheName) {
+  start_bumping({});
+  RunResult r = bumped_curl({"-v", site_url("/echo?q=secret")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("GET /echo?q=secret HTTP/1.1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Host: site.test:" + std::to_string(site_->port())), std::string::npos) << r.out;
+  // What curl verified: our CA's signature, the name in the SAN.
+  EXPECT_NE(r.err.find("CN=site.test"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("issuer: CN=awf test CA"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("subjectAltName: host \"site.test\" matched"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ALPN: server accepted http/1.1"), std::string::npos) << r.err;
+
+  auto lines = log_lines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  const std::string authority = "site.test:" + std::to_string(site_->port());
+  expect_fields(parse_detailed(lines[0]),
+                {.method = "CONNECT", .status = "200", .code = "TCP_TUNNEL:HIER_DIRECT", .url = authority});
+  expect_fields(parse_detailed(lines[1]), {.host = authority,
+                                           .dest = std::string(kSiteIp) + ":" + std::to_string(site_->port()),
+                                           .method = "GET",
+                                           .status = "200",
+                                           .code = "TCP_MISS:HIER_DIRECT",
+                                           .url = "https://" + authority + "/echo?"});
+  EXPECT_EQ(awf::testing::read_file(dir_.file("access.log")).find("secret"), std::string::npos);
+}
+
+TEST_F(SslBumpTest, OneClientConnectionCarriesSeveralRequestsOverOneOriginConnection) {
+  start_bumping({});
+  RunResult r = bumped_curl({site_url("/bytes/100000"), "-o", "/dev/null", site_url("/chunked/70000"), "-o",
+                             "/dev/null", site_url("/upload"), "--data-binary", "hello", "-o", "/dev/null", "-w", "%{http_code},"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "200,200,200,") << r.err;
+  EXPECT_EQ(site_->connections(), 1u);
+  auto lines = log_lines(4);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(parse_detailed(lines[3]).method, "POST");
+  EXPECT_EQ(parse_detailed(lines[3]).url, site_url("/upload"));
+}
+
+TEST_F(SslBumpTest, AllowUrlsAllowsMatchingRequestsAndDeniesTheRestInsideTls) {
+  start_bumping({"--allow-urls", "https://site.test:" + std::to_string(site_->port()) + "/allowed/*"});
+  RunResult ok = bumped_curl({"-s", "-w", "%{http_code}", "-o", "/dev/null", site_url("/allowed/x?y=1")});
+  EXPECT_EQ(ok.out, "200") << ok.err;
+  RunResult denied = bumped_curl({"-i", site_url("/private/x")});
+  ASSERT_EQ(denied.exit_code, 0) << denied.err;
+  EXPECT_NE(denied.out.find("\r\n\r\nHTTP/1.1 403 Forbidden\r\n"), std::string::npos) << denied.out;
+  EXPECT_NE(denied.out.find("--allow-urls"), std::string::npos) << denied.out;
+  EXPECT_EQ(site_->requests(), 1u);
+  auto lines = log_lines(4);
+  ASSERT_EQ(lines.size(), 4u);
+  expect_fields(parse_detailed(lines[1]), {.method = "GET", .status = "200", .url = site_url("/allowed/x?")});
+  expect_fields(parse_detailed(lines[3]), {.dest = "-:-",
+                                           .method = "GET",
+                                           .status = "403",
+                                           .code = "TCP_DENIED:HIER_NONE",
+                                           .url = site_url("/private/x")});
+}
+
+TEST_F(SslBumpTest, AllowUrlsMatchesEvenWhereTheBlocklistDeniesTheName) {
+  // awf's order: the URL allows come before the blocklist.
+  start_bumping({"--block-domains", "blocked.site.test", "--allow-urls",
+                 "https://blocked.site.test:" + std::to_string(site_->port()) + "/open/*"});
+  EXPECT_EQ(bumped_curl({"-s", "-w", "%{http_code}", "-o", "/dev/null", site_url("/open/a", "blocked.site.test")}).out,
+            "200");
+  EXPECT_EQ(bumped_curl({"-s", "-w", "%{http_code}", "-o", "/dev/null", site_url("/other", "blocked.site.test")}).out,
+            "403");
+  EXPECT_EQ(site_->requests(), 1u);
+}
+
+TEST_F(SslBumpTest, DlpRefusesACredentialInABumpedPathAndLogsItRedacted) {
+  start_bumping({"--enable-dlp"});
+  RunResult r = bumped_curl({"-i", site_url("/gist/" + kToken)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\r\n\r\nHTTP/1.1 403 Forbidden\r\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("github-token"), std::string::npos) << r.out;
+  EXPECT_EQ(site_->requests(), 0u);
+  auto lines = log_lines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  expect_fields(parse_detailed(lines[1]), {.method = "GET",
+                                           .status = "403",
+                                           .code = "TCP_DENIED:HIER_NONE",
+                                           .url = site_url("/gist/[dlp:github-token]")});
+  auto audit = log_lines(2, "audit.jsonl");
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_NE(audit[1].find("\"dlp\":\"github-token\""), std::string::npos) << audit[1];
+  for (const char* file : {"access.log", "audit.jsonl"}) {
+    EXPECT_EQ(awf::testing::read_file(log_dir() + "/" + file).find(kToken), std::string::npos) << file;
+  }
+}
+
+TEST_F(SslBumpTest, ExcludedNamesAreSplicedWithTheOriginsOwnCertificate) {
+  start_bumping({"--ssl-bump-exclude", "excluded.test"});
+  RunResult r = curl({"-v", "--cacert", site_cert(), site_url("/echo", "excluded.test")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("issuer: CN=origin.test"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("awf test CA"), std::string::npos) << r.err;
+  const DetailedLine d = only_log_line();
+  expect_fields(d, {.method = "CONNECT", .status = "200", .code = "TCP_TUNNEL:HIER_DIRECT"});
+}
+
+TEST_F(SslBumpTest, AnOriginCertificateThatDoesNotVerifyIsA502NamingWhy) {
+  start_bumping({}, /*trust_site=*/false);
+  RunResult r = bumped_curl({"-i", site_url("/echo")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\r\n\r\nHTTP/1.1 502 Bad Gateway\r\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("certificate verify failed: self-signed certificate"), std::string::npos) << r.out;
+  EXPECT_EQ(site_->requests(), 0u);
+  auto lines = log_lines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  expect_fields(parse_detailed(lines[1]), {.method = "GET", .status = "502", .url = site_url("/echo")});
+}
+
+TEST_F(SslBumpTest, AClientThatDoesNotTrustTheCaGetsNoResponse) {
+  start_bumping({});
+  RunResult r = curl({site_url("/echo")});
+  EXPECT_EQ(r.exit_code, 60) << r.err;  // CURLE_PEER_FAILED_VERIFICATION
+  EXPECT_EQ(site_->requests(), 0u);
+}
+
+TEST_F(SslBumpTest, RedirectedTlsIsBumpedToo) {
+  ASSERT_EQ(::mkdir(dir_.file("intercepted").c_str(), 0700), 0);
+  auto origin = Origin::start({.host = kInterceptIp,
+                               .kind = Origin::Kind::https,
+                               .cert_dir = dir_.file("intercepted"),
+                               .port = 443,
+                               .cert_names = "DNS:intercepted.test"});
+  if (!origin && ::geteuid() != 0) GTEST_SKIP() << "port 443 needs root";
+  ASSERT_TRUE(origin) << "cannot listen on " << kInterceptIp << ":443";
+  start_bumping({"--listen-tls-intercept", "127.0.0.1:0", "--ssl-bump-upstream-ca",
+                 dir_.file("intercepted/origin-cert.pem")});
+  std::uint16_t tls_port = 0;
+  for (const auto& line : split(proxy_->stderr_text(), '\n')) {
+    if (line.find("(tls-intercept)") == std::string::npos) continue;
+    tls_port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+  }
+  ASSERT_NE(tls_port, 0);
+  RunResult r = awf::testing::run({"curl", "-sS", "-v", "--max-time", "20", "--noproxy", "*", "--cacert", ca_cert(),
+                                   "--connect-to", "intercepted.test:443:127.0.0.1:" + std::to_string(tls_port),
+                                   "https://intercepted.test/echo"},
+                                  30s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("GET /echo HTTP/1.1"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("issuer: CN=awf test CA"), std::string::npos) << r.err;
+  auto lines = log_lines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  expect_fields(parse_detailed(lines[0]), {.method = "CONNECT", .status = "200", .url = "intercepted.test:443"});
+  expect_fields(parse_detailed(lines[1]),
+                {.method = "GET", .status = "200", .code = "TCP_MISS:HIER_DIRECT", .url = "https://intercepted.test/echo"});
+}
+
+}  // namespace
+}  // namespace awf::proxy_test
