@@ -185,6 +185,50 @@ TEST_F(SslBumpTest, AClientThatDoesNotTrustTheCaGetsNoResponse) {
   EXPECT_EQ(site_->requests(), 0u);
 }
 
+TEST_F(SslBumpTest, ThroughAParentProxyTheOriginTlsRidesItsTunnel) {
+  // The parent alone resolves the names; the child knows none.
+  TempDir parent_logs;
+  auto parent = Process::spawn({AWF_PROXY_BIN, "--listen", "127.0.0.1:0", "--hosts-file", hosts_file(),
+                                "--allow-private-ranges", "127.0.0.0/8", "--enable-host-access", "--allow-host-ports",
+                                std::to_string(site_->port()), "--log-dir", parent_logs.path(), "--threads", "1",
+                                "--allow-domains", "site.test"});
+  ASSERT_TRUE(parent->wait_for_stderr("awf-proxy: ready", 15s)) << parent->stderr_text();
+  auto listen = parent->wait_for_stderr("listening on 127.0.0.1:", 1s);
+  ASSERT_TRUE(listen);
+  const std::string parent_port = listen->substr(listen->rfind(':') + 1);
+  auto dns = awf::testing::DnsStub::start("127.0.0.1", {});
+  ASSERT_TRUE(dns);
+  awf::testing::write_file(parent_logs.file("child-hosts"), "");
+  start_proxy({"--listen", "127.0.0.1:0", "--hosts-file", parent_logs.file("child-hosts"), "--dns-servers",
+               "127.0.0.1:" + std::to_string(dns->port()), "--enable-host-access", "--allow-host-ports",
+               std::to_string(site_->port()), "--log-dir", log_dir(), "--threads", "2", "--allow-domains", "site.test",
+               "--upstream-proxy", "http://127.0.0.1:" + parent_port, "--ssl-bump-cert", ca_cert(), "--ssl-bump-key",
+               ca_key(), "--ssl-bump-upstream-ca", site_cert()},
+              /*with_base=*/false);
+  RunResult r = bumped_curl({"-v", site_url("/echo")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("GET /echo HTTP/1.1"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("issuer: CN=awf test CA"), std::string::npos) << r.err;
+  auto lines = log_lines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  expect_fields(parse_detailed(lines[1]), {.dest = "127.0.0.1:" + parent_port,
+                                           .method = "GET",
+                                           .status = "200",
+                                           .code = "TCP_MISS:DEFAULT_PARENT",
+                                           .url = site_url("/echo")});
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::vector<std::string> parent_lines;
+  while (parent_lines.empty() && std::chrono::steady_clock::now() < deadline) {
+    parent_lines = split(awf::testing::read_file(parent_logs.file("access.log")), '\n');
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(parent_lines.size(), 1u);
+  expect_fields(parse_detailed(parent_lines[0]),
+                {.method = "CONNECT", .code = "TCP_TUNNEL:HIER_DIRECT", .url = "site.test:" + std::to_string(site_->port())});
+  parent->signal(SIGTERM);
+  EXPECT_EQ(parent->wait(15s), std::optional<int>(0)) << parent->stderr_text();
+}
+
 TEST_F(SslBumpTest, RedirectedTlsIsBumpedToo) {
   ASSERT_EQ(::mkdir(dir_.file("intercepted").c_str(), 0700), 0);
   auto origin = Origin::start({.host = kInterceptIp,
