@@ -44,6 +44,12 @@ def loads(opts):
              ["--mode", "forward", "-k", "--target", f"{ORIGIN}:80", "--path", "/1k", "-c", c, "-d", d], 1 / 8),
         Load("tunnel_tls", "new CONNECT + TLS + 1 KiB",
              ["--mode", "tunnel-tls", "--target", f"{ORIGIN}:443", "--path", "/1k", "-c", c, "-d", d], 1 / 4),
+        # The same load through awf-proxy bumping (--ssl-bump-cert): TLS to the
+        # proxy with a minted certificate, the request read and decided, a second
+        # TLS connection to the origin, verified. Measured on its own awf-proxy
+        # ("awf-bump"); compared with the spliced tunnel above.
+        Load("tunnel_tls_bumped", "bumped CONNECT + TLS + 1 KiB",
+             ["--mode", "tunnel-tls", "--target", f"{ORIGIN}:443", "--path", "/1k", "-c", c, "-d", d], 1 / 4),
         Load("denied", "denied CONNECT (403)",
              ["--mode", "connect-only", "--target", f"{DENIED}:443", "--expect-status", "403", "-c", c, "-d", d],
              1 / 8),
@@ -55,8 +61,31 @@ def loads(opts):
     ]
 
 
-def selected_loads(opts):
-    return [load for load in loads(opts) if load.key in opts.loads]
+# Loads only a bumping proxy runs, and the proxies that run only those.
+BUMP_LOADS = {"tunnel_tls_bumped"}
+BUMP_KINDS = {"awf-bump"}
+
+
+def selected_loads(opts, kind=None):
+    wanted = [load for load in loads(opts) if load.key in opts.loads]
+    if kind is None:
+        return wanted
+    if kind in BUMP_KINDS:
+        return [load for load in wanted if load.key in BUMP_LOADS]
+    return [load for load in wanted if load.key not in BUMP_LOADS]
+
+
+def start_bumping_awf(tb, opts, policy):
+    """awf-proxy with a CA made here (P-256, one day, key 0600) and the origin's
+    certificate as the only extra trust: what awf --ssl-bump runs."""
+    ca, key = os.path.join(tb.root, "bump-ca.pem"), os.path.join(tb.root, "bump-ca-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "1", "-subj", "/CN=awf bench CA", "-keyout", key, "-out", ca],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(key, 0o600)
+    extra = ["--threads", str(opts.awf_threads), "--log-level", "warn", "--ssl-bump-cert", ca, "--ssl-bump-key", key,
+             "--ssl-bump-upstream-ca", tb.origin_cert] + opts.awf_arg
+    return tb.start_awf_proxy(opts.awf_proxy, policy, name="awf-bump", extra=extra)
 
 
 def run_loadgen(loadgen, proxy, args):
@@ -133,6 +162,8 @@ def start_proxy(tb, kind, opts, policy):
         return tb.start_squid(policy)
     if kind == "floor":
         return start_floor(tb, opts.floor)
+    if kind == "awf-bump":
+        return start_bumping_awf(tb, opts, policy)
     # --max-connections: its default is derived from the fd limit and would stop
     # the idle-tunnel load before the tunnel count Squid is given.
     extra = ["--threads", str(opts.awf_threads), "--log-level", "warn",
@@ -170,13 +201,15 @@ def measure_all(tb, kinds, opts, policy):
                 order.reverse()
             for load in selected_loads(opts):
                 for kind, proxy in order:
+                    if load.key not in {l.key for l in selected_loads(opts, kind)}:
+                        continue
                     print(f"  round {rnd + 1}/{opts.rounds} {kind}: {load.title}", file=sys.stderr, flush=True)
                     rounds[kind].setdefault(load.key, []).append(measure_load(proxy, opts.loadgen, load))
         for kind, per_load in rounds.items():
             results[kind]["loads"] = {key: best_round(rs) for key, rs in per_load.items()}
         for kind, proxy in proxies.items():
-            if kind == "floor":
-                continue  # holds no per-tunnel state worth comparing
+            if kind in ("floor", "awf-bump"):
+                continue  # holds no per-tunnel state worth comparing, or measures one load only
             if "idle" in opts.loads:
                 print(f"  {kind}: {opts.idle_tunnels} idle tunnels", file=sys.stderr, flush=True)
                 results[kind]["idle"] = measure_idle(proxy, opts.loadgen, opts.idle_tunnels)
@@ -203,7 +236,19 @@ def print_table(results, opts):
     rows = []
     hdr = ("load", "unit", "squid CPU us", "awf CPU us", "awf/squid", "target", "result", "squid req/s",
            "awf req/s", "errors s/a")
+    bumped = results.get("awf-bump")
     for load in selected_loads(opts):
+        if load.key in BUMP_LOADS:
+            # Squid's ssl-bump needs its OpenSSL build (squid-openssl); Debian's
+            # squid package is built with GnuTLS and cannot bump, so the
+            # reference is Squid's spliced tunnel, the ratio only indicative.
+            s = sq["loads"].get("tunnel_tls", {}) if sq else {}
+            a = bumped["loads"].get(load.key, {}) if bumped else {}
+            r = ratio(a.get("cpu_per_unit_us"), s.get("cpu_per_unit_us"))
+            rows.append((load.title + " (vs Squid splicing)", load.unit, fmt(s.get("cpu_per_unit_us")),
+                         fmt(a.get("cpu_per_unit_us")), fmt(r, "{:.3f}"), "none", "-", fmt(s.get("rps")),
+                         fmt(a.get("rps")), f"{s.get('errors', '-')}/{a.get('errors', '-')}"))
+            continue
         s = sq["loads"][load.key] if sq else {}
         a = aw["loads"][load.key] if aw else {}
         r = ratio(a.get("cpu_per_unit_us"), s.get("cpu_per_unit_us"))
@@ -213,7 +258,7 @@ def print_table(results, opts):
                      fmt(a.get("rps")), f"{s.get('errors', '-')}/{a.get('errors', '-')}"))
     floor_rows = []
     if fl:
-        for load in selected_loads(opts):
+        for load in selected_loads(opts, "floor"):
             f = fl["loads"].get(load.key, {})
             s = sq["loads"][load.key] if sq else {}
             a = aw["loads"][load.key] if aw else {}
@@ -308,6 +353,8 @@ def main():
             sys.exit(f"compare.py: awf-floor not found at {opts.floor}; build it with "
                      f"cmake --build build-bench --target awf-floor (or --no-floor)")
         kinds.append("floor")
+    if opts.only != "squid" and BUMP_LOADS & set(opts.loads):
+        kinds.append("awf-bump")
     if "awf-proxy" in kinds and not os.access(opts.awf_proxy, os.X_OK):
         sys.exit(f"compare.py: awf-proxy not found at {opts.awf_proxy} (--awf-proxy, or --only squid)")
     if "squid" in kinds and not shutil.which("squid") and not os.path.exists(harness.SQUID_BIN):

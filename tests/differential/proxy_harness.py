@@ -380,8 +380,12 @@ class Testbed:
                     f.truncate(size)  # sparse; content does not matter for throughput
         cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-days", "1", "-subj", "/CN=origin.test", "-keyout", key, "-out", cert],
+                        "-nodes", "-days", "1", "-subj", "/CN=origin.test",
+                        # Names a verifying client (awf-proxy bumping) checks.
+                        "-addext", "subjectAltName=DNS:origin.bench.test,DNS:origin.test",
+                        "-keyout", key, "-out", cert],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.origin_cert = cert
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             os.makedirs(os.path.join(d, "tmp", sub))
         conf = os.path.join(d, "nginx.conf")
