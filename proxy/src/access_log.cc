@@ -296,6 +296,7 @@ void append_audit_jsonl(std::string& line, const LogRecord& r, const std::string
     json_escape_to(line, r.reason);
   }
   line += '"';
+  if (r.via_socks) line += ",\"listener\":\"socks\"";
   if (r.ech) line += ",\"ech\":true";
   if (r.repeated) {
     line += ",\"repeated\":";

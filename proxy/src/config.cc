@@ -42,7 +42,7 @@ namespace {
 // The YAML keys, each the name of a long flag; `true` flags take no value.
 const char* const kFlagKeys[] = {"enable-host-access", "enable-dlp"};
 const char* const kValueKeys[] = {
-    "listen", "allow-domains", "block-domains", "allow-domains-file", "block-domains-file", "ruleset-file",
+    "listen", "listen-socks", "allow-domains", "block-domains", "allow-domains-file", "block-domains-file", "ruleset-file",
     "allow-host-ports", "dns-servers", "hosts-file", "allow-private-ranges", "log-dir", "log-format", "log-level",
     "threads", "connect-timeout", "request-timeout", "read-timeout", "client-lifetime", "shutdown-timeout",
     "max-header-bytes", "max-connections", "listen-http-intercept", "listen-tls-intercept", "listen-dns",
@@ -166,6 +166,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   Config& c = out.config;
   std::vector<std::string> listen, dns_servers, private_ranges;
   std::vector<std::string> listen_http, listen_tls, listen_dns;
+  std::vector<std::string> listen_socks;
   std::string dns_policy = "allowlist", dns_refuse_code = "refused", health_check, tunnel_sni_check = "on";
   std::string upstream_proxy, upstream_bypass;
   std::string ssl_bump_exclude, allow_urls;
@@ -191,6 +192,10 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
                  "ADDR:PORT for redirected TLS (destination from the ClientHello's SNI), repeatable")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--listen-dns", listen_dns, "ADDR:PORT of the filtering DNS front end, UDP and TCP, repeatable")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--listen-socks", listen_socks,
+                 "ADDR:PORT of a SOCKS5 front end (no authentication, CONNECT only, decided as an HTTP CONNECT to the "
+                 "same host:port), repeatable")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--dns-policy", dns_policy,
                  "allowlist: resolve only names the policy allows, refuse the rest (default); open: forward every "
@@ -346,6 +351,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   if (Status s = add_listen(listen_http, "--listen-http-intercept", c.listen_http_intercept); !s) return s.error();
   if (Status s = add_listen(listen_tls, "--listen-tls-intercept", c.listen_tls_intercept); !s) return s.error();
   if (Status s = add_listen(listen_dns, "--listen-dns", c.listen_dns); !s) return s.error();
+  if (Status s = add_listen(listen_socks, "--listen-socks", c.listen_socks); !s) return s.error();
   for (const auto& text : api_listen) {
     AWF_TRY_ASSIGN(auto split, split_provider_value("--api-listen", text, true));
     auto a = parse_listen_address(split.second);

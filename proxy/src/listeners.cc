@@ -46,6 +46,7 @@ const char* flag_of(ListenerKind kind) {
     case ListenerKind::api_copilot:
     case ListenerKind::api_gemini:
     case ListenerKind::api_vertex: return "--api-listen";
+    case ListenerKind::socks: return "--listen-socks";
   }
   return "--listen";
 }
@@ -119,7 +120,7 @@ struct FlagListener {
 };
 
 // The listeners the --listen* and --api-listen flags ask for, in the order
-// they are served: forward, http-intercept, tls-intercept, DNS (TCP before
+// they are served: forward, http-intercept, tls-intercept, socks, DNS (TCP before
 // UDP, so that for a port-0 flag the datagram socket can take the port its
 // stream twin was given), API. The implicit --listen 127.0.0.1:3128 is for a
 // proxy given nothing else to serve: a sandbox that hands over sockets
@@ -130,13 +131,14 @@ std::vector<FlagListener> flag_listeners(const Config& config, bool handed_over)
   const bool only_implicit_forward =
       config.listen_is_default && (handed_over || !config.listen_http_intercept.empty() ||
                                    !config.listen_tls_intercept.empty() || !config.listen_dns.empty() ||
-                                   !config.api_listen.empty());
+                                   !config.api_listen.empty() || !config.listen_socks.empty());
   auto add = [&](const std::vector<ListenAddress>& list, ListenerKind kind) {
     for (const auto& a : list) out.push_back({kind, a});
   };
   if (!only_implicit_forward) add(config.listen, ListenerKind::forward);
   add(config.listen_http_intercept, ListenerKind::http_intercept);
   add(config.listen_tls_intercept, ListenerKind::tls_intercept);
+  add(config.listen_socks, ListenerKind::socks);
   for (const auto& a : config.listen_dns) {
     out.push_back({ListenerKind::dns_tcp, a});
     out.push_back({ListenerKind::dns_udp, a});

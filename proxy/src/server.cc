@@ -28,6 +28,7 @@
 #include "awf/proxy/dns_frontend.h"
 #include "awf/proxy/http_session.h"
 #include "awf/proxy/listeners.h"
+#include "awf/proxy/socks_session.h"
 #include "awf/proxy/tls_intercept.h"
 
 namespace awf::proxy {
@@ -272,6 +273,7 @@ void Server::Impl::accept(Worker& w, std::size_t i) {
           start_http_session(std::move(socket), peer, w, SessionMode::transparent);
           break;
         case intercept::ListenerKind::tls_intercept: start_tls_intercept_session(std::move(socket), peer, w); break;
+        case intercept::ListenerKind::socks: start_socks_session(std::move(socket), peer, w); break;
         case intercept::ListenerKind::dns_tcp: start_dns_tcp_session(std::move(socket), peer, w); break;
         case intercept::ListenerKind::dns_udp: break;  // never an acceptor
         case intercept::ListenerKind::api_openai:
@@ -358,6 +360,7 @@ void Server::Impl::apply_settings(const Config& now) {
       {"listen-http-intercept", addresses(now.listen_http_intercept) != addresses(was.listen_http_intercept)},
       {"listen-tls-intercept", addresses(now.listen_tls_intercept) != addresses(was.listen_tls_intercept)},
       {"listen-dns", addresses(now.listen_dns) != addresses(was.listen_dns)},
+      {"listen-socks", addresses(now.listen_socks) != addresses(was.listen_socks)},
       {"dns-policy", now.dns_policy.mode != was.dns_policy.mode || now.dns_policy.refusal != was.dns_policy.refusal},
       {"dns-servers", now.dns_servers != was.dns_servers},
       {"hosts-file", now.hosts_file != was.hosts_file},

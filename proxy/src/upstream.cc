@@ -70,6 +70,7 @@ DialOutcome UpstreamDial::connected(Connector::Outcome o) {
   if (o.error) {
     out.failure = DialFailure::connect_failed;
     out.detail = std::move(o.detail);
+    out.error = o.error;
     return out;
   }
   out.socket.emplace(std::move(o.socket));

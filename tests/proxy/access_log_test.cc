@@ -2,6 +2,8 @@
 // audit.jsonl object and Squid's native line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "awf/proxy/access_log.h"
 #include "log_record_sample.h"
 
@@ -69,6 +71,22 @@ TEST(AccessLogFormat, AuditJsonMatchesReferenceExample) {
             "{\"_schema\":\"audit/v0.23.1\",\"timestamp\":\"2025-10-21T19:19:34.646Z\",\"event\":\"http_access\","
             "\"client\":\"172.30.0.20\",\"host\":\"api.github.com:443\",\"dest\":\"140.82.114.22:443\","
             "\"method\":\"CONNECT\",\"status\":200,\"decision\":\"TCP_TUNNEL\",\"url\":\"api.github.com:443\"}");
+}
+
+// A SOCKS line: the text formats keep their fields (the version is "-"),
+// audit.jsonl names the listener.
+TEST(AccessLogFormat, ASocksTunnelIsMarkedOnlyInTheAuditRecord) {
+  LogRecord r = tunnel_record();
+  const std::string http_line = format_firewall_detailed(r);
+  r.via_socks = true;
+  r.version = "-";
+  const std::string socks_line = format_firewall_detailed(r);
+  EXPECT_EQ(std::count(socks_line.begin(), socks_line.end(), ' '), std::count(http_line.begin(), http_line.end(), ' '));
+  EXPECT_NE(socks_line.find(" - CONNECT 200 TCP_TUNNEL:HIER_DIRECT api.github.com:443 "), std::string::npos)
+      << socks_line;
+  const std::string audit = format_audit_jsonl(r, "0.23.1");
+  EXPECT_NE(audit.find(",\"listener\":\"socks\""), std::string::npos) << audit;
+  EXPECT_EQ(format_audit_jsonl(tunnel_record(), "0.23.1").find("listener"), std::string::npos);
 }
 
 // Times in both formats, across second and day boundaries and with small

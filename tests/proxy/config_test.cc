@@ -144,6 +144,24 @@ TEST(Config, YamlUnknownKeyIsNamed) {
   EXPECT_NE(missing.message().find("missing.yaml"), std::string::npos);
 }
 
+TEST(Config, ListenSocksIsRepeatableFromFlagOrFileAndNamesABadAddress) {
+  auto c = parse({"--listen-socks", "127.0.0.1:1080", "--listen-socks", "[::1]:0"});
+  ASSERT_TRUE(c) << c.message();
+  ASSERT_EQ(c->config.listen_socks.size(), 2u);
+  EXPECT_EQ(c->config.listen_socks[0].text(), "127.0.0.1:1080");
+  EXPECT_EQ(c->config.listen_socks[1].text(), "[::1]:0");
+  awf::testing::TempDir dir;
+  awf::testing::write_file(dir.file("c.yaml"), "listen-socks: [\"127.0.0.1:1080\"]\n");
+  auto from_file = parse({"--config", dir.file("c.yaml")});
+  ASSERT_TRUE(from_file) << from_file.message();
+  ASSERT_EQ(from_file->config.listen_socks.size(), 1u);
+  for (const char* bad : {"localhost:1080", "127.0.0.1", "127.0.0.1:65536"}) {
+    auto r = parse({"--listen-socks", bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.message().find("--listen-socks \"" + std::string(bad) + "\""), std::string::npos) << r.message();
+  }
+}
+
 TEST(Config, HelpAndVersionExitZero) {
   auto c = parse({"--help"});
   ASSERT_TRUE(c);

@@ -99,6 +99,15 @@ TEST(ListenerPlan, ApiListenersComeFromFlagsAndFromSocketActivation) {
     EXPECT_EQ(intercept::listener_kind_from_name(intercept::to_string(kind)), kind) << intercept::to_string(kind);
   }
   EXPECT_FALSE(intercept::is_api(ListenerKind::dns_tcp));
+  EXPECT_FALSE(intercept::is_api(ListenerKind::socks));
+  EXPECT_EQ(intercept::listener_kind_from_name("socks"), ListenerKind::socks);
+}
+
+TEST(ListenerPlan, ASocksFlagAloneLeavesOutTheImplicitForwardListener) {
+  auto plan = plan_listeners(parse({"--listen-socks", "127.0.0.1:0"}), {});
+  ASSERT_TRUE(plan) << plan.message();
+  EXPECT_EQ(kinds(*plan), (std::vector<ListenerKind>{ListenerKind::socks}));
+  EXPECT_NE(describe_listener((*plan)[0]).find("(socks)"), std::string::npos) << describe_listener((*plan)[0]);
 }
 
 TEST(ListenerFlags, BadAddressesNameTheirFlag) {

@@ -15,6 +15,7 @@ const char* to_string(ListenerKind kind) {
     case ListenerKind::api_copilot: return "api-copilot";
     case ListenerKind::api_gemini: return "api-gemini";
     case ListenerKind::api_vertex: return "api-vertex";
+    case ListenerKind::socks: return "socks";
   }
   return "unknown";
 }
@@ -23,7 +24,7 @@ std::optional<ListenerKind> listener_kind_from_name(std::string_view name) {
   for (auto kind : {ListenerKind::forward, ListenerKind::http_intercept, ListenerKind::tls_intercept,
                     ListenerKind::dns_udp, ListenerKind::dns_tcp, ListenerKind::api_openai,
                     ListenerKind::api_anthropic, ListenerKind::api_copilot, ListenerKind::api_gemini,
-                    ListenerKind::api_vertex}) {
+                    ListenerKind::api_vertex, ListenerKind::socks}) {
     if (name == to_string(kind)) return kind;
   }
   return std::nullopt;

@@ -65,6 +65,10 @@ struct LogRecord {
   // --enable-dlp refused the request: the credential pattern's name. The
   // URL and Host are redacted already; audit.jsonl adds "dlp":"NAME".
   std::string dlp_pattern;
+  // The connection came in on a SOCKS5 listener (--listen-socks). The text
+  // formats keep their fields (a SOCKS CONNECT's version field is "-", it
+  // has no HTTP version); audit.jsonl adds "listener":"socks".
+  bool via_socks = false;
   // Why the proxy refused, as a short code an agent can act on: a policy
   // reason ("not_in_allowlist", "blocklisted", ...), "private_address",
   // "credential_in_url". audit.jsonl adds "reason"; a 403 page carries it

@@ -56,6 +56,7 @@ struct Config {
   std::vector<ListenAddress> listen_http_intercept;
   std::vector<ListenAddress> listen_tls_intercept;
   std::vector<ListenAddress> listen_dns;  // UDP and TCP on the same address and port
+  std::vector<ListenAddress> listen_socks;  // SOCKS5 front end (socks_session.h)
   intercept::DnsPolicy dns_policy;        // --dns-policy, --dns-refuse-code
   std::chrono::milliseconds dns_timeout{2'000};          // one upstream exchange
   // DNS over TCP: each query (length prefix and message) must arrive whole

@@ -43,6 +43,9 @@ struct DialOutcome {
   // ended before connecting (unresolved, refused_only).
   std::string dest;
   std::string detail;
+  // connect_failed: the last attempt's error (refused, unreachable, timed
+  // out), for front ends that report it as a code (SOCKS replies).
+  boost::system::error_code error;
 };
 
 // True for the one name --enable-host-access opens to private addresses:

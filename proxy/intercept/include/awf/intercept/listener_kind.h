@@ -19,10 +19,12 @@ enum class ListenerKind : std::uint8_t {
   api_copilot,
   api_gemini,
   api_vertex,
+  socks,  // SOCKS5 (--listen-socks), TCP; after the others so their byte values stay
 };
 
 // "forward", "http-intercept", "tls-intercept", "dns-udp", "dns-tcp",
-// "api-openai", "api-anthropic", "api-copilot", "api-gemini", "api-vertex".
+// "api-openai", "api-anthropic", "api-copilot", "api-gemini", "api-vertex",
+// "socks".
 const char* to_string(ListenerKind kind);
 std::optional<ListenerKind> listener_kind_from_name(std::string_view name);
 // Only dns-udp is a datagram socket; the others are listening stream sockets.
