@@ -585,8 +585,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       if (self->tx_.phase == Phase::closed) return;
       if (ec) return self->fail({.kind = FailureKind::abort, .why = "client write failed"});
       // A tunnel that may be bumped needs its ClientHello too: the name the
-      // certificate is minted for, or the exclusion that splices it.
-      if ((self->ctx_.config.tunnel_sni_check && self->tx_.target.port == 443) || self->ctx_.bump) {
+      // certificate is minted for. One to an excluded name stays a plain tunnel.
+      if ((self->ctx_.config.tunnel_sni_check && self->tx_.target.port == 443) ||
+          is_bumped(self->ctx_, self->tx_.host)) {
         return self->await_tunnel_hello();
       }
       self->hand_to_relay(std::move(self->in_), std::move(self->parent_leftover_));

@@ -166,6 +166,29 @@ TEST_F(SslBumpTest, ExcludedNamesAreSplicedWithTheOriginsOwnCertificate) {
   expect_fields(d, {.method = "CONNECT", .status = "200", .code = "TCP_TUNNEL:HIER_DIRECT"});
 }
 
+TEST_F(SslBumpTest, ATunnelToAnExcludedNameCarriesAnyBytesAndOthersOnlyTls) {
+  start_bumping({"--ssl-bump-exclude", "echo.allowed.test", "--allow-domains", "allowed.test"});
+  const std::string authority = "echo.allowed.test:" + std::to_string(echo_->port());
+  auto excluded = TcpClient::connect("127.0.0.1", port_);
+  ASSERT_TRUE(excluded);
+  excluded->send("CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n");
+  EXPECT_EQ(excluded->read_until("\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+  excluded->send("plain bytes");
+  EXPECT_EQ(excluded->read_exactly(11), "plain bytes");
+  // A bumped name's tunnel must open with TLS: plain bytes end it.
+  auto bumped = TcpClient::connect("127.0.0.1", port_);
+  ASSERT_TRUE(bumped);
+  const std::string other = "site.test:" + std::to_string(site_->port());
+  bumped->send("CONNECT " + other + " HTTP/1.1\r\nHost: " + other + "\r\n\r\n");
+  EXPECT_EQ(bumped->read_until("\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+  bumped->send("plain bytes\r\n\r\n");
+  bool eof = false;
+  bumped->read_to_eof(5s, &eof);
+  EXPECT_TRUE(eof);
+  EXPECT_EQ(site_->connections(), 1u) << "dialled for the CONNECT, nothing sent";
+  EXPECT_EQ(site_->requests(), 0u);
+}
+
 TEST_F(SslBumpTest, AnOriginCertificateThatDoesNotVerifyIsA502NamingWhy) {
   start_bumping({}, /*trust_site=*/false);
   RunResult r = bumped_curl({"-i", site_url("/echo")});
