@@ -208,7 +208,7 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
     if (auto st = logs::write_policy_manifest(log_dir, cli::policy_manifest(cfg)); !st) {
       std::cerr << "[WARN] " << st.message() << "\n";
     }
-    const auto entries = logs::parse_log_text(read_access_log(log_dir), logs::LogFormat::access_log);
+    const auto entries = logs::parse_log_text(read_access_log(log_dir), logs::LogFormat::access_log_any_client);
     std::cerr << cli::post_run_blocked_report(entries, cfg.policy.allow);
     std::cerr << cli::completion_message(exit_code) << "\n";
   };

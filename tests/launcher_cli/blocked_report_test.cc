@@ -9,7 +9,8 @@ namespace {
 std::vector<logs::LogEntry> entries(std::initializer_list<const char*> lines) {
   std::vector<logs::LogEntry> out;
   for (const char* l : lines) {
-    auto e = logs::parse_access_log_line(l);
+    // As the launcher reads access.log for the report: IPv6 clients too.
+    auto e = logs::parse_access_log_line_any_client(l);
     EXPECT_TRUE(e) << l;
     if (e) out.push_back(*e);
   }
@@ -102,6 +103,43 @@ TEST(BlockedReport, ARefusedDnsLookupNamesTheDomain) {
   ASSERT_GE(lines.size(), 2u);
   EXPECT_EQ(lines[1], "  - Blocked: exfil.denied.test (domain not in allowlist)");
   EXPECT_EQ(lines[2], "Allowed domains:") << "the A and AAAA refusals are one target";
+}
+
+TEST(BlockedReport, AddressesAreListedApartAndLeftOutOfTheAllowDomainsHint) {
+  auto lines = blocked_report_lines(
+      blocked_targets(entries(
+          {"1.1 127.0.0.1:40000 127.0.94.10 127.0.94.10:80 1.1 GET 403 TCP_DENIED:HIER_NONE http://127.0.94.10/ \"-\"",
+           kDeniedHttp,
+           // As awf-proxy writes them: the client's IPv6 address bare, the
+           // Host URL-escaped.
+           "1.2 ::1:40000 %5B2001:db8::1%5D -:- 1.1 GET 403 TCP_DENIED:HIER_NONE http://[2001:db8::1]/ \"-\"",
+           "1.3 ::1:40001 %5B2001:db8::2%5D:443 -:- 1.1 CONNECT 403 TCP_DENIED:HIER_NONE [2001:db8::2]:443 \"-\"",
+           "1.4 127.0.0.1:40000 0x7f.1:8080 -:- 1.1 CONNECT 403 TCP_DENIED:HIER_NONE 0x7f.1:8080 \"-\""})),
+      {"github.com"});
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "Firewall blocked domains:",
+                       "  - Blocked: secure.test (domain not in allowlist)",
+                       kIpAddressesRefused,
+                       "  - 127.0.94.10",
+                       "  - [2001:db8::1]",
+                       "  - [2001:db8::2]:443",
+                       "  - 0x7f.1:8080",
+                       "Allowed domains:",
+                       "  - Allowed: github.com",
+                       "To fix domain issues: --allow-domains \"github.com,secure.test\"",
+                   }));
+}
+
+TEST(BlockedReport, OnlyAddressesRefusedGiveNoDomainsListAndNoHint) {
+  EXPECT_EQ(post_run_blocked_report(
+                entries({"1.1 127.0.0.1:40000 127.0.94.10 127.0.94.10:80 1.1 GET 403 TCP_DENIED:HIER_NONE "
+                         "http://127.0.94.10/ \"-\""}),
+                {"github.com"}),
+            std::string("[WARN] ") + kIpAddressesRefused +
+                "\n"
+                "[WARN]   - 127.0.94.10\n"
+                "[WARN] Allowed domains:\n"
+                "[WARN]   - Allowed: github.com\n");
 }
 
 TEST(Completion, SuccessOrExitCode) {

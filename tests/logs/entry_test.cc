@@ -86,6 +86,37 @@ TEST(AccessLogLine, MalformedLinesAreRejected) {
   for (const auto& c : cases) EXPECT_FALSE(parse_access_log_line(c.line)) << c.why;
 }
 
+TEST(AccessLogLine, TheReportsParserAlsoReadsIpv6ClientsAndDestinations) {
+  // As awf-proxy writes it: the address bare, the port after the last colon.
+  const char* line =
+      "1.5 ::1:40000 %5B2001:db8::1%5D 2001:db8::5:80 1.1 GET 403 TCP_DENIED:HIER_NONE http://[2001:db8::1]/ \"-\"";
+  EXPECT_FALSE(parse_access_log_line(line)) << "awf's parser, kept for awf logs";
+  auto e = parse_access_log_line_any_client(line);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->client_ip, "::1");
+  EXPECT_EQ(e->client_port, "40000");
+  EXPECT_EQ(e->dest_ip, "2001:db8::5");
+  EXPECT_EQ(e->dest_port, "80");
+  EXPECT_FALSE(e->is_allowed);
+  auto bracketed =
+      parse_access_log_line_any_client("1.5 [::1]:40000 a [2001:db8::5]:443 1.1 CONNECT 200 TCP_TUNNEL a:443 \"-\"");
+  ASSERT_TRUE(bracketed);
+  EXPECT_EQ(bracketed->client_ip, "::1");
+  EXPECT_EQ(bracketed->dest_ip, "2001:db8::5");
+  EXPECT_EQ(bracketed->dest_port, "443");
+  auto v4 = parse_access_log_line_any_client("1.5 1.2.3.4:1 a -:- 1.1 CONNECT 403 TCP_DENIED:HIER_NONE a:443 \"-\"");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->client_ip, "1.2.3.4");
+  EXPECT_EQ(v4->dest_ip, "-");
+  EXPECT_EQ(v4->dest_port, "-");
+  for (const char* bad : {"1.5 [::1] a -:- 1.1 GET 403 TCP_DENIED:HIER_NONE http://a/ \"-\"",
+                          "1.5 []:1 a -:- 1.1 GET 403 TCP_DENIED:HIER_NONE http://a/ \"-\"",
+                          "1.5 [::1]:x a -:- 1.1 GET 403 TCP_DENIED:HIER_NONE http://a/ \"-\"",
+                          "1.5 ::1: a -:- 1.1 GET 403 TCP_DENIED:HIER_NONE http://a/ \"-\""}) {
+    EXPECT_FALSE(parse_access_log_line_any_client(bad)) << bad;
+  }
+}
+
 TEST(AccessLogLine, DnsRefusalNamesTheQueriedHostAndAFoldedLineItsCount) {
   auto first = parse_access_log_line(
       "1764072000.123 127.0.0.1:40000 exfil.denied.test -:- - DNS 403 TCP_DENIED:HIER_NONE "

@@ -7,6 +7,7 @@
 #include "awf/host_port.h"
 #include "awf/logs/manifest.h"
 #include "awf/logs/stats.h"
+#include "awf/policy/host.h"
 
 namespace awf::cli {
 
@@ -18,6 +19,27 @@ bool all_digits(std::string_view s) {
     if (c < '0' || c > '9') return false;
   }
   return true;
+}
+
+// The access log's Host field is URL-escaped as Squid does it (an IPv6
+// literal reads `%5B2001:db8::1%5D`): back to what the client sent.
+std::string unescape_host(std::string_view field) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '%' && i + 2 < field.size() && hex(field[i + 1]) >= 0 && hex(field[i + 2]) >= 0) {
+      out += static_cast<char>(hex(field[i + 1]) * 16 + hex(field[i + 2]));
+      i += 2;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
 }
 
 // `http://host:8080/x` -> `host:8080`; text without a scheme is kept.
@@ -40,11 +62,17 @@ std::string normalise_target(const std::string& t) {
 }
 
 BlockedTarget parse_target(const std::string& target) {
+  BlockedTarget t{target, target, std::nullopt};
   auto colon = target.rfind(':');
-  if (colon == std::string::npos || !all_digits(std::string_view(target).substr(colon + 1))) {
-    return {target, target, std::nullopt};
+  // A bare IPv6 address (two colons or more, no brackets) carries no port.
+  const bool bare_ipv6 = !target.empty() && target.front() != '[' && colon != target.find(':');
+  if (colon != std::string::npos && !bare_ipv6 && all_digits(std::string_view(target).substr(colon + 1))) {
+    t.domain = target.substr(0, colon);
+    t.port = target.substr(colon + 1);
   }
-  return {target, target.substr(0, colon), target.substr(colon + 1)};
+  // Whatever a URL parser reads as an address, as the policy sees it.
+  t.is_ip_literal = policy::is_ip_like(t.domain);
+  return t;
 }
 
 struct AllowEntry {
@@ -83,7 +111,7 @@ std::vector<BlockedTarget> blocked_targets(const std::vector<logs::LogEntry>& en
   std::set<std::string> seen;
   for (const auto& e : entries) {
     if (e.decision.rfind("TCP_DENIED", 0) != 0) continue;
-    std::string raw = e.method != "CONNECT" && !e.host.empty() && e.host != "-" ? e.host : e.url;
+    std::string raw = e.method != "CONNECT" && !e.host.empty() && e.host != "-" ? unescape_host(e.host) : e.url;
     BlockedTarget t = parse_target(normalise_target(raw));
     if (logs::is_internal_domain(t.domain, topology_peers)) continue;
     if (seen.insert(t.target).second) out.push_back(std::move(t));
@@ -95,13 +123,20 @@ std::vector<std::string> blocked_report_lines(const std::vector<BlockedTarget>& 
                                               const std::vector<std::string>& allowed_domains) {
   std::vector<std::string> lines;
   if (targets.empty()) return lines;
-  lines.push_back("Firewall blocked domains:");
   std::vector<AllowEntry> allowed;
   for (const auto& a : allowed_domains) allowed.push_back(parse_allow(a));
 
-  std::vector<std::string> missing;
+  std::vector<std::string> missing, addresses;
   bool port_issues = false, protocol_issues = false;
   for (const auto& t : targets) {
+    // An address is refused as an address (an IPv6 one whatever the
+    // allowlist says): listed apart, and never put into the --allow-domains
+    // hint, which is for names.
+    if (t.is_ip_literal) {
+      addresses.push_back("  - " + t.target);
+      continue;
+    }
+    if (lines.empty()) lines.push_back("Firewall blocked domains:");
     std::string wanted = t.port == "80" ? "http" : t.port == "443" ? "https" : "both";
     std::vector<const AllowEntry*> matching;
     for (const auto& a : allowed) {
@@ -123,6 +158,10 @@ std::vector<std::string> blocked_report_lines(const std::vector<BlockedTarget>& 
     } else {
       lines.push_back("  - Blocked: " + t.target);
     }
+  }
+  if (!addresses.empty()) {
+    lines.push_back(kIpAddressesRefused);
+    lines.insert(lines.end(), addresses.begin(), addresses.end());
   }
   lines.push_back("Allowed domains:");
   for (const auto& d : allowed_domains) lines.push_back("  - Allowed: " + d);

@@ -118,7 +118,35 @@ std::string extract_domain(std::string_view url, std::string_view host, std::str
   return h.empty() ? std::string(url) : h;
 }
 
-std::optional<LogEntry> parse_access_log_line(std::string_view line) {
+namespace {
+
+// `ip:port`; with `ipv6` also `v6:port`, as awf-proxy writes an IPv6
+// address (`::1:40000`: the port after the last colon), and `[v6]:port`
+// (brackets dropped). Otherwise split at the first colon, as awf's pattern
+// does.
+bool split_address(std::string_view field, bool ipv6, std::string& address, std::string& port) {
+  if (ipv6 && !field.empty() && field.front() == '[') {
+    const auto close = field.find("]:");
+    if (close == std::string_view::npos || close == 1) return false;
+    address = std::string(field.substr(1, close - 1));
+    port = std::string(field.substr(close + 2));
+    return !port.empty();
+  }
+  if (ipv6 && field.find(':') != field.rfind(':')) {
+    const auto last = field.rfind(':');
+    if (last == 0 || last + 1 >= field.size()) return false;
+    address = std::string(field.substr(0, last));
+    port = std::string(field.substr(last + 1));
+    return true;
+  }
+  const auto colon = field.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 >= field.size()) return false;
+  address = std::string(field.substr(0, colon));
+  port = std::string(field.substr(colon + 1));
+  return true;
+}
+
+std::optional<LogEntry> parse_access_log(std::string_view line, bool ipv6_addresses) {
   line = trim(line);
   if (line.empty()) return std::nullopt;
   std::string_view rest;
@@ -128,20 +156,15 @@ std::optional<LogEntry> parse_access_log_line(std::string_view line) {
   LogEntry e;
   if (!is_decimal_timestamp(f[0]) || !parse_double(f[0], e.timestamp)) return std::nullopt;
 
-  // Client `ip:port`: the IP has no colon (awf's text parser is IPv4-only here).
-  auto c_colon = f[1].find(':');
-  if (c_colon == std::string_view::npos || c_colon == 0) return std::nullopt;
-  e.client_ip = std::string(f[1].substr(0, c_colon));
-  e.client_port = std::string(f[1].substr(c_colon + 1));
+  // Client `ip:port`: without ipv6_addresses the IP has no colon (awf's text
+  // parser is IPv4-only here).
+  if (!split_address(f[1], ipv6_addresses, e.client_ip, e.client_port)) return std::nullopt;
   if (!all_digits(e.client_port)) return std::nullopt;
 
   e.host = std::string(f[2]);
 
-  // Destination `ip:port` or `-:-`, split at the first colon.
-  auto d_colon = f[3].find(':');
-  if (d_colon == std::string_view::npos || d_colon == 0 || d_colon + 1 >= f[3].size()) return std::nullopt;
-  e.dest_ip = std::string(f[3].substr(0, d_colon));
-  e.dest_port = std::string(f[3].substr(d_colon + 1));
+  // Destination `ip:port` or `-:-`.
+  if (!split_address(f[3], ipv6_addresses, e.dest_ip, e.dest_port)) return std::nullopt;
 
   e.protocol = std::string(f[4]);
   e.method = std::string(f[5]);
@@ -163,6 +186,14 @@ std::optional<LogEntry> parse_access_log_line(std::string_view line) {
   e.domain = extract_domain(e.url, e.host, e.method);
   if (e.method == "DNS") e.repeated = repeat_count(e.user_agent);
   return e;
+}
+
+}  // namespace
+
+std::optional<LogEntry> parse_access_log_line(std::string_view line) { return parse_access_log(line, false); }
+
+std::optional<LogEntry> parse_access_log_line_any_client(std::string_view line) {
+  return parse_access_log(line, true);
 }
 
 std::optional<LogEntry> parse_audit_jsonl_line(std::string_view line) {
@@ -232,7 +263,12 @@ std::vector<LogEntry> parse_log_text(std::string_view content, LogFormat format,
     std::string_view line = content.substr(0, nl);
     content = nl == std::string_view::npos ? std::string_view() : content.substr(nl + 1);
     if (trim(line).empty()) continue;
-    auto entry = format == LogFormat::access_log ? parse_access_log_line(line) : parse_audit_jsonl_line(line);
+    std::optional<LogEntry> entry;
+    switch (format) {
+      case LogFormat::access_log: entry = parse_access_log_line(line); break;
+      case LogFormat::access_log_any_client: entry = parse_access_log_line_any_client(line); break;
+      case LogFormat::audit_jsonl: entry = parse_audit_jsonl_line(line); break;
+    }
     if (entry) {
       out.push_back(std::move(*entry));
     } else {

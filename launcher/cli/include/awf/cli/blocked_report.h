@@ -1,6 +1,7 @@
 // The report printed after a command that hit the firewall:
-// which targets were blocked and why (domain, port or protocol), the
-// allowlist, and the `--allow-domains` line that would fix it.
+// which names were blocked and why (domain, port or protocol), the
+// addresses refused, the allowlist, and the `--allow-domains` line that
+// would fix it for the names.
 #pragma once
 
 #include <optional>
@@ -14,10 +15,17 @@
 namespace awf::cli {
 
 struct BlockedTarget {
-  std::string target;               // "evil.com:443", "example.com"
+  std::string target;               // "evil.com:443", "example.com", "[2001:db8::1]"
   std::string domain;               // target minus a numeric port
   std::optional<std::string> port;
+  bool is_ip_literal = false;       // domain is an address (policy::is_ip_like), not a name
 };
+
+// The heading of the report's list of addresses. A request by address is
+// refused unless --allow-domains lists that IPv4 address itself (IPv6
+// addresses cannot be listed), and the fix is to use the name.
+inline constexpr const char* kIpAddressesRefused =
+    "IP addresses refused (only an IPv4 address listed as such in --allow-domains passes; use names):";
 
 // Unique denied targets (TCP_DENIED entries), first-seen order: CONNECT ->
 // the URL (`host:port`); otherwise the Host header (a full URL is reduced to
@@ -26,8 +34,9 @@ std::vector<BlockedTarget> blocked_targets(const std::vector<logs::LogEntry>& en
                                            const std::set<std::string>& topology_peers = {});
 
 // The report lines without a level prefix:
-//   "Firewall blocked domains:"
+//   "Firewall blocked domains:"                         (when a name was refused)
 //   "  - Blocked: <t> (domain not in allowlist)"        (or port / protocol reason)
+//   kIpAddressesRefused  "  - <address>" ...            (when an address was refused)
 //   "Allowed domains:"  "  - Allowed: <d>" ...
 //   "To fix domain issues: --allow-domains \"<old,...,missing>\""
 //   "To fix port issues: Use standard ports 80 (HTTP) or 443 (HTTPS)"

@@ -56,7 +56,15 @@ std::string extract_domain(std::string_view url, std::string_view host, std::str
 // One `firewall_detailed` line:
 //   %ts.%03tu %>a:%>p %{Host}>h %<a:%<p %rv %rm %>Hs %Ss:%Sh %ru "%{User-Agent}>h"
 // Leading/trailing whitespace ignored; anything not in that shape yields nullopt.
+// The client must be IPv4, as awf's own parser wants it (`awf logs` reads
+// access.log the same way).
 std::optional<LogEntry> parse_access_log_line(std::string_view line);
+
+// The same line, also with an IPv6 client or destination (`::1:40000`, as
+// awf-proxy writes it, or `[::1]:40000`).
+// For the report after a run: the agent's requests over ::1 are its own and
+// must be counted and shown, not dropped as awf's parser drops them.
+std::optional<LogEntry> parse_access_log_line_any_client(std::string_view line);
 
 // One audit.jsonl line. Accepts `timestamp` (ISO 8601, `...Z`) or the legacy
 // numeric `ts`; `dest` split on the last colon or as `[v6]:port`. Lines that
@@ -64,7 +72,8 @@ std::optional<LogEntry> parse_access_log_line(std::string_view line);
 // stray quote in a URL can break one line; awf drops such lines too).
 std::optional<LogEntry> parse_audit_jsonl_line(std::string_view line);
 
-enum class LogFormat { access_log, audit_jsonl };
+// access_log_any_client: access.log through parse_access_log_line_any_client.
+enum class LogFormat { access_log, access_log_any_client, audit_jsonl };
 
 // Every non-blank line of `content` through the chosen parser, in order;
 // unparseable lines are skipped and counted in `skipped` if given.
