@@ -2,7 +2,8 @@
 // only method), one request under a deadline, and for CONNECT the decision
 // an HTTP CONNECT to the same host:port gets: --enable-dlp's scan, the
 // policy (ports included), the dial through the SSRF guard or the parent
-// proxy, the ClientHello check of tunnels to port 443, then the Relay. The
+// proxy, the ClientHello check of tunnels to port 443, then the Relay (or,
+// with --ssl-bump-cert, the bump session). The
 // record written is a CONNECT's (TCP_TUNNEL, TCP_DENIED, NONE_NONE and the
 // same statuses), marked as SOCKS in audit.jsonl.
 #include "awf/proxy/socks_session.h"
@@ -18,6 +19,8 @@
 #include "awf/intercept/tls_alert.h"
 #include "awf/policy/dlp.h"
 #include "awf/policy/host.h"
+#include "awf/proxy/bump_authority.h"
+#include "awf/proxy/bump_session.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/parent_proxy.h"
 #include "awf/proxy/relay.h"
@@ -234,7 +237,7 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
       }
     }
     const policy::Decision d = policy_->decide(policy::Request{as_sent, port_, true});
-    if (!d.allowed) {
+    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, host_))) {
       rec_.reason = policy::to_string(d.reason);
       const policy::Rule* rule = policy_->rule(d);
       return deny(std::string("policy: ") + policy::to_string(d.reason) + (rule ? " (rule " + rule->text + ")" : ""));
@@ -318,7 +321,11 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
         spdlog::debug("socks CONNECT {}: client gone before its reply: {}", self->rec_.url, ec.message());
         return self->close(true);
       }
-      if (self->ctx_.config.tunnel_sni_check && self->port_ == 443) return self->await_hello();
+      // A tunnel that may be bumped needs its ClientHello too (the name the
+      // certificate is minted for), as a CONNECT's does.
+      if ((self->ctx_.config.tunnel_sni_check && self->port_ == 443) || is_bumped(self->ctx_, self->host_)) {
+        return self->await_hello();
+      }
       self->start_relay();
     });
   }
@@ -341,7 +348,10 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
     if (parse.failed()) {
       // A client that reaches an allowed address by its IP literal sends no
       // name: there is none to check but the one the request named.
-      if (parse.error == intercept::HelloError::no_sni && policy::parse_ip_literal(host_)) return start_relay();
+      if (parse.error == intercept::HelloError::no_sni && policy::parse_ip_literal(host_)) {
+        if (is_bumped(ctx_, host_)) return hand_to_bump(host_);
+        return start_relay();
+      }
       return refuse_tunnel(std::string("unacceptable ClientHello: ") + intercept::to_string(parse.error),
                            intercept::alert_for(parse.error), 0x0303);
     }
@@ -377,7 +387,7 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
       }
     }
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, port_, true});
-    if (!d.allowed) {
+    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, sni))) {
       rec_.reason = policy::to_string(d.reason);
       rec_.url = sni + ":" + std::to_string(port_);
       const policy::Rule* rule = policy_->rule(d);
@@ -385,7 +395,34 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
                                (rule ? " (rule " + rule->text + ")" : ""),
                            intercept::TlsAlert::access_denied, intercept::alert_record_version(hello));
     }
+    if (is_bumped(ctx_, sni)) return hand_to_bump(sni);
     start_relay();
+  }
+
+  // SSL bump, as for a CONNECT (http_session.cc): the tunnel's record is
+  // written now; the client, its ClientHello and the upstream connection
+  // (when it leads to `name`) go to a bump session, which logs each request.
+  void hand_to_bump(const std::string& name) {
+    timer_.cancel();
+    log_now();
+    const bool same = name == host_;
+    BumpStart start{.client = std::move(client_),
+                    .client_bytes = std::move(in_),
+                    .upstream = std::nullopt,
+                    .upstream_bytes = same ? std::move(parent_leftover_) : std::string(),
+                    .upstream_dest = same ? rec_.dest : std::string(),
+                    .via_parent = via_parent(ctx_.config, name),
+                    .name = name,
+                    .port = port_,
+                    .client_ip = rec_.client_ip,
+                    .client_port = rec_.client_port,
+                    .original_dest = std::string(),
+                    .lifetime_end = lifetime_end_};
+    if (same && upstream_) start.upstream = std::move(*upstream_);
+    in_.clear();
+    close_upstream();
+    phase_ = Phase::closed;
+    start_bump_session(std::move(start), worker_);
   }
 
   // Logs the tunnel as denied, sends a TLS alert where the client spoke TLS

@@ -5,6 +5,7 @@
 // logged as one; refusals get the SOCKS reply codes. Socket activation,
 // --netns, the SNI check on port 443 (origins in a network namespace of the
 // suite's own) and --upstream-proxy chaining are covered too.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../intercept/hello_builder.h"
@@ -447,6 +448,40 @@ TEST_F(SocksTest, WithNetnsTheSocksListenerIsInsideTheSandbox) {
   expect_fields(parse_detailed(lines[1]), {.code = "TCP_DENIED:HIER_NONE"});
   sandbox->signal(SIGKILL);
   sandbox->wait(5s);
+}
+
+// --ssl-bump-cert: a SOCKS tunnel is terminated like a CONNECT tunnel, with
+// a certificate minted by a per-test CA, and each request inside is logged.
+TEST_F(SocksTest, WithSslBumpASocksTunnelIsTerminatedAndEachRequestLogged) {
+  ASSERT_EQ(::mkdir(dir_.file("site").c_str(), 0700), 0);
+  auto site = Origin::start({.host = "127.0.0.14",
+                             .kind = Origin::Kind::https,
+                             .cert_dir = dir_.file("site"),
+                             .port = 0,
+                             .cert_names = "DNS:site.test"});
+  ASSERT_TRUE(site);
+  awf::testing::write_file(hosts_file(), awf::testing::read_file(hosts_file()) + "127.0.0.14 site.test\n");
+  const std::string ca = dir_.file("ca.pem"), ca_key = dir_.file("ca-key.pem");
+  RunResult made = awf::testing::run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                      "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", ca_key, "-out", ca, "-days",
+                                      "1", "-subj", "/CN=awf socks test CA"},
+                                     30s);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ASSERT_EQ(::chmod(ca_key.c_str(), 0600), 0);
+  start_socks({"--allow-domains", "site.test", "--allow-host-ports", ports() + "," + std::to_string(site->port()),
+               "--ssl-bump-cert", ca, "--ssl-bump-key", ca_key, "--ssl-bump-upstream-ca",
+               dir_.file("site/origin-cert.pem")});
+  const std::string authority = "site.test:" + std::to_string(site->port());
+  RunResult r = socks_curl("--socks5-hostname", {"-v", "--cacert", ca, "https://" + authority + "/echo?q=1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("issuer: CN=awf socks test CA"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("GET /echo?q=1 HTTP/1.1"), std::string::npos) << r.out;
+  auto lines = log_lines(2);
+  ASSERT_EQ(lines.size(), 2u);
+  expect_fields(parse_detailed(lines[0]), {.version = "-", .method = "CONNECT", .status = "200",
+                                           .code = "TCP_TUNNEL:HIER_DIRECT", .url = authority});
+  expect_fields(parse_detailed(lines[1]), {.method = "GET", .status = "200", .code = "TCP_MISS:HIER_DIRECT",
+                                           .url = "https://" + authority + "/echo?"});
 }
 
 // Port 443 with the SNI check: origins on 127.0.0.x:443 in a network
