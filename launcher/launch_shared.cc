@@ -65,6 +65,7 @@ void apply_proxy_settings(const cli::LaunchConfig& cfg, runtime::RuntimeConfig& 
   rc.dns_servers = cfg.dns_servers;
   rc.dns_policy = cfg.dns_policy == cli::DnsPolicy::open ? "open" : "allowlist";
   rc.tunnel_sni_check = cfg.tunnel_sni_check;
+  rc.report_only = cfg.report_only;
   rc.enable_dlp = cfg.enable_dlp;
   if (cfg.upstream_proxy) rc.upstream_proxy = cfg.upstream_proxy->url();
   for (const auto& domain : cfg.upstream_bypass) {

@@ -19,6 +19,7 @@ packages=(
   firejail podman runc  # more real sandboxes for awf-proxy --netns (tests/proxy/sandbox_tools_test.cc); runc: crun refuses hybrid cgroups
   systemd  # systemd-socket-activate, the socket-activation recipe's test (tests/proxy/sandbox_tools_test.cc)
   nodejs  # the end-to-end tests run the official LLM SDKs (tests/e2e/llm-sdks)
+  publicsuffix  # registrable domains for `awf logs suggest` (policy/public_suffix.h)
 )
 
 # The official LLM SDKs the end-to-end tests run in the sandbox, pinned by

@@ -295,6 +295,10 @@ void append_audit_jsonl(std::string& line, const LogRecord& r, const std::string
     line += "\",\"reason\":\"";
     json_escape_to(line, r.reason);
   }
+  if (!r.would_deny.empty()) {
+    line += "\",\"would_deny\":\"";
+    json_escape_to(line, r.would_deny);
+  }
   line += '"';
   if (r.via_socks) line += ",\"listener\":\"socks\"";
   if (r.ech) line += ",\"ech\":true";

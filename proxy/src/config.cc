@@ -46,7 +46,7 @@ const char* const kValueKeys[] = {
     "allow-host-ports", "dns-servers", "hosts-file", "allow-private-ranges", "log-dir", "log-format", "log-level",
     "threads", "connect-timeout", "request-timeout", "read-timeout", "client-lifetime", "shutdown-timeout",
     "max-header-bytes", "max-connections", "listen-http-intercept", "listen-tls-intercept", "listen-dns",
-    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "netns", "dns-tcp-timeout",
+    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "policy-mode", "netns", "dns-tcp-timeout",
     "dns-tcp-max-connections", "upstream-proxy", "upstream-bypass", "api-listen", "api-key", "api-target", "api-base-path", "api-ca-cert",
     "ssl-bump-cert", "ssl-bump-key", "ssl-bump-upstream-ca", "ssl-bump-exclude", "allow-urls",
 };
@@ -169,6 +169,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   std::vector<std::string> listen_socks;
   std::string dns_policy = "allowlist", dns_refuse_code = "refused", health_check, tunnel_sni_check = "on";
   std::string upstream_proxy, upstream_bypass;
+  std::string policy_mode = "enforce";
   std::string ssl_bump_exclude, allow_urls;
   double dns_timeout = 2, client_hello_timeout = 10, dns_tcp_timeout = 5;
   std::vector<std::string> api_listen, api_keys, api_targets, api_base_paths;
@@ -225,6 +226,11 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
                  "policy allows, else it is refused before any byte reaches the origin (domain fronting, plain bytes, "
                  "no name); off: relay such tunnels unchecked, for clients that need raw tunnels")
       ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--policy-mode", policy_mode,
+                 "enforce (default): refuse what the policy denies; report: let it through and log what enforce "
+                 "would have refused, with the reason (audit.jsonl \"would_deny\"), to learn an allowlist; the SSRF "
+                 "guard, --enable-dlp and malformed requests still refuse")
+      ->check(CLI::IsMember({"enforce", "report"}));
   app.add_flag("--enable-dlp", c.enable_dlp,
                "refuse (403, logged with the pattern's name and the URL redacted) requests whose URL carries a "
                "credential: GitHub, OpenAI, Anthropic, AWS, Google or Slack token shapes, bearer/authorization "
@@ -396,6 +402,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   c.dns_timeout = to_ms(dns_timeout);
   c.client_hello_timeout = to_ms(client_hello_timeout);
   c.tunnel_sni_check = tunnel_sni_check == "on";
+  c.report_only = policy_mode == "report";
   if (!upstream_proxy.empty()) {
     auto parent = parse_upstream_proxy(upstream_proxy);
     if (!parent) return parent.error();

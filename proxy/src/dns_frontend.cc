@@ -360,7 +360,11 @@ void answer_query(Worker& worker, std::span<const std::uint8_t> packet, const st
   const auto& policy = worker.current_policy();
   const intercept::DnsDecision d = intercept::decide_dns_query(
       q, ctx.config.dns_policy, [&policy](std::string_view name) { return policy->allows_name(name); });
-  if (!d.forward) {
+  // --policy-mode report: a name the policy would refuse is resolved; the
+  // connection that follows is logged with what enforce would have said.
+  const bool report = !d.forward && ctx.config.report_only && d.reason == intercept::DnsReason::not_allowed;
+  if (report) spdlog::info("report mode: would refuse dns {}: {}", q.name, intercept::to_string(d.reason));
+  if (!d.forward && !report) {
     LogRecord record = dns_refusal_record(client_ip, client_port, q);
     record.reason = intercept::to_string(d.reason);
     log_refusal(worker, std::move(record), intercept::to_string(d.reason));

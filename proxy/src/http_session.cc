@@ -337,7 +337,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     }
     policy::Decision d = policy_->decide(policy::Request{as_sent, port, tx_.is_connect});
     tx_.target.host = tx_.host;  // from here on only the canonical name: routed, sent as Host, logged
-    if (!d.allowed && !(tx_.is_connect && ctx_.bump && ctx_.bump->lifts_block(d, tx_.host))) {
+    if (!d.allowed && !(tx_.is_connect && ctx_.bump && ctx_.bump->lifts_block(d, tx_.host)) &&
+        !let_through_in_report_mode(d)) {
       spdlog::debug("denied {} {}:{}: {}", tx_.req.method, tx_.host, port, policy::to_string(d.reason));
       tx_.rec.reason = policy::to_string(d.reason);
       return fail({.kind = FailureKind::refuse,
@@ -368,6 +369,16 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       }
     }
     dial();
+  }
+
+  // --policy-mode report: a refusal of the domain policy is noted (log
+  // record, stderr) and the request goes on. False when enforcing.
+  bool let_through_in_report_mode(const policy::Decision& d) {
+    if (!ctx_.config.report_only) return false;
+    tx_.rec.would_deny = policy::to_string(d.reason);
+    spdlog::info("report mode: would deny {} {}:{}: {}", tx_.req.method, tx_.host, tx_.target.port,
+                 tx_.rec.would_deny);
+    return true;
   }
 
   // --enable-dlp found a credential shape in what the client named. The
@@ -679,7 +690,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       }
     }
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, tx_.target.port, true});
-    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, sni))) {
+    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, sni)) && !let_through_in_report_mode(d)) {
       tx_.rec.url = sni + ":" + std::to_string(tx_.target.port);
       tx_.rec.reason = policy::to_string(d.reason);
       const policy::Rule* rule = policy_->rule(d);

@@ -173,7 +173,11 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
       }
     }
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, port_, true});
-    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, host_))) {
+    if (!d.allowed && ctx_.config.report_only) {
+      // --policy-mode report: noted, and the connection goes on.
+      rec_.would_deny = policy::to_string(d.reason);
+      spdlog::info("report mode: would deny tls-intercept {}: {}", rec_.url, rec_.would_deny);
+    } else if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, host_))) {
       const policy::Rule* rule = policy_->rule(d);
       rec_.reason = policy::to_string(d.reason);
       return deny(std::string("policy: ") + policy::to_string(d.reason) + (rule ? " (rule " + rule->text + ")" : ""),

@@ -248,6 +248,39 @@ TEST_F(AwfEndToEnd, TheHostsProxyVariablesChainAllowedRequestsThroughTheParentAn
   EXPECT_EQ(parent->wait(15s), std::optional<int>(0)) << parent->stderr_text();
 }
 
+TEST_F(AwfEndToEnd, ReportModeLetsTheCommandRunAndItsLogBecomesAnAllowlistThatPolicyCheckAccepts) {
+  auto r = awf({"--allow-domains", "api.allowed.test", "--policy-mode", "report"},
+               {"sh", "-c",
+                "curl -s -o /dev/null -w '%{http_code} ' http://denied.test/; "
+                "curl -sk -o /dev/null -w '%{http_code} ' https://allowed.test/; "
+                "curl -sk -o /dev/null -w '%{http_code}' --noproxy '*' https://sub.wild.test/"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "200 200 200") << r.err;
+  EXPECT_NE(r.err.find("--policy-mode report: the domain policy is not enforced"), std::string::npos) << r.err;
+  const std::string audit = r.audit_log();
+  EXPECT_EQ(count_lines_with(audit, "\"would_deny\":\"not_in_allowlist\"").empty(), false) << audit;
+  EXPECT_EQ(audit.find("TCP_DENIED"), std::string::npos) << audit;
+
+  // The log, turned into an allowlist, lets exactly those names through.
+  TempDir out;
+  const std::string file = out.file("allow.txt");
+  auto suggest = Process::spawn({kAwf, "logs", "suggest", "--source", r.log_dir, "-o", file});
+  ASSERT_EQ(suggest->wait(30s), std::optional<int>(0)) << suggest->stderr_text();
+  const std::string list = awf::testing::read_file(file);
+  EXPECT_NE(list.find("\ndenied.test\n"), std::string::npos) << list;
+  EXPECT_NE(list.find("\nallowed.test\n"), std::string::npos) << list;
+  EXPECT_NE(list.find("\nsub.wild.test\n"), std::string::npos) << list;
+  auto check = Process::spawn({kAwf, "policy", "check", "--allow-domains-file", file, "http://denied.test/",
+                               "allowed.test:443", "sub.wild.test:443", "other.test:443"});
+  const auto code = check->wait(30s);
+  const std::string decided = check->stdout_text();
+  EXPECT_NE(decided.find("ALLOW GET http://denied.test/"), std::string::npos) << decided;
+  EXPECT_NE(decided.find("ALLOW CONNECT allowed.test:443"), std::string::npos) << decided;
+  EXPECT_NE(decided.find("ALLOW CONNECT sub.wild.test:443"), std::string::npos) << decided;
+  EXPECT_NE(decided.find("DENY CONNECT other.test:443"), std::string::npos) << decided;
+  EXPECT_NE(code, std::optional<int>(0)) << "other.test was never asked for";
+}
+
 TEST_F(AwfEndToEnd, DeniedDomainGets403AndATcpDeniedLineAndTheReport) {
   const std::size_t before = denied_http_->requests();
   auto r = awf(kAllowOne, {"curl", "-sf", "--max-time", "10", "http://denied.test/"});

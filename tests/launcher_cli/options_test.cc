@@ -205,6 +205,21 @@ TEST_F(Options, DockerOnlyFlagsAreRefusedByTheNativeRuntime) {
   EXPECT_TRUE(parse({"--enable-api-proxy", "--", "true"}).ok()) << "deprecated no-op";
 }
 
+TEST_F(Options, PolicyModeReportIsAnnouncedAndAnythingElseRefused) {
+  auto enforce = parse({"--allow-domains", "x.test", "--", "true"});
+  ASSERT_TRUE(enforce.ok()) << enforce.message();
+  EXPECT_FALSE(enforce->report_only);
+  EXPECT_TRUE(notices(*enforce, Notice::Level::warn).empty());
+  auto report = parse({"--allow-domains", "x.test", "--policy-mode", "report", "--", "true"});
+  ASSERT_TRUE(report.ok()) << report.message();
+  EXPECT_TRUE(report->report_only);
+  const auto warns = notices(*report, Notice::Level::warn);
+  ASSERT_EQ(warns.size(), 1u);
+  EXPECT_EQ(warns[0].rfind("--policy-mode report: the domain policy is not enforced", 0), 0u) << warns[0];
+  EXPECT_EQ(error({"--policy-mode", "audit", "--", "true"}),
+            "[ERROR] Invalid --policy-mode: audit. Must be one of: enforce, report");
+}
+
 TEST_F(Options, UpstreamProxyFromTheFlagOrTheHostsVariablesWithNoProxyAsTheBypass) {
   auto none = parse({"--", "true"});
   ASSERT_TRUE(none.ok()) << none.message();

@@ -58,6 +58,21 @@ TEST(Config, EnableDlpIsOffByDefaultAndOnFromFlagOrFile) {
   EXPECT_TRUE(from_file->config.enable_dlp);
 }
 
+TEST(Config, PolicyModeIsEnforceOrReport) {
+  EXPECT_FALSE(parse({})->config.report_only);
+  EXPECT_FALSE(parse({"--policy-mode", "enforce"})->config.report_only);
+  EXPECT_TRUE(parse({"--policy-mode", "report"})->config.report_only);
+  awf::testing::TempDir dir;
+  awf::testing::write_file(dir.file("c.yaml"), "policy-mode: report\n");
+  auto from_file = parse({"--config", dir.file("c.yaml")});
+  ASSERT_TRUE(from_file) << from_file.message();
+  EXPECT_TRUE(from_file->config.report_only);
+  auto bad = parse({"--policy-mode", "warn"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.message().find("--policy-mode"), std::string::npos) << bad.message();
+  EXPECT_NE(bad.message().find("warn"), std::string::npos) << bad.message();
+}
+
 TEST(Config, UpstreamProxyAndBypassFromFlagOrFileWithClearErrors) {
   EXPECT_FALSE(parse({})->config.upstream_proxy);
   auto c = parse({"--upstream-proxy", "http://proxy.corp.test:8080", "--upstream-bypass", "corp.test,.svc.test"});

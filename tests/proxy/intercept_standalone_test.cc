@@ -95,6 +95,21 @@ TEST_F(StandaloneInterceptTest, ADeniedSniGetsAnAccessDeniedAlert) {
   EXPECT_NE(audit[0].find("\"reason\":\"not_in_allowlist\""), std::string::npos) << audit[0];
 }
 
+TEST_F(StandaloneInterceptTest, InReportModeADeniedSniIsDialledAndLoggedWithWhatEnforceWouldSay) {
+  start_with_intercept({"--policy-mode", "report"});
+  // Without a redirect the proxy dials denied.test:443, where nothing
+  // listens: the client's handshake fails, but not with access_denied.
+  RunResult r = awf::testing::run({"curl", "-sS", "--max-time", "10", "--noproxy", "*", "-k", "--connect-to",
+                                   "denied.test:443:127.0.0.1:" + std::to_string(tls_port_), "https://denied.test/"});
+  EXPECT_EQ(r.err.find("access denied"), std::string::npos) << r.err;
+  const DetailedLine line = only_log_line();
+  EXPECT_EQ(line.code.find("TCP_DENIED"), std::string::npos) << line.code;
+  EXPECT_EQ(line.dest, std::string(kWebIp) + ":443");  // it was dialled
+  auto audit = log_lines(1, "audit.jsonl");
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_NE(audit[0].find("\"would_deny\":\"not_in_allowlist\""), std::string::npos) << audit[0];
+}
+
 TEST_F(StandaloneInterceptTest, AClientThatNeverFinishesItsHelloIsCutAtTheDeadline) {
   start_with_intercept({"--client-hello-timeout", "0.5"});
   auto c = TcpClient::connect("127.0.0.1", tls_port_);

@@ -139,6 +139,10 @@ void register_options(CLI::App& app, Options& o) {
                  "on: a CONNECT tunnel to port 443 must open with a TLS ClientHello naming an allowed host "
                  "(domain fronting, plain bytes and nameless hellos are refused); off: relay it unchecked")
       ->capture_default_str();
+  app.add_option("--policy-mode", o.policy_mode,
+                 "enforce: refuse what the policy denies; report: let it through and log what enforce would have "
+                 "refused (audit.jsonl \"would_deny\"), to learn an allowlist with `awf logs suggest`")
+      ->capture_default_str();
   app.add_option("--allow-private-ranges", o.allow_private_ranges,
                  "Let allowed names resolve into these private/loopback ranges (CIDR list); "
                  "refused by default as SSRF / DNS-rebinding defence");
@@ -318,6 +322,15 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
     return fail("Invalid --tunnel-sni-check: " + o.tunnel_sni_check + ". Must be one of: on, off");
   }
   cfg.tunnel_sni_check = o.tunnel_sni_check == "on";
+  if (o.policy_mode != "enforce" && o.policy_mode != "report") {
+    return fail("Invalid --policy-mode: " + o.policy_mode + ". Must be one of: enforce, report");
+  }
+  cfg.report_only = o.policy_mode == "report";
+  if (cfg.report_only) {
+    note(Notice::Level::warn,
+         "--policy-mode report: the domain policy is not enforced; what it would refuse is let through and logged "
+         "(\"would_deny\" in audit.jsonl; `awf logs suggest` turns the log into an allowlist)");
+  }
   cfg.enable_dlp = o.enable_dlp;
 
   if (!o.security_mode.empty() && o.security_mode != "strict" && o.security_mode != "compat") {

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <iterator>
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <thread>
 #include <utility>
@@ -21,6 +22,7 @@
 #include "awf/logs/audit.h"
 #include "awf/logs/format.h"
 #include "awf/logs/stats.h"
+#include "awf/logs/suggest.h"
 
 namespace awf::logs {
 
@@ -51,6 +53,17 @@ std::shared_ptr<LogsCommand> register_logs_commands(CLI::App& app) {
   cmd->audit_->add_option("--rule", o.rule, "Filter to a specific rule ID");
   cmd->audit_->add_option("--domain", o.domain, "Filter to a specific domain (substring match)");
   cmd->audit_->add_option("--decision", o.decision, "Filter by decision: allowed or denied");
+
+  cmd->suggest_ = logs->add_subcommand(
+      "suggest",
+      "Print the smallest allowlist file (for --allow-domains-file) that lets through every name the log shows "
+      "was asked for; run with --policy-mode report first to learn what a command needs");
+  cmd->suggest_->add_option("--source", o.source, "Path to log directory or \"running\" for the live firewall");
+  cmd->suggest_->add_option("--collapse", o.collapse,
+                            "merge names under one registrable domain (eTLD+1) into it once this many were asked "
+                            "for; 0: keep names as asked")
+      ->capture_default_str();
+  cmd->suggest_->add_option("-o,--output", o.output, "Write the file here instead of stdout");
   return cmd;
 }
 
@@ -59,6 +72,7 @@ LogsCommand::Which LogsCommand::which() const {
   if (stats_->parsed()) return Which::stats;
   if (summary_->parsed()) return Which::summary;
   if (audit_->parsed()) return Which::audit;
+  if (suggest_->parsed()) return Which::suggest;
   return Which::logs;
 }
 
@@ -71,6 +85,7 @@ int LogsCommand::run(std::ostream& out, std::ostream& err, const std::map<std::s
     case Which::stats: return run_stats(out, err, denv, stdout_is_tty, false);
     case Which::summary: return run_stats(out, err, denv, stdout_is_tty, true);
     case Which::audit: return run_audit(out, err, denv, stdout_is_tty);
+    case Which::suggest: return run_suggest(out, err, denv);
   }
   return 0;
 }
@@ -310,6 +325,36 @@ int LogsCommand::run_audit(std::ostream& out, std::ostream& err, const Discovery
     case StatsFormat::markdown: out << format_audit_markdown(audited, *manifest) << "\n"; break;
     case StatsFormat::pretty: out << format_audit_pretty(audited, *manifest, tty) << "\n"; break;
   }
+  return 0;
+}
+
+int LogsCommand::run_suggest(std::ostream& out, std::ostream& err, const DiscoveryEnv& env) const {
+  auto psl = policy::PublicSuffixList::load();
+  if (!psl) {
+    err << "[ERROR] " << psl.message() << " (install the publicsuffix package)\n";
+    return 1;
+  }
+  auto source = select_source(options_.source, env, err, true);
+  if (!source) return 1;
+  const auto entries = load_entries(*source);
+  if (entries.empty()) {
+    err << "[ERROR] No log entries found.\n";
+    return 1;
+  }
+  const std::string text =
+      suggest_allowlist(entries, *psl, SuggestOptions{.collapse = options_.collapse, .source = source->path});
+  if (options_.output.empty()) {
+    out << text;
+    return 0;
+  }
+  std::ofstream file(options_.output);
+  file << text;
+  file.close();
+  if (!file) {
+    err << "[ERROR] cannot write " << options_.output << "\n";
+    return 1;
+  }
+  err << "[INFO] Allowlist written to " << options_.output << "\n";
   return 0;
 }
 

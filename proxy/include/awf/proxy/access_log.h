@@ -74,6 +74,10 @@ struct LogRecord {
   // "credential_in_url". audit.jsonl adds "reason"; a 403 page carries it
   // as X-Proxy-Error. Empty when nothing was refused.
   std::string reason;
+  // --policy-mode report: what enforce would have refused, and why (the
+  // same codes); the request went on. audit.jsonl adds "would_deny"; the
+  // text formats show the real outcome.
+  std::string would_deny;
   // A summary of identical records left out (repeated refused DNS queries):
   // how many. firewall_detailed writes "repeated N times" in the user-agent
   // field, Squid's native line "repeated=N" in the content-type field,

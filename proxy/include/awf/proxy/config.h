@@ -67,6 +67,12 @@ struct Config {
   // --tunnel-sni-check: a CONNECT tunnel to port 443 must open with a TLS
   // ClientHello whose server name the policy allows; off relays raw bytes.
   bool tunnel_sni_check = true;
+  // --policy-mode report: what the domain policy would refuse (allow and
+  // block lists, ports, IP literals, the tunnel's ClientHello name, DNS
+  // names) goes through and is logged with the reason ("would_deny" in
+  // audit.jsonl). The SSRF guard, --enable-dlp and the protocol checks
+  // still refuse.
+  bool report_only = false;
   // --enable-dlp: URLs the proxy can read (plain HTTP, CONNECT authorities)
   // are refused when they carry a credential shape (policy/dlp.h).
   bool enable_dlp = false;

@@ -118,6 +118,7 @@ struct Options {
   std::string runtime = "native";        // --runtime native|docker
   std::string dns_policy = "allowlist";  // --dns-policy allowlist|open
   std::string tunnel_sni_check = "on";   // --tunnel-sni-check on|off
+  std::string policy_mode = "enforce";   // --policy-mode enforce|report
   std::string allow_private_ranges;      // --allow-private-ranges CIDR[,CIDR] (SSRF guard opt-in)
   std::string hosts_file;                // --hosts-file FILE (names the proxy resolves locally)
 
@@ -161,6 +162,7 @@ struct LaunchConfig {
   bool dns_servers_detected = false;                // auto-detected (or the fallback)
   DnsPolicy dns_policy = DnsPolicy::allowlist;
   bool tunnel_sni_check = true;  // CONNECT tunnels to 443: the ClientHello's name is checked
+  bool report_only = false;      // --policy-mode report: refusals logged, not enforced
   bool enable_dlp = false;       // awf-proxy --enable-dlp
   // The parent HTTP proxy allowed requests go out through: --upstream-proxy,
   // else the host's https_proxy/HTTPS_PROXY/http_proxy/HTTP_PROXY. The

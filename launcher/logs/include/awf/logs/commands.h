@@ -1,5 +1,5 @@
 // The `awf logs` command family on CLI11: `awf logs`, `awf logs stats`,
-// `awf logs summary`, `awf logs audit`.
+// `awf logs summary`, `awf logs audit`, `awf logs suggest`.
 //
 // Use from the awf main:
 //
@@ -43,11 +43,14 @@ struct LogsOptions {
   std::string rule;
   std::string domain;
   std::string decision;
+  // awf logs suggest
+  std::size_t collapse = 2;
+  std::string output;  // a file to write; stdout when empty
 };
 
 class LogsCommand {
  public:
-  enum class Which { none, logs, stats, summary, audit };
+  enum class Which { none, logs, stats, summary, audit, suggest };
 
   // Which subcommand the parse selected (none when `logs` was not given).
   Which which() const;
@@ -66,15 +69,17 @@ class LogsCommand {
   int run_logs(std::ostream& out, std::ostream& err, const DiscoveryEnv& env, bool tty) const;
   int run_stats(std::ostream& out, std::ostream& err, const DiscoveryEnv& env, bool tty, bool summary) const;
   int run_audit(std::ostream& out, std::ostream& err, const DiscoveryEnv& env, bool tty) const;
+  int run_suggest(std::ostream& out, std::ostream& err, const DiscoveryEnv& env) const;
 
   LogsOptions options_;
   CLI::App* logs_ = nullptr;
   CLI::App* stats_ = nullptr;
   CLI::App* summary_ = nullptr;
   CLI::App* audit_ = nullptr;
+  CLI::App* suggest_ = nullptr;
 };
 
-// Adds the `logs` subcommand (with `stats`, `summary`, `audit`) to `app`.
+// Adds the `logs` subcommand (with `stats`, `summary`, `audit`, `suggest`) to `app`.
 // The returned object must outlive app.parse(): CLI11 writes into it.
 std::shared_ptr<LogsCommand> register_logs_commands(CLI::App& app);
 

@@ -59,6 +59,7 @@ struct RuntimeConfig {
   std::string allow_private_ranges;        // CIDR list
   std::string dns_policy;                  // "allowlist" | "open"; empty: proxy default
   bool tunnel_sni_check = true;            // false: awf-proxy --tunnel-sni-check off
+  bool report_only = false;                // awf-proxy --policy-mode report
   bool enable_dlp = false;                 // awf-proxy --enable-dlp
   std::string upstream_proxy;              // awf-proxy --upstream-proxy URL; empty: direct
   std::string upstream_bypass;             // awf-proxy --upstream-bypass list
