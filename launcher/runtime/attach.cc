@@ -13,9 +13,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -39,6 +42,19 @@ namespace {
 // CAP_NET_ADMIN's bit in /proc/PID/status's capability masks.
 constexpr unsigned kCapNetAdmin = 12;
 
+// A file's identity: a namespace as /proc/PID/ns/* shows it, an executable.
+struct InodeId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const InodeId&) const = default;
+};
+
+Result<InodeId> inode_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Error{path + ": " + errno_text(errno)};
+  return InodeId{st.st_dev, st.st_ino};
+}
+
 // The process to attach to, pinned: its pidfd (readable once it exits, and
 // never another process that reuses the number) and its network namespace,
 // held open so that the namespace outlives the process until the rules are
@@ -48,23 +64,12 @@ struct Target {
   UniqueFd pidfd;
   UniqueFd netns;
   std::string netns_name;  // "net:[4026532...]", as /proc shows it
+  InodeId id;
 };
 
 bool exited(int pidfd) {
   pollfd p{pidfd, POLLIN, 0};
   return ::poll(&p, 1, 0) == 1;
-}
-
-struct NamespaceId {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  bool operator==(const NamespaceId&) const = default;
-};
-
-Result<NamespaceId> namespace_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Error{path + ": " + errno_text(errno)};
-  return NamespaceId{st.st_dev, st.st_ino};
 }
 
 Result<Target> open_target(pid_t pid) {
@@ -89,11 +94,12 @@ Result<Target> open_target(pid_t pid) {
 
   struct stat st {};
   if (::fstat(target.netns.get(), &st) != 0) return Error{"awf attach: fstat " + path + ": " + errno_text(errno)};
-  const NamespaceId id{st.st_dev, st.st_ino};
+  const InodeId id{st.st_dev, st.st_ino};
+  target.id = id;
   // The host's namespace is awf's own and init's (the same, unless awf runs
   // inside a namespace of its own): rules there would firewall the machine.
   for (const char* host : {"/proc/self/ns/net", "/proc/1/ns/net"}) {
-    auto other = namespace_of(host);
+    auto other = inode_of(host);
     if (other && *other == id) {
       return Error{"awf attach: " + who + " runs in the host's network namespace (" + target.netns_name +
                    ", the one awf itself and PID 1 use); attaching there would put the firewall on the whole "
@@ -132,25 +138,31 @@ struct Installed {
   std::string kinds;  // one ListenerKind byte per descriptor
   AddedRoutes routes;
   bool replaced_leftover = false;  // a ruleset of an attach that was killed
+  Ipv6 ipv6 = Ipv6::served;
 };
 
-// Inside the namespace: the listeners first, so that a namespace served
-// already (another attach: its listeners hold the ports) is refused before
-// anything changes; then lo, the routes, the ruleset.
+// Inside the namespace: lo first, because ::1 exists only while lo is up
+// (the kernel adds it when the link comes up; 127.0.0.1 is there either
+// way), and the listeners on ::1 are opened only where ::1 exists. Then the
+// listeners, so that a namespace served already (another attach: its
+// listeners hold the ports) is refused before the rules change; then the
+// routes and the ruleset, which serves IPv6 only where the listeners on ::1
+// took it (IPv6 can be disabled in the namespace) and otherwise refuses it.
 Status install(const Plan& plan, Installed& out) {
+  if (auto status = bring_up_loopback(); !status) return status;
+  out.ipv6 = has_ipv6_loopback() ? Ipv6::served : Ipv6::refused;
   auto listeners = open_agent_listeners(plan.ruleset.ports);
   if (!listeners) {
     return Error{"awf attach: cannot open the proxy's listeners there: " + listeners.message() +
                  ". Is another awf attach serving this namespace, or does a program in it use the port? "
-                 "Nothing was changed."};
+                 "Nothing was changed besides setting lo up."};
   }
-  if (auto status = bring_up_loopback(); !status) return status;
   auto present = ruleset_present();
   if (!present) return present.error();
   out.replaced_leftover = *present;
   auto routes = add_missing_default_routes_via_loopback();
   if (!routes) return routes.error();
-  if (auto status = apply_ruleset(render_ruleset(plan.ruleset)); !status) {
+  if (auto status = apply_ruleset(render_ruleset(plan.ruleset, out.ipv6)); !status) {
     (void)remove_default_routes_via_loopback(*routes);
     return status;
   }
@@ -169,15 +181,79 @@ Status uninstall(const Installed& installed) {
   return routes;
 }
 
-// The process's effective capabilities, from /proc/PID/status; 0 when they
-// cannot be read.
-unsigned long long effective_capabilities(pid_t pid) {
+// A process's entry in /proc, as far as the capability check needs it.
+struct ProcessInfo {
+  std::string name;  // the Name: line (comm)
+  pid_t parent = 0;
+  unsigned long long effective_caps = 0;
+};
+
+std::optional<ProcessInfo> read_process(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  if (!status) return std::nullopt;
+  ProcessInfo info;
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("CapEff:", 0) == 0) return std::strtoull(line.c_str() + 7, nullptr, 16);
+    if (line.rfind("Name:", 0) == 0) {
+      const auto start = line.find_first_not_of(" \t", 5);
+      info.name = start == std::string::npos ? "" : line.substr(start);
+    } else if (line.rfind("PPid:", 0) == 0) {
+      info.parent = static_cast<pid_t>(std::strtol(line.c_str() + 5, nullptr, 10));
+    } else if (line.rfind("CapEff:", 0) == 0) {
+      info.effective_caps = std::strtoull(line.c_str() + 7, nullptr, 16);
+    }
   }
-  return 0;
+  return info;
+}
+
+std::string read_whole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// True for a process a sandbox tool forked into the namespace without
+// starting another program: its parent is outside the namespace and runs
+// the same executable with the same command line (firejail's process in the
+// sandbox, which keeps its capabilities to watch over the program). That is
+// the tool's own code; the program it starts cannot take it over (ptrace
+// needs every capability the target has). A program the tool started has
+// exec'd: another executable or command line than its parent's.
+bool is_sandbox_tool_fork(pid_t pid, const ProcessInfo& info, const InodeId& netns) {
+  if (info.parent <= 0) return false;
+  const std::string self = "/proc/" + std::to_string(pid);
+  const std::string parent = "/proc/" + std::to_string(info.parent);
+  auto parent_netns = inode_of(parent + "/ns/net");
+  if (!parent_netns || *parent_netns == netns) return false;
+  auto exe = inode_of(self + "/exe");
+  auto parent_exe = inode_of(parent + "/exe");
+  if (!exe || !parent_exe || !(*exe == *parent_exe)) return false;
+  const std::string cmdline = read_whole(self + "/cmdline");
+  return !cmdline.empty() && cmdline == read_whole(parent + "/cmdline");
+}
+
+// "PID 12 (sh), PID 14 (sleep)": every process in the namespace `netns`
+// whose effective capabilities include CAP_NET_ADMIN, with which it could
+// take awf's rules out again, but the sandbox tool's own forks (above).
+// Every process, not only --pid: the sandbox's init may have none while
+// the program it runs has them all (bubblewrap started by root keeps the
+// program's unless told --cap-drop), and the other way round.
+std::string net_admin_holders(const InodeId& netns) {
+  std::string holders;
+  std::error_code ec;
+  // increment(ec) rather than a range-for, whose ++ throws.
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(name));
+    // Gone meanwhile, or a kernel thread: no namespace to compare.
+    auto its_netns = inode_of("/proc/" + name + "/ns/net");
+    if (!its_netns || !(*its_netns == netns)) continue;
+    auto info = read_process(pid);
+    if (!info || ((info->effective_caps >> kCapNetAdmin) & 1U) == 0) continue;
+    if (is_sandbox_tool_fork(pid, *info, netns)) continue;
+    holders += (holders.empty() ? "" : ", ") + std::string("PID ") + name + " (" + info->name + ")";
+  }
+  return holders;
 }
 
 // Takes awf's rules and routes out of the namespace, once:
@@ -272,10 +348,15 @@ Result<int> run_attach(const RuntimeConfig& given, pid_t pid) {
   // proxy (below).
   Detach detach(*target, installed, diag);
   diag.debug("listeners and ruleset in " + who + " after " + elapsed_ms(started) + " ms");
-  if ((effective_capabilities(pid) >> kCapNetAdmin) & 1U) {
-    diag.warn("PID " + std::to_string(pid) +
-              " holds CAP_NET_ADMIN: if that covers its network namespace it can remove awf's rules. Drop the "
-              "capability in the sandbox (bwrap and podman do by default; firejail: --caps.drop=all).");
+  // Best effort: a warning, since awf cannot take the capability away.
+  if (const std::string holders = net_admin_holders(target->id); !holders.empty()) {
+    diag.warn("CAP_NET_ADMIN is held in the network namespace of " + who + " by " + holders +
+              ": with it a process can take awf's rules out. Drop the capability from the sandboxed program "
+              "(for example bwrap --cap-drop ALL, firejail --caps.drop=all, setpriv --bounding-set -net_admin).");
+  }
+  if (installed.ipv6 == Ipv6::refused) {
+    diag.warn("IPv6 is not served in " + who + ": it is disabled there (no ::1 to listen on), so awf "
+              "refuses every IPv6 packet from it instead of redirecting it.");
   }
 
   // 4. awf-proxy in awf's namespace with the listeners; wait for ready.

@@ -85,7 +85,7 @@ Result<std::vector<PortRange>> parse_port_specs(std::string_view specs) {
   return merged;
 }
 
-std::string render_ruleset(const RulesetSpec& spec) {
+std::string render_ruleset(const RulesetSpec& spec, Ipv6 ipv6) {
   const ListenerPorts& p = spec.ports;
   const std::string http = std::to_string(p.http_intercept);
   const std::string tls = std::to_string(p.tls_intercept);
@@ -102,6 +102,9 @@ std::string render_ruleset(const RulesetSpec& spec) {
   // (priority -100 < 0), so the filter chain sees the redirected port.
   r += "\tchain agent_nat {\n";
   r += "\t\ttype nat hook output priority -100; policy accept;\n";
+  // No listener on ::1 to take it: nothing of IPv6 is redirected (the filter
+  // chain rejects it all).
+  if (ipv6 == Ipv6::refused) r += "\t\tmeta nfproto ipv6 return\n";
   // The agent's own localhost (127.0.0.1, ::1) is its own business, as in
   // awf: a dev server it starts there answers, and nothing to localhost is
   // redirected (the forward listener and the DNS listener in resolv.conf are
@@ -122,6 +125,9 @@ std::string render_ruleset(const RulesetSpec& spec) {
   r += "\t}\n";
   r += "\tchain agent_filter {\n";
   r += "\t\ttype filter hook output priority 0; policy drop;\n";
+  // First, ::1 included: a connect() fails at once (admin-prohibited), and
+  // IPv6 switched on later in the namespace finds no way out.
+  if (ipv6 == Ipv6::refused) r += "\t\tmeta nfproto ipv6 reject with icmpx admin-prohibited\n";
   // Replies of the proxy's listeners (which live in this namespace) and
   // ICMP errors about accepted flows.
   r += "\t\tct state established,related accept\n";

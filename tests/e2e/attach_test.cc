@@ -44,10 +44,12 @@ constexpr const char* kDeniedIp = "127.0.93.11";
 // its own resolv.conf and hosts), which runs the scripts the test gives it:
 // script N is written to checkN.sh, goN is created, the answer appears as
 // outN. The namespace is held open by the test (`netns_fd`) so that it can
-// still be inspected after the program has exited.
+// still be inspected after the program has exited. `setup` runs inside
+// first (a sysctl of the namespace's own, say). lo is down, as unshare
+// leaves it.
 class Sandbox {
  public:
-  static std::unique_ptr<Sandbox> start() {
+  static std::unique_ptr<Sandbox> start(const std::string& setup = "") {
     auto s = std::unique_ptr<Sandbox>(new Sandbox);
     const std::string d = s->dir_.path();
     ::chmod(d.c_str(), 0755);
@@ -55,7 +57,8 @@ class Sandbox {
     awf::testing::write_file(s->dir_.file("hosts"), "127.0.0.1 localhost\n::1 localhost\n");
     // Bounded: at most 8 scripts, and the whole program at most 120 s.
     const std::string script =
-        "mount --bind " + d + "/resolv.conf /etc/resolv.conf && mount --bind " + d + "/hosts /etc/hosts || exit 3\n"
+        "mount --bind " + d + "/resolv.conf /etc/resolv.conf && mount --bind " + d + "/hosts /etc/hosts || exit 3\n" +
+        setup + "\n"
         "touch " + d + "/ready\n"
         "i=0\n"
         "while [ $i -lt 8 ]; do\n"
@@ -303,7 +306,7 @@ TEST_F(AttachTest, ASecondAttachToTheSameNamespaceIsRefusedAndTheFirstKeepsServi
   const std::string err = second->stderr_text();
   EXPECT_NE(err.find("cannot open the proxy's listeners there"), std::string::npos) << err;
   EXPECT_NE(err.find("127.0.0.1:3128"), std::string::npos) << err;
-  EXPECT_NE(err.find("Nothing was changed."), std::string::npos) << err;
+  EXPECT_NE(err.find("Nothing was changed besides setting lo up."), std::string::npos) << err;
   EXPECT_EQ(second->stdout_text(), "");
 
   // The first one's rules are untouched and it still serves, with its policy.
@@ -358,6 +361,147 @@ TEST_F(AttachTest, WithoutRootItStopsAtOnceAndChangesNothing) {
   EXPECT_EQ(awf->stdout_text(), "");
   EXPECT_EQ(sandbox->in_namespace({"nft", "list", "ruleset"}).out, ruleset_before);
   EXPECT_EQ(sandbox->in_namespace({"ss", "-Htlnu"}).out, "");
+}
+
+TEST_F(AttachTest, Ipv6IsServedOnLoopbackThoughLoWasDownAndOtherIpv6AddressesAreRefused) {
+  auto sandbox = Sandbox::start();
+  ASSERT_TRUE(sandbox) << "could not start unshare --net";
+  // unshare leaves lo down, and ::1 comes only with lo up.
+  const std::string link = sandbox->in_namespace({"ip", "-o", "link", "show", "lo"}).out;
+  ASSERT_EQ(link.find("LOWER_UP"), std::string::npos) << link;
+  AWF_REQUIRE_FACILITY(fs::exists("/proc/net/if_inet6"), "IPv6 in this kernel");
+  auto awf = attach(sandbox->pid());
+  ASSERT_TRUE(ready(*awf)) << awf->stderr_text();
+  EXPECT_EQ(awf->stderr_text().find("IPv6 is not served"), std::string::npos) << awf->stderr_text();
+  const std::string sockets = sandbox->in_namespace({"ss", "-Htln"}).out;
+  EXPECT_NE(sockets.find("[::1]:3128 "), std::string::npos) << sockets;
+
+  const std::string out = sandbox->run(
+      "echo dns-allowed $(dig +short +time=3 +tries=1 @::1 allowed.test)\n"
+      "echo dns-denied $(dig +time=3 +tries=1 @::1 denied.test | grep -o 'status: [A-Z]*')\n"
+      "echo forward $(" + curl("http://allowed.test/", "-x 'http://[::1]:3128'") + ")\n" +
+      "echo forward-https $(" + curl("https://allowed.test/", "-x 'http://[::1]:3128'") + ")\n" +
+      // An IPv6 address other than ::1 is redirected like any other: the
+      // IP literal in the Host header is refused, other ports outright.
+      "echo v6-http $(" + curl("'http://[2001:db8::1]/'", "-g --noproxy '*'") + ")\n" +
+      "echo v6-other-port $(" + curl("'http://[2001:db8::1]:8080/'", "-g --noproxy '*'") + ")\n" +
+      "echo v6-dns $(dig +time=3 +tries=1 @2001:db8::1 denied.test | grep -o 'status: [A-Z]*')\n");
+  EXPECT_NE(out.find(std::string("dns-allowed ") + kAllowedIp + "\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("dns-denied status: REFUSED\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("forward 200\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("forward-https 200\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("v6-http 403\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("v6-other-port 000\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("v6-dns status: REFUSED\n"), std::string::npos) << out;
+
+  sandbox->stop();
+  ASSERT_EQ(awf->wait(20s), std::optional<int>(0)) << awf->stderr_text();
+  const std::string log = access_log();
+  EXPECT_NE(log.find("TCP_DENIED:HIER_NONE http://[2001:db8::1]/"), std::string::npos) << log;
+  // Nothing to 2001:db8::/32 was let through.
+  for (std::size_t at = 0; (at = log.find("2001:db8", at)) != std::string::npos; ++at) {
+    const std::size_t begin = log.rfind('\n', at) + 1;
+    const std::string line = log.substr(begin, log.find('\n', at) - begin);
+    EXPECT_NE(line.find("TCP_DENIED"), std::string::npos) << line;
+  }
+  // The report names the refused address as an address, not as a domain
+  // that --allow-domains could let through.
+  const std::string err = awf->stderr_text();
+  const auto addresses = err.find("[WARN] IP addresses refused (");
+  ASSERT_NE(addresses, std::string::npos) << err;
+  EXPECT_NE(err.find("\n[WARN]   - [2001:db8::1]\n", addresses), std::string::npos) << err;
+  EXPECT_EQ(err.find("Blocked: [2001:db8::1]"), std::string::npos) << err;
+  EXPECT_EQ(sandbox->in_namespace({"ip", "-6", "route", "show", "default"}).out, "");
+}
+
+TEST_F(AttachTest, WhereIpv6IsDisabledItIsRefusedAndSaidToBeNotServed) {
+  auto sandbox = Sandbox::start("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 || exit 4");
+  ASSERT_TRUE(sandbox) << "could not start unshare --net with IPv6 disabled in it";
+  auto awf = attach(sandbox->pid());
+  ASSERT_TRUE(ready(*awf)) << awf->stderr_text();
+  EXPECT_NE(awf->stderr_text().find("IPv6 is not served in PID " + std::to_string(sandbox->pid())),
+            std::string::npos)
+      << awf->stderr_text();
+  // No listener on ::1, no IPv6 route, no IPv6 redirect: every IPv6 packet
+  // is rejected instead, were IPv6 switched on again.
+  EXPECT_EQ(sandbox->in_namespace({"ss", "-Htln"}).out.find("[::1]"), std::string::npos);
+  EXPECT_EQ(sandbox->in_namespace({"ip", "-6", "route", "show", "default"}).out, "");
+  const std::string rules = sandbox->in_namespace({"nft", "list", "table", "inet", "awf"}).out;
+  EXPECT_NE(rules.find("meta nfproto ipv6 return"), std::string::npos) << rules;
+  EXPECT_NE(rules.find("meta nfproto ipv6 reject with icmpx admin-prohibited"), std::string::npos) << rules;
+  // IPv4 is served as ever.
+  EXPECT_EQ(sandbox->run(curl("http://allowed.test/", "--noproxy '*'") + curl("http://denied.test/", kResolveDenied)),
+            "200\n403\n");
+  // IPv6 switched on again (as a program with the right could): still no
+  // IPv6 packet leaves, not even to ::1, while IPv4 on loopback answers.
+  ASSERT_EQ(sandbox->in_namespace({"sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0"}).exit_code, 0);
+  sandbox->in_namespace({"sysctl", "-qw", "net.ipv6.conf.lo.disable_ipv6=0"});
+  const std::string out = sandbox->run(
+      "python3 -m http.server --bind ::1 8081 >/dev/null 2>&1 & six=$!\n"
+      "python3 -m http.server --bind 127.0.0.1 8082 >/dev/null 2>&1 & four=$!\n"
+      "for i in $(seq 100); do [ \"$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8082/)\" = 200 ] && "
+      "break; sleep 0.05; done\n"
+      "for i in $(seq 100); do ss -Htln | grep -q '\\[::1\\]:8081 ' && break; sleep 0.05; done\n"
+      "echo v6-listening $(ss -Htln | grep -c '\\[::1\\]:8081 ')\n"
+      "echo v4-local $(" + curl("http://127.0.0.1:8082/") + ")\n" +
+      "echo v6-local $(" + curl("'http://[::1]:8081/'", "-g --max-time 3") + ")\n" +
+      "kill $six $four\n");
+  EXPECT_NE(out.find("v6-listening 1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("v4-local 200\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("v6-local 000\n"), std::string::npos) << out;
+  sandbox->stop();
+  EXPECT_EQ(awf->wait(20s), std::optional<int>(0)) << awf->stderr_text();
+  EXPECT_EQ(sandbox->in_namespace({"nft", "list", "tables"}).out, "");
+}
+
+// A process in the namespace other than --pid holds CAP_NET_ADMIN: the
+// warning names it, and not --pid, which has none.
+TEST_F(AttachTest, AnyProcessInTheNamespaceHoldingNetAdminIsNamed) {
+  AWF_REQUIRE_FACILITY(fs::exists("/usr/bin/setpriv"), "/usr/bin/setpriv (util-linux) is not installed");
+  TempDir dir;
+  auto program = Process::spawn({"unshare", "--net", "sh", "-c",
+                                 "sleep 60 & echo $! > " + dir.file("child") +
+                                     "; exec setpriv --bounding-set -net_admin sleep 60"});
+  for (int i = 0; i < 500 && awf::testing::read_file(dir.file("child")).empty(); ++i) std::this_thread::sleep_for(10ms);
+  const std::string child = awf::testing::read_file(dir.file("child"));
+  ASSERT_FALSE(child.empty()) << program->stderr_text();
+  const std::string child_pid = child.substr(0, child.find('\n'));
+  // Until setpriv has exec'd sleep, --pid still runs sh with every capability.
+  for (int i = 0; i < 500 && awf::testing::read_file("/proc/" + std::to_string(program->pid()) + "/comm") != "sleep\n";
+       ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+
+  auto awf = attach(program->pid());
+  ASSERT_TRUE(ready(*awf)) << awf->stderr_text();
+  const std::string err = awf->stderr_text();
+  EXPECT_NE(err.find("CAP_NET_ADMIN is held in the network namespace of PID " + std::to_string(program->pid()) +
+                     " (net:["),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("]) by PID " + child_pid + " (sleep): with it a process can take awf's rules out."),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("PID " + std::to_string(program->pid()) + " (sleep)"), std::string::npos) << err;
+  EXPECT_NE(err.find("Drop the capability from the sandboxed program"), std::string::npos) << err;
+  EXPECT_EQ(awf->stderr_count("CAP_NET_ADMIN"), 1u) << err;
+  awf->signal(SIGTERM);
+  EXPECT_EQ(awf->wait(20s), std::optional<int>(143)) << awf->stderr_text();
+  ::kill(std::stoi(child_pid), SIGKILL);
+}
+
+TEST_F(AttachTest, NoWarningWhenNoProcessInTheNamespaceHoldsNetAdmin) {
+  AWF_REQUIRE_FACILITY(fs::exists("/usr/bin/setpriv"), "/usr/bin/setpriv (util-linux) is not installed");
+  auto program = Process::spawn({"unshare", "--net", "setpriv", "--bounding-set", "-net_admin", "sleep", "60"});
+  for (int i = 0; i < 500 && awf::testing::read_file("/proc/" + std::to_string(program->pid()) + "/comm") != "sleep\n";
+       ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  auto awf = attach(program->pid());
+  ASSERT_TRUE(ready(*awf)) << awf->stderr_text();
+  EXPECT_EQ(awf->stderr_text().find("CAP_NET_ADMIN"), std::string::npos) << awf->stderr_text();
+  awf->signal(SIGTERM);
+  EXPECT_EQ(awf->wait(20s), std::optional<int>(143)) << awf->stderr_text();
 }
 
 TEST_F(AttachTest, BadPidsAndFlagsThatConcernACommandAreNamed) {

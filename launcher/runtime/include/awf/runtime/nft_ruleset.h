@@ -30,9 +30,15 @@ struct RulesetSpec {
 
 inline constexpr const char* kRulesetTable = "awf";
 
+// What the ruleset does with IPv6: `served` redirects it to the listeners on
+// ::1 like IPv4; `refused`, for a namespace that has no ::1 to listen on
+// (IPv6 disabled there), redirects none of it and rejects every IPv6 packet,
+// so that IPv6 switched on later is still no way out.
+enum class Ipv6 { served, refused };
+
 // The ruleset text, table "inet awf" (one table for IPv4 and IPv6). Starts by
 // deleting any table of that name so applying it twice is harmless.
-std::string render_ruleset(const RulesetSpec& spec);
+std::string render_ruleset(const RulesetSpec& spec, Ipv6 ipv6 = Ipv6::served);
 
 // Applies `ruleset` in the calling thread's network namespace in one
 // transaction (nft_run_cmd_from_buffer): all of it or none of it. The error
