@@ -4,10 +4,11 @@
 # over its seed corpus.
 #   scripts/fuzz.sh                 every target, 60 s each
 #   scripts/fuzz.sh -t 300          longer runs
-#   scripts/fuzz.sh client_hello    one target (client_hello, dns, api_rewrite)
+#   scripts/fuzz.sh client_hello    one target (client_hello, dns, api_rewrite, socks_message)
 # Exit status is non-zero when a target crashes; the crashing input is left
 # in build-fuzz/artifacts/ so it can be added to the target's seed folder
-# (tests/intercept/corpus/<target>/ or tests/api/corpus/<target>/) as a named
+# (tests/intercept/corpus/<target>/, tests/api/corpus/<target>/ or
+# tests/proxy/corpus/<target>/) as a named
 # seed (the ctest suites replay every seed in the normal build).
 # New inputs the fuzzer finds go to build-fuzz/corpus-<target>/, never into
 # the source tree.
@@ -19,16 +20,17 @@ targets=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -t) seconds=${2:?"-t needs a number of seconds"}; shift 2 ;;
-    client_hello|dns|api_rewrite) targets+=("$1"); shift ;;
-    *) echo "fuzz.sh: unknown argument '$1' (allowed: -t SECONDS, client_hello, dns, api_rewrite)" >&2; exit 2 ;;
+    client_hello|dns|api_rewrite|socks_message) targets+=("$1"); shift ;;
+    *) echo "fuzz.sh: unknown argument '$1' (allowed: -t SECONDS, client_hello, dns, api_rewrite, socks_message)" >&2; exit 2 ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(client_hello dns api_rewrite)
+[[ ${#targets[@]} -gt 0 ]] || targets=(client_hello dns api_rewrite socks_message)
 
 # Where each target's named seeds live.
 seeds_of() {
   case "$1" in
     api_rewrite) echo "tests/api/corpus/$1" ;;
+    socks_message) echo "tests/proxy/corpus/$1" ;;
     *) echo "tests/intercept/corpus/$1" ;;
   esac
 }

@@ -3,6 +3,9 @@
 // parses the same; each malformed shape is an error naming its fault.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "awf/proxy/socks_message.h"
@@ -131,6 +134,37 @@ TEST(SocksReply, CarriesTheBoundAddressOrZeroes) {
   EXPECT_EQ(r[3], 4);
   EXPECT_EQ(r[19], 1);
   EXPECT_EQ(static_cast<unsigned char>(r[21]), 443 & 0xFF);
+}
+
+// Every seed of the fuzz corpus (tests/proxy/corpus/README.md): its named
+// outcome, and every prefix of it either needs more or fails the same way.
+TEST(SocksCorpus, EverySeedGivesItsNamedOutcome) {
+  std::size_t seeds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(AWF_PROXY_CORPUS_DIR) + "/socks_message")) {
+    const std::string name = entry.path().filename().string();
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string seed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ++seeds;
+    const GreetingParse g = parse_greeting(bytes(seed));
+    const RequestParse r = parse_request(bytes(seed));
+    const std::string outcome = name.substr(0, name.find("__"));
+    if (name.find("__") == std::string::npos) continue;  // a reproducer: replayed for crashes only
+    if (outcome == "greeting") {
+      EXPECT_EQ(g.status, ParseStatus::done) << name;
+    } else if (outcome == "request") {
+      EXPECT_EQ(r.status, ParseStatus::done) << name;
+    } else {
+      EXPECT_EQ(r.status, ParseStatus::error) << name;
+      EXPECT_EQ(to_string(r.error), outcome) << name;
+    }
+    for (std::size_t n = 0; n < seed.size(); ++n) {
+      const RequestParse head = parse_request(bytes(seed.substr(0, n)));
+      EXPECT_TRUE(head.status == ParseStatus::need_more ||
+                  (head.status == ParseStatus::error && head.error == r.error))
+          << name << " at " << n;
+    }
+  }
+  EXPECT_GE(seeds, 7u);
 }
 
 }  // namespace

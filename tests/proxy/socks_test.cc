@@ -163,12 +163,21 @@ TEST_F(SocksTest, AnIpv4LiteralIsDeniedUnlessListed) {
   // curl sends an address for a URL naming one.
   RunResult r = socks_curl("--socks5-hostname", {"-o", "/dev/null", web_url(kWebIp)});
   EXPECT_NE(r.err.find("(2)"), std::string::npos) << r.err;
+  log_lines(2);
+  // An IPv6 address (type 4) is never on the list: denied the same way.
+  auto v6 = greeted();
+  ASSERT_TRUE(v6);
+  v6->send(bytes({5, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, port >> 8, port & 0xFF}));
+  EXPECT_EQ(reply_code(v6->read_exactly(10)), 2);
   EXPECT_EQ(web_->requests(), 0u);
-  auto lines = log_lines(2);
-  ASSERT_EQ(lines.size(), 2u);
-  for (const auto& line : lines) {
-    expect_fields(parse_detailed(line), {.status = "403", .code = "TCP_DENIED:HIER_NONE", .url = web_authority(kWebIp)});
+  auto lines = log_lines(3);
+  ASSERT_EQ(lines.size(), 3u);
+  for (std::size_t i : {0u, 1u}) {
+    expect_fields(parse_detailed(lines[i]),
+                  {.status = "403", .code = "TCP_DENIED:HIER_NONE", .url = web_authority(kWebIp)});
   }
+  expect_fields(parse_detailed(lines[2]),
+                {.status = "403", .code = "TCP_DENIED:HIER_NONE", .url = "[::1]:" + std::to_string(port)});
   EXPECT_NE(proxy_->stderr_text().find("ip_literal"), std::string::npos);
 }
 
