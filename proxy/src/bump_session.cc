@@ -129,6 +129,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     rec_.client_port = start_.client_port;
     rec_.original_dest = start_.original_dest;
     logged_ = false;
+    deny_reason_ = nullptr;
     req_ = RequestHead{};
     cursor_ = HeadCursor{};
     tx_started_ = Clock::now();
@@ -176,6 +177,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     // The connection was decided, and its certificate minted, for this name:
     // a Host naming another would send the request where the log does not say.
     if (const std::string* host = req_.find("host"); host && !host_names_us(*host)) {
+      deny_reason_ = "host_mismatch";
       return reply(403, ResultCode::tcp_denied, "ERR_ACCESS_DENIED",
                    "the Host header \"" + *host + "\" does not name " + authority +
                        ", the server this TLS connection was opened for",
@@ -185,6 +187,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
       if (auto pattern = ctx_.dlp->scan(url_)) {
         rec_.url = ctx_.dlp->redact(rec_.url);
         rec_.dlp_pattern = *pattern;
+        deny_reason_ = "credential_in_url";
         spdlog::info("client {}:{}: {} {} refused: it carries a credential ({})", rec_.client_ip, rec_.client_port,
                      req_.method, rec_.url, *pattern);
         return reply(403, ResultCode::tcp_denied, "ERR_ACCESS_DENIED",
@@ -195,6 +198,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     }
     if (const policy::UrlAllowlist* urls = ctx_.bump->allow_urls(); urls && !urls->match(url_)) {
       spdlog::debug("denied {} {}: no --allow-urls pattern matches", req_.method, rec_.url);
+      deny_reason_ = "url_not_allowed";
       return reply(403, ResultCode::tcp_denied, "ERR_ACCESS_DENIED",
                    "the URL " + rec_.url + " matches none of the --allow-urls patterns", req_.body != BodyKind::none);
     }
@@ -242,6 +246,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
         return reply(503, ResultCode::tcp_miss, "ERR_DNS_FAIL", "cannot resolve " + dialled_name() + ": " + o.detail,
                      true);
       case DialFailure::refused_only:
+        deny_reason_ = "private_address";
         return reply(403, ResultCode::tcp_denied, "ERR_ACCESS_DENIED",
                      refused_addresses_text(start_.name, start_.port, o.detail), true);
       case DialFailure::connect_failed:
@@ -492,6 +497,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     if (code == ResultCode::tcp_denied) {
       rec_.hierarchy = Hierarchy::none;
       rec_.dest = "-:-";
+      if (deny_reason_) rec_.reason = deny_reason_;
     }
     close_client_ = close_after || draining_ || req_.version_minor == 0 || req_.connection_lists("close");
     ErrorPage page;
@@ -500,6 +506,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     page.squid_error = squid_error;
     page.close_connection = close_client_;
     page.head_only = req_.method == "HEAD";
+    if (code == ResultCode::tcp_denied && deny_reason_) page.proxy_error = deny_reason_;
     render_error_page(out_client_, page);
     rec_.bytes_to_client = out_client_.size();
     rec_.content_type = "text/plain";
@@ -637,6 +644,10 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
 
   LogRecord rec_;
   bool logged_ = true;  // nothing to log before the first request
+  // Why the request is refused (X-Proxy-Error, audit.jsonl's "reason"):
+  // url_not_allowed (--allow-urls), credential_in_url (--enable-dlp),
+  // host_mismatch (Host names another server), private_address.
+  const char* deny_reason_ = nullptr;
 };
 
 }  // namespace

@@ -113,6 +113,7 @@ TEST_F(SslBumpTest, AllowUrlsAllowsMatchingRequestsAndDeniesTheRestInsideTls) {
   ASSERT_EQ(denied.exit_code, 0) << denied.err;
   EXPECT_NE(denied.out.find("\r\n\r\nHTTP/1.1 403 Forbidden\r\n"), std::string::npos) << denied.out;
   EXPECT_NE(denied.out.find("--allow-urls"), std::string::npos) << denied.out;
+  EXPECT_NE(denied.out.find("X-Proxy-Error: url_not_allowed\r\n"), std::string::npos) << denied.out;
   EXPECT_EQ(site_->requests(), 1u);
   auto lines = log_lines(4);
   ASSERT_EQ(lines.size(), 4u);
@@ -122,6 +123,18 @@ TEST_F(SslBumpTest, AllowUrlsAllowsMatchingRequestsAndDeniesTheRestInsideTls) {
                                            .status = "403",
                                            .code = "TCP_DENIED:HIER_NONE",
                                            .url = site_url("/private/x")});
+  auto audit = log_lines(4, "audit.jsonl");
+  ASSERT_EQ(audit.size(), 4u);
+  EXPECT_NE(audit[3].find("\"reason\":\"url_not_allowed\""), std::string::npos) << audit[3];
+}
+
+TEST_F(SslBumpTest, AHostHeaderNamingAnotherServerIsRefusedInsideTls) {
+  start_bumping({});
+  RunResult r = bumped_curl({"-i", "-H", "Host: other.site.test", site_url("/echo")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\r\n\r\nHTTP/1.1 403 Forbidden\r\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("X-Proxy-Error: host_mismatch\r\n"), std::string::npos) << r.out;
+  EXPECT_EQ(site_->requests(), 0u);
 }
 
 TEST_F(SslBumpTest, AllowUrlsMatchesEvenWhereTheBlocklistDeniesTheName) {
@@ -151,6 +164,7 @@ TEST_F(SslBumpTest, DlpRefusesACredentialInABumpedPathAndLogsItRedacted) {
   auto audit = log_lines(2, "audit.jsonl");
   ASSERT_EQ(audit.size(), 2u);
   EXPECT_NE(audit[1].find("\"dlp\":\"github-token\""), std::string::npos) << audit[1];
+  EXPECT_NE(audit[1].find("\"reason\":\"credential_in_url\""), std::string::npos) << audit[1];
   for (const char* file : {"access.log", "audit.jsonl"}) {
     EXPECT_EQ(awf::testing::read_file(log_dir() + "/" + file).find(kToken), std::string::npos) << file;
   }
