@@ -105,6 +105,22 @@ TEST_F(SslBumpTest, OneClientConnectionCarriesSeveralRequestsOverOneOriginConnec
   EXPECT_EQ(parse_detailed(lines[3]).url, site_url("/upload"));
 }
 
+TEST_F(SslBumpTest, BodiesCrossInBothFramingsAndHeadHasNone) {
+  start_bumping({});
+  awf::testing::write_file(dir_.file("body"), std::string(200000, 'b'));
+  RunResult chunked = bumped_curl({"-H", "Transfer-Encoding: chunked", "--data-binary", "@" + dir_.file("body"),
+                                   site_url("/upload")});
+  ASSERT_EQ(chunked.exit_code, 0) << chunked.err;
+  EXPECT_EQ(chunked.out.rfind("len=200000 sha256=", 0), 0u) << chunked.out;
+  RunResult sized = bumped_curl({"--data-binary", "@" + dir_.file("body"), site_url("/upload")});
+  EXPECT_EQ(sized.out, chunked.out);
+  RunResult head = bumped_curl({"-I", site_url("/bytes/5000")});
+  ASSERT_EQ(head.exit_code, 0) << head.err;
+  EXPECT_NE(head.out.find("Content-Length: 5000"), std::string::npos) << head.out;
+  RunResult big = bumped_curl({"-s", "-o", "/dev/null", "-w", "%{size_download}", site_url("/chunked/3000000")});
+  EXPECT_EQ(big.out, "3000000") << big.err;
+}
+
 TEST_F(SslBumpTest, AllowUrlsAllowsMatchingRequestsAndDeniesTheRestInsideTls) {
   start_bumping({"--allow-urls", "https://site.test:" + std::to_string(site_->port()) + "/allowed/*"});
   RunResult ok = bumped_curl({"-s", "-w", "%{http_code}", "-o", "/dev/null", site_url("/allowed/x?y=1")});
