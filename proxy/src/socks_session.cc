@@ -237,7 +237,7 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
       }
     }
     const policy::Decision d = policy_->decide(policy::Request{as_sent, port_, true});
-    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, host_))) {
+    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, host_)) && !let_through_in_report_mode(d)) {
       rec_.reason = policy::to_string(d.reason);
       const policy::Rule* rule = policy_->rule(d);
       return deny(std::string("policy: ") + policy::to_string(d.reason) + (rule ? " (rule " + rule->text + ")" : ""));
@@ -252,6 +252,16 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
                          parent.port, /*trusted=*/true);
     }
     dial_.start(shared_from_this(), &SocksSession::on_dialled, worker_, client_.get_executor(), host_, port_);
+  }
+
+  // --policy-mode report, as for a CONNECT: a refusal of the domain policy
+  // is noted (log record, stderr) and the tunnel goes on. False when
+  // enforcing.
+  bool let_through_in_report_mode(const policy::Decision& d) {
+    if (!ctx_.config.report_only) return false;
+    rec_.would_deny = policy::to_string(d.reason);
+    spdlog::info("report mode: would deny socks CONNECT {}: {}", rec_.url, rec_.would_deny);
+    return true;
   }
 
   // -------------------------------------------------- resolve and connect
@@ -387,7 +397,7 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
       }
     }
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, port_, true});
-    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, sni))) {
+    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, sni)) && !let_through_in_report_mode(d)) {
       rec_.reason = policy::to_string(d.reason);
       rec_.url = sni + ":" + std::to_string(port_);
       const policy::Rule* rule = policy_->rule(d);

@@ -152,6 +152,16 @@ TEST_F(SocksTest, ADeniedNameGetsReplyTwoAndATcpDeniedLine) {
   EXPECT_NE(audit[2].find("\"reason\":\"port_not_allowed\""), std::string::npos) << audit[2];
 }
 
+TEST_F(SocksTest, InReportModeWhatThePolicyWouldRefuseGoesThroughAndIsNoted) {
+  start_socks({"--allow-domains", "allowed.test", "--policy-mode", "report"});
+  RunResult r = socks_curl("--socks5-hostname", {"-o", "/dev/null", "-w", "%{http_code}", web_url("other.test")});
+  EXPECT_EQ(r.out, "200") << r.err;
+  EXPECT_EQ(web_->requests(), 1u);
+  expect_fields(only_log_line(), {.status = "200", .code = "TCP_TUNNEL:HIER_DIRECT", .url = web_authority("other.test")});
+  const std::string audit = audit_log(1);
+  EXPECT_NE(audit.find("\"would_deny\":\"not_in_allowlist\""), std::string::npos) << audit;
+}
+
 TEST_F(SocksTest, AnIpv4LiteralIsDeniedUnlessListed) {
   start_socks();
   const std::uint16_t port = web_->port();
