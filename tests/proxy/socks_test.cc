@@ -422,6 +422,24 @@ TEST_F(SocksTest, TunnelsGoThroughTheParentProxyWhenOneIsSet) {
   EXPECT_EQ(parent->wait(15s), std::optional<int>(0)) << parent->stderr_text();
 }
 
+TEST_F(SocksTest, AChangedListenSocksWaitsForARestartAndTheOldListenerKeepsServing) {
+  const std::string yaml = dir_.file("proxy.yaml");
+  const std::string common = "listen: [\"127.0.0.1:0\"]\nallow-domains: [allowed.test]\nhosts-file: " + hosts_file() +
+                             "\nallow-private-ranges: [127.0.0.0/8]\nenable-host-access: true\nallow-host-ports: \"" +
+                             ports() + "\"\nlog-dir: " + log_dir() + "\n";
+  awf::testing::write_file(yaml, common + "listen-socks: [\"127.0.0.1:0\"]\n");
+  start_proxy({"--config", yaml}, /*with_base=*/false);
+  socks_port_ = port_of("(socks");
+  ASSERT_NE(socks_port_, 0);
+  awf::testing::write_file(yaml, common + "listen-socks: [\"127.0.0.1:0\", \"[::1]:0\"]\n");
+  proxy_->signal(SIGHUP);
+  auto restart = proxy_->wait_for_stderr("need a restart", 5s);
+  ASSERT_TRUE(restart) << proxy_->stderr_text();
+  EXPECT_NE(restart->find("listen-socks"), std::string::npos) << *restart;
+  RunResult r = socks_curl("--socks5-hostname", {"-o", "/dev/null", "-w", "%{http_code}", web_url("web.allowed.test")});
+  EXPECT_EQ(r.out, "200") << r.err;
+}
+
 TEST_F(SocksTest, AHandedOverSocksSocketIsServed) {
   AWF_REQUIRE_FACILITY(::access("/usr/bin/systemd-socket-activate", X_OK) == 0,
                        "systemd-socket-activate (package systemd) is not installed");
