@@ -24,7 +24,7 @@ const std::set<std::string>& attach_flags() {
   static const std::set<std::string> kFlags = {
       "--allow-domains", "--allow-domains-file", "--ruleset-file",  "--block-domains",
       "--block-domains-file", "--dns-servers", "--dns-policy",       "--hosts-file",
-      "--allow-private-ranges", "--tunnel-sni-check", "--policy-mode", "--enable-dlp", "--upstream-proxy", "--log-level", "--proxy-logs-dir",
+      "--allow-private-ranges", "--tunnel-sni-check", "--policy-mode", "--allowed-methods", "--enable-dlp", "--upstream-proxy", "--log-level", "--proxy-logs-dir",
       "--work-dir", "--keep-containers"};
   return kFlags;
 }
@@ -51,7 +51,7 @@ CLI::App* add_attach_command(CLI::App& app, cli::Options& options, long& pid) {
   cli::register_options(*attach, options);
   attach->footer(
       "Takes awf's policy and log flags: --allow-domains(-file), --ruleset-file, --block-domains(-file), "
-      "--dns-servers, --dns-policy, --hosts-file, --allow-private-ranges, --tunnel-sni-check, --policy-mode, --enable-dlp, "
+      "--dns-servers, --dns-policy, --hosts-file, --allow-private-ranges, --tunnel-sni-check, --policy-mode, --allowed-methods, --enable-dlp, "
       "--upstream-proxy, --log-level, "
       "--proxy-logs-dir, --work-dir, -k.\n"
       "Example: awf attach --pid 4242 --allow-domains github.com --dns-servers 127.0.0.53");

@@ -66,6 +66,9 @@ void apply_proxy_settings(const cli::LaunchConfig& cfg, runtime::RuntimeConfig& 
   rc.dns_policy = cfg.dns_policy == cli::DnsPolicy::open ? "open" : "allowlist";
   rc.tunnel_sni_check = cfg.tunnel_sni_check;
   rc.report_only = cfg.report_only;
+  for (const auto& method : cfg.allowed_methods) {
+    rc.allowed_methods += (rc.allowed_methods.empty() ? "" : ",") + method;
+  }
   rc.enable_dlp = cfg.enable_dlp;
   if (cfg.upstream_proxy) rc.upstream_proxy = cfg.upstream_proxy->url();
   for (const auto& domain : cfg.upstream_bypass) {

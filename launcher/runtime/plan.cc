@@ -73,6 +73,7 @@ Status plan_proxy(const RuntimeConfig& config, const fs::path& log_dir, Plan& pl
   if (!config.dns_policy.empty()) p.insert(p.end(), {"--dns-policy", config.dns_policy});
   if (!config.tunnel_sni_check) p.insert(p.end(), {"--tunnel-sni-check", "off"});
   if (config.report_only) p.insert(p.end(), {"--policy-mode", "report"});
+  if (!config.allowed_methods.empty()) p.insert(p.end(), {"--allowed-methods", config.allowed_methods});
   if (config.enable_dlp) p.push_back("--enable-dlp");
   if (!config.upstream_proxy.empty()) p.insert(p.end(), {"--upstream-proxy", config.upstream_proxy});
   if (!config.upstream_bypass.empty()) p.insert(p.end(), {"--upstream-bypass", config.upstream_bypass});

@@ -196,6 +196,15 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
                      true);
       }
     }
+    if (!ctx_.config.allowed_methods.empty() && !policy::method_listed(ctx_.config.allowed_methods, req_.method)) {
+      if (ctx_.config.report_only) {
+        rec_.would_deny = "method_not_allowed";
+      } else {
+        deny_reason_ = "method_not_allowed";
+        return reply(403, ResultCode::tcp_denied, "ERR_ACCESS_DENIED",
+                     req_.method + " is not among --allowed-methods", req_.body != BodyKind::none);
+      }
+    }
     if (const policy::UrlAllowlist* urls = ctx_.bump->allow_urls(); urls && !urls->match(url_)) {
       spdlog::debug("denied {} {}: no --allow-urls pattern matches", req_.method, rec_.url);
       deny_reason_ = "url_not_allowed";

@@ -46,7 +46,7 @@ const char* const kValueKeys[] = {
     "allow-host-ports", "dns-servers", "hosts-file", "allow-private-ranges", "log-dir", "log-format", "log-level",
     "threads", "connect-timeout", "request-timeout", "read-timeout", "client-lifetime", "shutdown-timeout",
     "max-header-bytes", "max-connections", "listen-http-intercept", "listen-tls-intercept", "listen-dns",
-    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "policy-mode", "netns", "dns-tcp-timeout",
+    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "policy-mode", "allowed-methods", "netns", "dns-tcp-timeout",
     "dns-tcp-max-connections", "upstream-proxy", "upstream-bypass", "api-listen", "api-key", "api-target", "api-base-path", "api-ca-cert",
     "ssl-bump-cert", "ssl-bump-key", "ssl-bump-upstream-ca", "ssl-bump-exclude", "allow-urls",
 };
@@ -170,6 +170,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   std::string dns_policy = "allowlist", dns_refuse_code = "refused", health_check, tunnel_sni_check = "on";
   std::string upstream_proxy, upstream_bypass;
   std::string policy_mode = "enforce";
+  std::string allowed_methods;
   std::string ssl_bump_exclude, allow_urls;
   double dns_timeout = 2, client_hello_timeout = 10, dns_tcp_timeout = 5;
   std::vector<std::string> api_listen, api_keys, api_targets, api_base_paths;
@@ -231,6 +232,10 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
                  "would have refused, with the reason (audit.jsonl \"would_deny\"), to learn an allowlist; the SSRF "
                  "guard, --enable-dlp and malformed requests still refuse")
       ->check(CLI::IsMember({"enforce", "report"}));
+  app.add_option("--allowed-methods", allowed_methods,
+                 "comma list of the HTTP methods requests may use (e.g. GET,HEAD,OPTIONS for a read-only agent), "
+                 "checked on plain HTTP and bumped HTTPS; tunnels the proxy cannot look into (CONNECT to names not "
+                 "bumped, WebSocket upgrades) are then refused unless CONNECT is listed");
   app.add_flag("--enable-dlp", c.enable_dlp,
                "refuse (403, logged with the pattern's name and the URL redacted) requests whose URL carries a "
                "credential: GitHub, OpenAI, Anthropic, AWS, Google or Slack token shapes, bearer/authorization "
@@ -403,6 +408,11 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   c.client_hello_timeout = to_ms(client_hello_timeout);
   c.tunnel_sni_check = tunnel_sni_check == "on";
   c.report_only = policy_mode == "report";
+  if (app.count("--allowed-methods") > 0) {
+    auto methods = policy::parse_method_list(allowed_methods);
+    if (!methods) return methods.error();
+    c.allowed_methods = std::move(*methods);
+  }
   if (!upstream_proxy.empty()) {
     auto parent = parse_upstream_proxy(upstream_proxy);
     if (!parent) return parent.error();

@@ -337,8 +337,18 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     }
     policy::Decision d = policy_->decide(policy::Request{as_sent, port, tx_.is_connect});
     tx_.target.host = tx_.host;  // from here on only the canonical name: routed, sent as Host, logged
+    if (const char* why = method_refusal(); why && !let_through_in_report_mode(why)) {
+      spdlog::debug("denied {} {}:{}: {}", tx_.req.method, tx_.host, port, why);
+      tx_.rec.reason = why;
+      return fail({.kind = FailureKind::refuse,
+                   .status = 403,
+                   .code = ResultCode::tcp_denied,
+                   .squid_error = "ERR_ACCESS_DENIED",
+                   .text = method_denial_text(why),
+                   .close = tx_.is_connect || tx_.req.body != BodyKind::none});
+    }
     if (!d.allowed && !(tx_.is_connect && ctx_.bump && ctx_.bump->lifts_block(d, tx_.host)) &&
-        !let_through_in_report_mode(d)) {
+        !let_through_in_report_mode(policy::to_string(d.reason))) {
       spdlog::debug("denied {} {}:{}: {}", tx_.req.method, tx_.host, port, policy::to_string(d.reason));
       tx_.rec.reason = policy::to_string(d.reason);
       return fail({.kind = FailureKind::refuse,
@@ -373,12 +383,42 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   // --policy-mode report: a refusal of the domain policy is noted (log
   // record, stderr) and the request goes on. False when enforcing.
-  bool let_through_in_report_mode(const policy::Decision& d) {
+  bool let_through_in_report_mode(const char* reason) {
     if (!ctx_.config.report_only) return false;
-    tx_.rec.would_deny = policy::to_string(d.reason);
+    tx_.rec.would_deny = reason;
     spdlog::info("report mode: would deny {} {}:{}: {}", tx_.req.method, tx_.host, tx_.target.port,
                  tx_.rec.would_deny);
     return true;
+  }
+
+  // --allowed-methods: why this request may not go on (a reason code), or
+  // nullptr. A CONNECT is let on only toward a name the proxy will bump,
+  // where each request inside is checked; a WebSocket upgrade never, since
+  // after it data flows both ways unseen.
+  const char* method_refusal() const {
+    const auto& allowed = ctx_.config.allowed_methods;
+    if (allowed.empty()) return nullptr;
+    if (tx_.is_connect) {
+      return ctx_.config.raw_tunnels_allowed() || is_bumped(ctx_, tx_.host) ? nullptr : "tunnel_not_inspectable";
+    }
+    if (!policy::method_listed(allowed, tx_.req.method)) return "method_not_allowed";
+    const bool upgrade = tx_.req.connection_lists("upgrade") && tx_.req.find("upgrade") != nullptr;
+    return upgrade && !ctx_.config.raw_tunnels_allowed() ? "tunnel_not_inspectable" : nullptr;
+  }
+
+  std::string method_denial_text(const char* why) const {
+    std::string methods;
+    for (const auto& m : ctx_.config.allowed_methods) methods += (methods.empty() ? "" : ",") + m;
+    std::string text = "access to " + tx_.host + ":" + std::to_string(tx_.target.port) + " denied\nreason: " + why;
+    if (std::string_view(why) == "method_not_allowed") {
+      text += " (" + tx_.req.method + " is not among --allowed-methods " + methods + ")\nto allow it: --allowed-methods " +
+              methods + "," + tx_.req.method + "\n";
+    } else {
+      text += " (only " + methods + " are allowed, and the proxy cannot see the requests inside " +
+              (tx_.is_connect ? "this tunnel" : "a WebSocket") + ")\nto allow it: --ssl-bump (requests inside are then " +
+              "checked), or --allowed-methods " + methods + ",CONNECT\n";
+    }
+    return text;
   }
 
   // --enable-dlp found a credential shape in what the client named. The
@@ -690,7 +730,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       }
     }
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, tx_.target.port, true});
-    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, sni)) && !let_through_in_report_mode(d)) {
+    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, sni)) &&
+        !let_through_in_report_mode(policy::to_string(d.reason))) {
       tx_.rec.url = sni + ":" + std::to_string(tx_.target.port);
       tx_.rec.reason = policy::to_string(d.reason);
       const policy::Rule* rule = policy_->rule(d);
@@ -761,6 +802,12 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void hand_to_relay(std::string to_upstream, std::string to_client) {
+    if (!ctx_.config.raw_tunnels_allowed() && !let_through_in_report_mode("tunnel_not_inspectable")) {
+      // --allowed-methods: a tunnel whose name turned out not to be bumped
+      // (its ClientHello named an excluded one, or none) cannot be read.
+      tx_.rec.reason = "tunnel_not_inspectable";
+      return refuse_tunnel("--allowed-methods: the requests inside this tunnel cannot be seen", std::nullopt, 0x0303);
+    }
     tx_.phase = Phase::tunnel;
     timer_.cancel();
     Relay::Options o;

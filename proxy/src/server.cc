@@ -380,6 +380,7 @@ void Server::Impl::apply_settings(const Config& now) {
       {"client-hello-timeout", now.client_hello_timeout != was.client_hello_timeout},
       {"tunnel-sni-check", now.tunnel_sni_check != was.tunnel_sni_check},
       {"policy-mode", now.report_only != was.report_only},
+      {"allowed-methods", now.allowed_methods != was.allowed_methods},
       {"enable-dlp", now.enable_dlp != was.enable_dlp},
       {"upstream-proxy", now.upstream_proxy != was.upstream_proxy},
       {"upstream-bypass", now.upstream_bypass != was.upstream_bypass},

@@ -183,6 +183,16 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
       return deny(std::string("policy: ") + policy::to_string(d.reason) + (rule ? " (rule " + rule->text + ")" : ""),
                   TlsAlert::access_denied, alert_version_);
     }
+    if (!ctx_.config.raw_tunnels_allowed() && !is_bumped(ctx_, host_)) {
+      // --allowed-methods: the requests inside unbumped TLS cannot be seen.
+      if (ctx_.config.report_only) {
+        rec_.would_deny = "tunnel_not_inspectable";
+      } else {
+        rec_.reason = "tunnel_not_inspectable";
+        return deny("--allowed-methods: the requests inside this TLS connection cannot be seen (not bumped)",
+                    TlsAlert::access_denied, alert_version_);
+      }
+    }
     phase_ = Phase::upstream;
     arm(ctx_.config.connect_timeout, "connect timeout");
     via_parent_ = via_parent(ctx_.config, host_);

@@ -220,6 +220,18 @@ TEST_F(Options, PolicyModeReportIsAnnouncedAndAnythingElseRefused) {
             "[ERROR] Invalid --policy-mode: audit. Must be one of: enforce, report");
 }
 
+TEST_F(Options, AllowedMethodsAreReadAsAwfProxyReadsThem) {
+  auto none = parse({"--", "true"});
+  ASSERT_TRUE(none.ok()) << none.message();
+  EXPECT_TRUE(none->allowed_methods.empty());
+  auto some = parse({"--allowed-methods", "get,HEAD", "--", "true"});
+  ASSERT_TRUE(some.ok()) << some.message();
+  EXPECT_EQ(some->allowed_methods, (std::vector<std::string>{"GET", "HEAD"}));
+  EXPECT_EQ(error({"--allowed-methods", "GET,P/UT", "--", "true"}),
+            "[ERROR] --allowed-methods: \"P/UT\" is not an HTTP method");
+  EXPECT_NE(error({"--allowed-methods", "", "--", "true"}).find("an empty entry"), std::string::npos);
+}
+
 TEST_F(Options, UpstreamProxyFromTheFlagOrTheHostsVariablesWithNoProxyAsTheBypass) {
   auto none = parse({"--", "true"});
   ASSERT_TRUE(none.ok()) << none.message();

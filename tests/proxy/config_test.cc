@@ -73,6 +73,23 @@ TEST(Config, PolicyModeIsEnforceOrReport) {
   EXPECT_NE(bad.message().find("warn"), std::string::npos) << bad.message();
 }
 
+TEST(Config, AllowedMethodsAreUpperCasedAndBadOnesNamed) {
+  EXPECT_TRUE(parse({})->config.allowed_methods.empty());
+  EXPECT_TRUE(parse({})->config.raw_tunnels_allowed());
+  auto c = parse({"--allowed-methods", "get, HEAD,get"});
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->config.allowed_methods, (std::vector<std::string>{"GET", "HEAD"}));
+  EXPECT_FALSE(c->config.raw_tunnels_allowed());
+  EXPECT_TRUE(parse({"--allowed-methods", "GET,CONNECT"})->config.raw_tunnels_allowed());
+  auto bad = parse({"--allowed-methods", "GET,PO ST"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.message(), "--allowed-methods: \"PO ST\" is not an HTTP method");
+  auto empty = parse({"--allowed-methods", "GET,,HEAD"});
+  ASSERT_FALSE(empty);
+  EXPECT_NE(empty.message().find("an empty entry"), std::string::npos) << empty.message();
+  EXPECT_FALSE(parse({"--allowed-methods", ""}));
+}
+
 TEST(Config, UpstreamProxyAndBypassFromFlagOrFileWithClearErrors) {
   EXPECT_FALSE(parse({})->config.upstream_proxy);
   auto c = parse({"--upstream-proxy", "http://proxy.corp.test:8080", "--upstream-bypass", "corp.test,.svc.test"});

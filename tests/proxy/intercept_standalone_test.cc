@@ -110,6 +110,17 @@ TEST_F(StandaloneInterceptTest, InReportModeADeniedSniIsDialledAndLoggedWithWhat
   EXPECT_NE(audit[0].find("\"would_deny\":\"not_in_allowlist\""), std::string::npos) << audit[0];
 }
 
+TEST_F(StandaloneInterceptTest, ReadOnlyRefusesTransparentTlsItDoesNotBump) {
+  start_with_intercept({"--allowed-methods", "GET,HEAD"});
+  RunResult r = awf::testing::run({"curl", "-sS", "--max-time", "10", "--noproxy", "*", "-k", "--connect-to",
+                                   "allowed.test:443:127.0.0.1:" + std::to_string(tls_port_), "https://allowed.test/"});
+  EXPECT_NE(r.err.find("access denied"), std::string::npos) << r.err;
+  expect_fields(only_log_line(), {.code = "TCP_DENIED:HIER_NONE", .url = "allowed.test:443"});
+  auto audit = log_lines(1, "audit.jsonl");
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_NE(audit[0].find("\"reason\":\"tunnel_not_inspectable\""), std::string::npos) << audit[0];
+}
+
 TEST_F(StandaloneInterceptTest, AClientThatNeverFinishesItsHelloIsCutAtTheDeadline) {
   start_with_intercept({"--client-hello-timeout", "0.5"});
   auto c = TcpClient::connect("127.0.0.1", tls_port_);

@@ -219,6 +219,7 @@ TEST_F(NativeRuntime, ProxyGetsPolicyFlagsAndLogDirectory) {
   config_.tunnel_sni_check = false;
   config_.enable_dlp = true;
   config_.report_only = true;
+  config_.allowed_methods = "GET,HEAD";
   config_.upstream_proxy = "http://proxy.corp.test:8080";
   config_.upstream_bypass = "corp.test,svc.test";
   config_.proxy_logs_dir = (tmp_ / "logs").string();
@@ -232,7 +233,7 @@ TEST_F(NativeRuntime, ProxyGetsPolicyFlagsAndLogDirectory) {
                             "\n--allow-domains\ngithub.com,api.example.com\n--allow-domains\nx.org\n"
                             "--block-domains\nbad.github.com\n--allow-host-ports\n3000-3010\n"
                             "--enable-host-access\n--dns-servers\n8.8.8.8,1.1.1.1\n--dns-policy\nallowlist\n"
-                            "--tunnel-sni-check\noff\n--policy-mode\nreport\n--enable-dlp\n"
+                            "--tunnel-sni-check\noff\n--policy-mode\nreport\n--allowed-methods\nGET,HEAD\n--enable-dlp\n"
                             "--upstream-proxy\nhttp://proxy.corp.test:8080\n--upstream-bypass\ncorp.test,svc.test\n"
                             "--log-dir\n" + (tmp_ / "logs").string() + "\n--log-level\ninfo\n");
   // Flushed on SIGTERM after the command, and world-readable.

@@ -10,6 +10,7 @@
 #include "awf/cli/api_proxy.h"
 #include "awf/cli/command.h"
 #include "awf/cli/config_file.h"
+#include "awf/policy/methods.h"
 #include "awf/cli/dns.h"
 #include "awf/policy/entry.h"
 #include "awf/policy/sources.h"
@@ -143,6 +144,10 @@ void register_options(CLI::App& app, Options& o) {
                  "enforce: refuse what the policy denies; report: let it through and log what enforce would have "
                  "refused (audit.jsonl \"would_deny\"), to learn an allowlist with `awf logs suggest`")
       ->capture_default_str();
+  app.add_option("--allowed-methods", o.allowed_methods,
+                 "Comma-separated HTTP methods the command may use (e.g. GET,HEAD,OPTIONS for a read-only agent), "
+                 "checked on plain HTTP and with --ssl-bump on HTTPS; tunnels the proxy cannot look into are then "
+                 "refused unless CONNECT is listed");
   app.add_option("--allow-private-ranges", o.allow_private_ranges,
                  "Let allowed names resolve into these private/loopback ranges (CIDR list); "
                  "refused by default as SSRF / DNS-rebinding defence");
@@ -326,6 +331,11 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
     return fail("Invalid --policy-mode: " + o.policy_mode + ". Must be one of: enforce, report");
   }
   cfg.report_only = o.policy_mode == "report";
+  if (o.allowed_methods) {
+    auto methods = policy::parse_method_list(*o.allowed_methods);
+    if (!methods) return fail(methods.error().message);
+    cfg.allowed_methods = std::move(*methods);
+  }
   if (cfg.report_only) {
     note(Notice::Level::warn,
          "--policy-mode report: the domain policy is not enforced; what it would refuse is let through and logged "

@@ -3,6 +3,7 @@
 // that name the flag or key and the allowed form.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 #include "awf/api/provider.h"
 #include "awf/intercept/dns_filter.h"
+#include "awf/policy/methods.h"
 #include "awf/policy/ruleset.h"
 #include "awf/policy/sources.h"
 #include "awf/policy/url_pattern.h"
@@ -73,6 +75,16 @@ struct Config {
   // audit.jsonl). The SSRF guard, --enable-dlp and the protocol checks
   // still refuse.
   bool report_only = false;
+  // --allowed-methods: the only HTTP methods a request may use (a
+  // read-only agent: GET,HEAD,OPTIONS), checked where the proxy sees the
+  // method: plain HTTP and bumped HTTPS. Then a tunnel it cannot look into
+  // (CONNECT, transparent TLS or SOCKS to a name not bumped, a WebSocket
+  // upgrade) is refused too, unless CONNECT is in the list. Empty: any.
+  std::vector<std::string> allowed_methods;
+  bool raw_tunnels_allowed() const {
+    return allowed_methods.empty() ||
+           std::find(allowed_methods.begin(), allowed_methods.end(), "CONNECT") != allowed_methods.end();
+  }
   // --enable-dlp: URLs the proxy can read (plain HTTP, CONNECT authorities)
   // are refused when they carry a credential shape (policy/dlp.h).
   bool enable_dlp = false;

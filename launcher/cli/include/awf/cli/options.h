@@ -119,6 +119,7 @@ struct Options {
   std::string dns_policy = "allowlist";  // --dns-policy allowlist|open
   std::string tunnel_sni_check = "on";   // --tunnel-sni-check on|off
   std::string policy_mode = "enforce";   // --policy-mode enforce|report
+  std::optional<std::string> allowed_methods;  // --allowed-methods GET,HEAD,...
   std::string allow_private_ranges;      // --allow-private-ranges CIDR[,CIDR] (SSRF guard opt-in)
   std::string hosts_file;                // --hosts-file FILE (names the proxy resolves locally)
 
@@ -163,6 +164,7 @@ struct LaunchConfig {
   DnsPolicy dns_policy = DnsPolicy::allowlist;
   bool tunnel_sni_check = true;  // CONNECT tunnels to 443: the ClientHello's name is checked
   bool report_only = false;      // --policy-mode report: refusals logged, not enforced
+  std::vector<std::string> allowed_methods;  // --allowed-methods, upper case; empty: any
   bool enable_dlp = false;       // awf-proxy --enable-dlp
   // The parent HTTP proxy allowed requests go out through: --upstream-proxy,
   // else the host's https_proxy/HTTPS_PROXY/http_proxy/HTTP_PROXY. The

@@ -60,6 +60,7 @@ struct RuntimeConfig {
   std::string dns_policy;                  // "allowlist" | "open"; empty: proxy default
   bool tunnel_sni_check = true;            // false: awf-proxy --tunnel-sni-check off
   bool report_only = false;                // awf-proxy --policy-mode report
+  std::string allowed_methods;             // awf-proxy --allowed-methods list; empty: any
   bool enable_dlp = false;                 // awf-proxy --enable-dlp
   std::string upstream_proxy;              // awf-proxy --upstream-proxy URL; empty: direct
   std::string upstream_bypass;             // awf-proxy --upstream-bypass list
