@@ -102,8 +102,9 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
       if (force && relay_) relay_->close("shutdown");
       return;
     }
-    // Nothing received yet: nobody is waiting for this connection.
-    if (phase_ == Phase::greeting && in_.empty()) return close(false);
+    // Nothing received yet: nobody is waiting for this connection. (in_ is
+    // sized for the pending read, so its size says nothing here.)
+    if (phase_ == Phase::greeting && !received_any_) return close(false);
     if (force) {
       if (phase_ == Phase::greeting || phase_ == Phase::request) return ended_before_request("shutdown");
       spdlog::info("socks client {}:{}: closed at shutdown before the tunnel started", rec_.client_ip,
@@ -120,6 +121,7 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
     client_.async_read_some(asio::buffer(in_.data() + have, kReadChunk),
                             [self = shared_from_this(), have](const error_code& ec, std::size_t n) {
                               self->in_.resize(have + n);
+                              if (n > 0) self->received_any_ = true;
                               if (self->phase_ == Phase::greeting || self->phase_ == Phase::request) {
                                 self->on_client_bytes(ec);
                               } else if (self->phase_ == Phase::hello) {
@@ -427,7 +429,8 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
                     .client_ip = rec_.client_ip,
                     .client_port = rec_.client_port,
                     .original_dest = std::string(),
-                    .lifetime_end = lifetime_end_};
+                    .lifetime_end = lifetime_end_,
+                    .listener = Listener::socks};
     if (same && upstream_) start.upstream = std::move(*upstream_);
     in_.clear();
     close_upstream();
@@ -563,6 +566,7 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
   Phase phase_ = Phase::greeting;
 
   std::string in_;   // client bytes not consumed yet
+  bool received_any_ = false;  // the client sent at least one byte
   std::string out_;  // the message being written
   std::string host_;  // canonical destination host
   std::uint16_t port_ = 0;

@@ -340,6 +340,21 @@ TEST_F(SocksTest, ASilentClientIsClosedAtTheRequestDeadline) {
   EXPECT_NE(proxy_->stderr_text().find("request timeout before a complete request"), std::string::npos);
 }
 
+TEST_F(SocksTest, ASilentClientDoesNotHoldUpTheDrainAndLeavesNoRecord) {
+  start_socks();
+  auto c = TcpClient::connect("127.0.0.1", socks_port_);
+  ASSERT_TRUE(c);
+  std::this_thread::sleep_for(100ms);  // accepted, its read pending
+  const auto t0 = std::chrono::steady_clock::now();
+  proxy_->signal(SIGTERM);
+  auto code = proxy_->wait(10s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << proxy_->stderr_text();
+  // Not the 5 s --shutdown-timeout: nobody was waiting for that connection.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_EQ(awf::testing::read_file(dir_.file("access.log")), "");
+}
+
 TEST_F(SocksTest, FailuresToReachTheOriginMapToTheirReplyCodes) {
   start_socks();
   {
