@@ -239,7 +239,15 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
       }
     }
     const policy::Decision d = policy_->decide(policy::Request{as_sent, port_, true});
-    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, host_)) && !let_through_in_report_mode(d)) {
+    if (!ctx_.config.raw_tunnels_allowed() && !is_bumped(ctx_, host_) &&
+        !let_through_in_report_mode("tunnel_not_inspectable")) {
+      // --allowed-methods without CONNECT: the requests inside a tunnel that
+      // is not bumped cannot be checked.
+      rec_.reason = "tunnel_not_inspectable";
+      return deny("--allowed-methods: the requests inside this tunnel cannot be seen (not bumped)");
+    }
+    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, host_)) &&
+        !let_through_in_report_mode(policy::to_string(d.reason))) {
       rec_.reason = policy::to_string(d.reason);
       const policy::Rule* rule = policy_->rule(d);
       return deny(std::string("policy: ") + policy::to_string(d.reason) + (rule ? " (rule " + rule->text + ")" : ""));
@@ -256,12 +264,11 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
     dial_.start(shared_from_this(), &SocksSession::on_dialled, worker_, client_.get_executor(), host_, port_);
   }
 
-  // --policy-mode report, as for a CONNECT: a refusal of the domain policy
-  // is noted (log record, stderr) and the tunnel goes on. False when
-  // enforcing.
-  bool let_through_in_report_mode(const policy::Decision& d) {
+  // --policy-mode report, as for a CONNECT: a refusal (its reason code) is
+  // noted (log record, stderr) and the tunnel goes on. False when enforcing.
+  bool let_through_in_report_mode(const char* reason) {
     if (!ctx_.config.report_only) return false;
-    rec_.would_deny = policy::to_string(d.reason);
+    rec_.would_deny = reason;
     spdlog::info("report mode: would deny socks CONNECT {}: {}", rec_.url, rec_.would_deny);
     return true;
   }
@@ -399,7 +406,8 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
       }
     }
     const policy::Decision d = policy_->decide(policy::Request{hello.sni, port_, true});
-    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, sni)) && !let_through_in_report_mode(d)) {
+    if (!d.allowed && !(ctx_.bump && ctx_.bump->lifts_block(d, sni)) &&
+        !let_through_in_report_mode(policy::to_string(d.reason))) {
       rec_.reason = policy::to_string(d.reason);
       rec_.url = sni + ":" + std::to_string(port_);
       const policy::Rule* rule = policy_->rule(d);
@@ -456,6 +464,12 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
   }
 
   void start_relay() {
+    if (!ctx_.config.raw_tunnels_allowed() && !let_through_in_report_mode("tunnel_not_inspectable")) {
+      // --allowed-methods: a tunnel whose name turned out not to be bumped
+      // (its ClientHello named an excluded one, or none) cannot be read.
+      rec_.reason = "tunnel_not_inspectable";
+      return refuse_tunnel("--allowed-methods: the requests inside this tunnel cannot be seen", std::nullopt, 0x0303);
+    }
     phase_ = Phase::tunnel;
     timer_.cancel();
     Relay::Options o;

@@ -162,6 +162,24 @@ TEST_F(SocksTest, InReportModeWhatThePolicyWouldRefuseGoesThroughAndIsNoted) {
   EXPECT_NE(audit.find("\"would_deny\":\"not_in_allowlist\""), std::string::npos) << audit;
 }
 
+TEST_F(SocksTest, AllowedMethodsWithoutConnectRefuseATunnelThatIsNotBumped) {
+  start_socks({"--allow-domains", "allowed.test", "--allowed-methods", "GET,HEAD"});
+  auto c = greeted();
+  ASSERT_TRUE(c);
+  c->send(request_by_name("web.allowed.test", web_->port()));
+  EXPECT_EQ(reply_code(c->read_exactly(10)), 2);
+  EXPECT_EQ(web_->requests(), 0u);
+  expect_fields(only_log_line(), {.status = "403", .code = "TCP_DENIED:HIER_NONE"});
+  const std::string audit = audit_log(1);
+  EXPECT_NE(audit.find("\"reason\":\"tunnel_not_inspectable\""), std::string::npos) << audit;
+}
+
+TEST_F(SocksTest, AllowedMethodsListingConnectLetTunnelsThrough) {
+  start_socks({"--allow-domains", "allowed.test", "--allowed-methods", "GET,CONNECT"});
+  RunResult r = socks_curl("--socks5-hostname", {"-o", "/dev/null", "-w", "%{http_code}", web_url("web.allowed.test")});
+  EXPECT_EQ(r.out, "200") << r.err;
+}
+
 TEST_F(SocksTest, AnIpv4LiteralIsDeniedUnlessListed) {
   start_socks();
   const std::uint16_t port = web_->port();
