@@ -89,8 +89,9 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
       if (force && relay_) relay_->close("shutdown");
       return;
     }
-    // Nothing received yet: nobody is waiting for this connection.
-    if (phase_ == Phase::hello && hello_bytes_.empty()) return close(false);
+    // Nothing received yet: nobody is waiting for this connection. (The
+    // buffer is grown for the pending read: its size says nothing here.)
+    if (phase_ == Phase::hello && hello_received_ == 0) return close(false);
     if (force) {
       spdlog::info("tls-intercept client {}:{}: closed at shutdown before the tunnel started", rec_.client_ip,
                    rec_.client_port);
@@ -108,6 +109,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     client_.async_read_some(asio::buffer(hello_bytes_.data() + have, chunk),
                             [self = shared_from_this(), have](const error_code& ec, std::size_t n) {
                               self->hello_bytes_.resize(have + n);
+                              self->hello_received_ += n;
                               if (self->phase_ != Phase::hello) return;
                               self->on_hello_bytes(ec);
                             });
@@ -376,6 +378,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
   Phase phase_ = Phase::hello;
 
   std::string hello_bytes_;  // everything read from the client so far
+  std::size_t hello_received_ = 0;  // its length, also while a read is pending
   bool via_parent_ = false;  // out through --upstream-proxy
   std::string parent_leftover_;  // what the parent sent past its 200, for the client
   std::optional<intercept::SocketAddress> original_;

@@ -121,6 +121,18 @@ TEST_F(StandaloneInterceptTest, ReadOnlyRefusesTransparentTlsItDoesNotBump) {
   EXPECT_NE(audit[0].find("\"reason\":\"tunnel_not_inspectable\""), std::string::npos) << audit[0];
 }
 
+TEST_F(StandaloneInterceptTest, AnIdleRedirectedClientDoesNotHoldUpShutdown) {
+  start_with_intercept({"--shutdown-timeout", "20"});
+  auto c = TcpClient::connect("127.0.0.1", tls_port_);
+  ASSERT_TRUE(c);
+  std::this_thread::sleep_for(200ms);  // accepted, its first read pending
+  const auto started = std::chrono::steady_clock::now();
+  proxy_->signal(SIGTERM);
+  EXPECT_EQ(proxy_->wait(15s), std::optional<int>(0)) << proxy_->stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "waited for a client that sent nothing";
+  EXPECT_EQ(awf::testing::read_file(dir_.file("access.log")), "") << "nothing to log for it";
+}
+
 TEST_F(StandaloneInterceptTest, AClientThatNeverFinishesItsHelloIsCutAtTheDeadline) {
   start_with_intercept({"--client-hello-timeout", "0.5"});
   auto c = TcpClient::connect("127.0.0.1", tls_port_);
