@@ -20,6 +20,7 @@ packages=(
   systemd  # systemd-socket-activate, the socket-activation recipe's test (tests/proxy/sandbox_tools_test.cc)
   nodejs  # the end-to-end tests run the official LLM SDKs (tests/e2e/llm-sdks)
   publicsuffix  # registrable domains for `awf logs suggest` (policy/public_suffix.h)
+  python3-prometheus-client  # its text parser reads awf-proxy's /metrics back (tests/proxy/admin_test.cc)
 )
 
 # The official LLM SDKs the end-to-end tests run in the sandbox, pinned by

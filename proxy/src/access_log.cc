@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "awf/iso8601.h"
+#include "awf/proxy/metrics.h"
 
 namespace awf::proxy {
 
@@ -22,6 +23,18 @@ const char* to_string(ResultCode code) {
     case ResultCode::none_none: return "NONE_NONE";
   }
   return "NONE_NONE";
+}
+
+const char* to_string(Listener l) {
+  switch (l) {
+    case Listener::forward: return "forward";
+    case Listener::http_intercept: return "http_intercept";
+    case Listener::tls_intercept: return "tls_intercept";
+    case Listener::socks: return "socks";
+    case Listener::dns: return "dns";
+    case Listener::api: return "api";
+  }
+  return "forward";
 }
 
 const char* to_string(Hierarchy h) {
@@ -494,6 +507,7 @@ void AccessLog::write_out(Node* newest_first) {
   const LogFormat format = format_.load(std::memory_order_relaxed);
   while (list) {
     const LogRecord& r = list->record;
+    if (options_.metrics) options_.metrics->count(r);
     // Appended in place: no string per record.
     if (format == LogFormat::squid) {
       append_squid_native(text_, r);

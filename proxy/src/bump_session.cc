@@ -128,6 +128,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     rec_.client_ip = start_.client_ip;
     rec_.client_port = start_.client_port;
     rec_.original_dest = start_.original_dest;
+    rec_.listener = start_.listener;
     logged_ = false;
     deny_reason_ = nullptr;
     req_ = RequestHead{};

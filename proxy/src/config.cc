@@ -40,7 +40,7 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
 namespace {
 
 // The YAML keys, each the name of a long flag; `true` flags take no value.
-const char* const kFlagKeys[] = {"enable-host-access", "enable-dlp"};
+const char* const kFlagKeys[] = {"enable-host-access", "enable-dlp", "admin-allow-non-loopback"};
 const char* const kValueKeys[] = {
     "listen", "listen-socks", "allow-domains", "block-domains", "allow-domains-file", "block-domains-file", "ruleset-file",
     "allow-host-ports", "dns-servers", "hosts-file", "allow-private-ranges", "log-dir", "log-format", "log-level",
@@ -49,6 +49,7 @@ const char* const kValueKeys[] = {
     "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "policy-mode", "allowed-methods", "netns", "dns-tcp-timeout",
     "dns-tcp-max-connections", "upstream-proxy", "upstream-bypass", "api-listen", "api-key", "api-target", "api-base-path", "api-ca-cert",
     "ssl-bump-cert", "ssl-bump-key", "ssl-bump-upstream-ca", "ssl-bump-exclude", "allow-urls",
+    "admin-listen",
 };
 
 Result<std::vector<std::string>> yaml_to_flags(const std::string& path) {
@@ -167,6 +168,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   std::vector<std::string> listen, dns_servers, private_ranges;
   std::vector<std::string> listen_http, listen_tls, listen_dns;
   std::vector<std::string> listen_socks;
+  std::string admin_listen;
   std::string dns_policy = "allowlist", dns_refuse_code = "refused", health_check, tunnel_sni_check = "on";
   std::string upstream_proxy, upstream_bypass;
   std::string policy_mode = "enforce";
@@ -261,6 +263,13 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   app.add_option("--allow-urls", allow_urls,
                  "comma list of https:// URL patterns (awf's grammar, * wildcards); with it, a bumped request must "
                  "match one, else 403 (needs --ssl-bump-cert)");
+  app.add_option("--admin-listen", admin_listen,
+                 "ADDR:PORT of the admin listener: GET /metrics (Prometheus text), /healthz, /policy (JSON); in the "
+                 "proxy's own network namespace, never inside --netns; loopback only unless "
+                 "--admin-allow-non-loopback");
+  app.add_flag("--admin-allow-non-loopback", c.admin_allow_non_loopback,
+               "let --admin-listen bind an address other than loopback (anyone who reaches it reads the policy and "
+               "the traffic counts)");
   app.add_option("--health-check", health_check,
                  "probe the forward listener at ADDR:PORT and exit 0 when it answers, 1 otherwise (container "
                  "HEALTHCHECK); the probe is not logged");
@@ -395,6 +404,18 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     const std::string flag = "--api-base-path " + std::string(api::provider_name(split.first));
     AWF_TRY_ASSIGN(std::string path, api::normalize_base_path(flag, split.second));
     c.api_base_paths.push_back({split.first, std::move(path)});
+  }
+  if (!admin_listen.empty()) {
+    auto a = parse_listen_address(admin_listen);
+    if (!a) return Error{"--admin-listen" + a.message().substr(std::string_view("--listen").size())};
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(a->host, ec);
+    if (!c.admin_allow_non_loopback && (ec || !address.is_loopback())) {
+      return Error{"--admin-listen \"" + admin_listen +
+                   "\": not a loopback address; the admin endpoints show the policy and the traffic counts to "
+                   "whoever reaches them: use 127.0.0.1 or [::1], or add --admin-allow-non-loopback"};
+    }
+    c.admin_listen = *a;
   }
   if (!health_check.empty()) {
     auto a = parse_listen_address(health_check);

@@ -365,12 +365,14 @@ void answer_query(Worker& worker, std::span<const std::uint8_t> packet, const st
   const bool report = !d.forward && ctx.config.report_only && d.reason == intercept::DnsReason::not_allowed;
   if (report) spdlog::info("report mode: would refuse dns {}: {}", q.name, intercept::to_string(d.reason));
   if (!d.forward && !report) {
+    Worker::count(worker.dns_refused);
     LogRecord record = dns_refusal_record(client_ip, client_port, q);
     record.reason = intercept::to_string(d.reason);
     log_refusal(worker, std::move(record), intercept::to_string(d.reason));
     reply(intercept::build_dns_response(q, d.rcode));
     return;
   }
+  Worker::count(worker.dns_forwarded);
   const intercept::UpstreamQuery up = intercept::make_upstream_query(packet, q, intercept::random_dns_id());
   auto exchange = std::make_shared<DnsExchange>(
       executor, ctx.dns_upstreams, up, ctx.config.dns_timeout,

@@ -184,6 +184,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     tx_.rec.client_ip = client_ip_;
     tx_.rec.client_port = client_port_;
     if (original_) tx_.rec.original_dest = original_->to_string();
+    if (transparent_) tx_.rec.listener = Listener::http_intercept;
   }
 
   void parse_head() {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <atomic>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
@@ -121,6 +122,13 @@ struct Relay::Direction {
   }
 };
 
+namespace {
+// One increment and one decrement per tunnel, never per byte.
+std::atomic<std::uint64_t> relays_alive{0};
+}  // namespace
+
+std::uint64_t Relay::active() { return relays_alive.load(std::memory_order_relaxed); }
+
 Relay::Relay(tcp::socket client, tcp::socket upstream, Options options, Done done)
     : client_(std::move(client)),
       upstream_(std::move(upstream)),
@@ -128,9 +136,11 @@ Relay::Relay(tcp::socket client, tcp::socket upstream, Options options, Done don
       options_(options),
       done_(std::move(done)),
       up_(std::make_unique<Direction>()),
-      down_(std::make_unique<Direction>()) {}
+      down_(std::make_unique<Direction>()) {
+  relays_alive.fetch_add(1, std::memory_order_relaxed);
+}
 
-Relay::~Relay() = default;
+Relay::~Relay() { relays_alive.fetch_sub(1, std::memory_order_relaxed); }
 
 std::shared_ptr<Relay> Relay::start(tcp::socket client, tcp::socket upstream, std::string to_upstream,
                                     std::string to_client, Options options, Done done) {

@@ -19,6 +19,7 @@
 
 #include "awf/intercept/socket_activation.h"
 #include "awf/policy/dlp.h"
+#include "awf/proxy/admin.h"
 #include "awf/proxy/api_session.h"
 #include "awf/proxy/api_settings.h"
 #include "awf/proxy/api_upstream_pool.h"
@@ -28,6 +29,8 @@
 #include "awf/proxy/dns_frontend.h"
 #include "awf/proxy/http_session.h"
 #include "awf/proxy/listeners.h"
+#include "awf/proxy/metrics.h"
+#include "awf/proxy/relay.h"
 #include "awf/proxy/socks_session.h"
 #include "awf/proxy/tls_intercept.h"
 
@@ -118,6 +121,7 @@ struct Server::Impl {
   std::vector<std::string> argv;
   Config as_parsed;  // the settings before defaults were derived: what a reload compares with
   std::unique_ptr<Resolver> resolver;
+  std::unique_ptr<Metrics> metrics;  // --admin-listen only; outlives the log that counts into it
   std::unique_ptr<AccessLog> log;
   std::unique_ptr<ApiProxy> api;  // before the workers: their sessions use it until they are gone
   std::unique_ptr<policy::DlpScanner> dlp;  // the same
@@ -137,6 +141,10 @@ struct Server::Impl {
   void poll_drained(asio::io_context& control);
   std::shared_ptr<asio::steady_timer> force_timer;
   std::unique_ptr<asio::steady_timer> poll_timer;
+  std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
+  std::unique_ptr<AdminServer> admin;  // last: gone before everything it reads
+  Status open_admin();
+  LiveValues live_values() const;
 };
 
 namespace {
@@ -295,16 +303,19 @@ void Server::Impl::reload() {
   auto cl = parse_command_line(static_cast<int>(args.size()), args.data());
   if (!cl) {
     spdlog::error("policy reload failed, keeping the current policy: {}", cl.message());
+    if (metrics) metrics->count_reload(false);
     return;
   }
   std::vector<std::string> warnings;
   auto p = load_policy(cl->config, &warnings);
   if (!p) {
     spdlog::error("policy reload failed, keeping the current policy: {}", p.message());
+    if (metrics) metrics->count_reload(false);
     return;
   }
   for (const auto& w : warnings) spdlog::warn("{}", w);
   context.set_policy(std::move(*p));
+  if (metrics) metrics->count_reload(true);
   spdlog::info("policy reloaded ({} rules); new connections use it", context.policy()->rules().size());
   apply_settings(cl->config);
 }
@@ -395,6 +406,8 @@ void Server::Impl::apply_settings(const Config& now) {
       {"ssl-bump-upstream-ca", now.ssl_bump_upstream_ca != was.ssl_bump_upstream_ca},
       {"ssl-bump-exclude", now.ssl_bump_exclude != was.ssl_bump_exclude},
       {"allow-urls", url_patterns(now.allow_urls) != url_patterns(was.allow_urls)},
+      {"admin-listen", (now.admin_listen ? now.admin_listen->text() : "") != (was.admin_listen ? was.admin_listen->text() : "")},
+      {"admin-allow-non-loopback", now.admin_allow_non_loopback != was.admin_allow_non_loopback},
   };
   std::string pending;
   for (const auto& [name, changed] : changes) {
@@ -458,6 +471,33 @@ void Server::Impl::poll_drained(asio::io_context& control) {
   });
 }
 
+// --admin-listen: bound here, in the namespace the proxy runs in (never
+// --netns's: the agent must not reach it), served from run() on.
+Status Server::Impl::open_admin() {
+  if (!context.config.admin_listen) return ok_status();
+  auto server = AdminServer::open(*context.config.admin_listen,
+                                  {.context = &context, .metrics = metrics.get(), .live = [this] { return live_values(); }});
+  if (!server) return server.error();
+  admin = std::move(*server);
+  described.push_back(admin->local_address() + " (admin)");
+  return ok_status();
+}
+
+// Runs on the admin thread: only atomics and what never changes after start.
+LiveValues Server::Impl::live_values() const {
+  LiveValues v;
+  v.active_connections = context.connections.load(std::memory_order_relaxed);
+  v.active_tunnels = Relay::active();
+  for (const auto& w : workers) {
+    v.dns_forwarded += w->dns_forwarded.load(std::memory_order_relaxed);
+    v.dns_refused += w->dns_refused.load(std::memory_order_relaxed);
+  }
+  v.policy_generation = context.policy_generation.load(std::memory_order_relaxed);
+  v.start_time_seconds = std::chrono::duration<double>(started.time_since_epoch()).count();
+  v.version = proxy_version();
+  return v;
+}
+
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
@@ -510,7 +550,8 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
       return Error{"--log-dir \"" + config.log_dir + "\": not a directory"};
     }
   }
-  auto log = AccessLog::open({config.log_dir, config.log_format, proxy_version()});
+  if (config.admin_listen) impl->metrics = std::make_unique<Metrics>();
+  auto log = AccessLog::open({config.log_dir, config.log_format, proxy_version(), impl->metrics.get()});
   if (!log) return log.error();
   impl->log = std::move(*log);
   impl->context.log = impl->log.get();
@@ -532,6 +573,7 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
   }
   if (Status s = impl->start_api_proxy(*inherited); !s) return s.error();
   if (Status s = impl->bind_all(std::move(*inherited)); !s) return s.error();
+  if (Status s = impl->open_admin(); !s) return s.error();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -576,6 +618,7 @@ int Server::run() {
     });
   }
   for (const auto& b : m.described) std::fprintf(stderr, "awf-proxy: listening on %s\n", b.c_str());
+  if (m.admin) m.admin->start();
   std::fprintf(stderr, "awf-proxy: ready\n");
   std::fflush(stderr);
   control.run();
@@ -583,6 +626,7 @@ int Server::run() {
   m.poll_timer.reset();
   for (auto& w : m.workers) w->io.stop();
   for (auto& t : threads) t.join();
+  if (m.admin) m.admin->stop();
   m.resolver->stop();
   m.log->stop();
   spdlog::info("stopped");

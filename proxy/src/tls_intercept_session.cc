@@ -72,6 +72,7 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
                     rec_.client_port, original.message());
     }
     rec_.method = "CONNECT";
+    rec_.listener = Listener::tls_intercept;
     arm(ctx_.config.client_hello_timeout, "ClientHello timeout");
     read_hello();
   }
@@ -292,7 +293,8 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
                     .client_ip = rec_.client_ip,
                     .client_port = rec_.client_port,
                     .original_dest = rec_.original_dest,
-                    .lifetime_end = started_ + ctx_.config.client_lifetime};
+                    .lifetime_end = started_ + ctx_.config.client_lifetime,
+                    .listener = Listener::tls_intercept};
     upstream_.reset();
     phase_ = Phase::closed;
     start_bump_session(std::move(start), worker_);

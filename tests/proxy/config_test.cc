@@ -353,4 +353,51 @@ TEST(Config, SslBumpMintsOncePerNameAndKeepsABoundedCache) {
   EXPECT_EQ(bump.allow_urls(), nullptr);
 }
 
+TEST(Config, AdminListenIsOffByDefaultAndTakenFromFlagOrFile) {
+  auto none = parse({});
+  ASSERT_TRUE(none) << none.message();
+  EXPECT_FALSE(none->config.admin_listen);
+  auto v4 = parse({"--admin-listen", "127.0.0.1:9090"});
+  ASSERT_TRUE(v4) << v4.message();
+  ASSERT_TRUE(v4->config.admin_listen);
+  EXPECT_EQ(v4->config.admin_listen->text(), "127.0.0.1:9090");
+  auto v6 = parse({"--admin-listen", "[::1]:0"});
+  ASSERT_TRUE(v6) << v6.message();
+  EXPECT_EQ(v6->config.admin_listen->text(), "[::1]:0");
+  awf::testing::TempDir dir;
+  awf::testing::write_file(dir.file("c.yaml"), "admin-listen: 127.0.0.2:9191\nadmin-allow-non-loopback: false\n");
+  auto from_file = parse({"--config", dir.file("c.yaml")});
+  ASSERT_TRUE(from_file) << from_file.message();
+  ASSERT_TRUE(from_file->config.admin_listen);
+  EXPECT_EQ(from_file->config.admin_listen->text(), "127.0.0.2:9191");
+}
+
+TEST(Config, AdminListenOnANonLoopbackAddressIsRefusedWithoutItsFlag) {
+  for (const char* address : {"10.0.0.1:9090", "0.0.0.0:9090", "[::]:9090", "192.0.2.1:80"}) {
+    auto refused = parse({"--admin-listen", address});
+    ASSERT_FALSE(refused) << address;
+    EXPECT_NE(refused.message().find(std::string("--admin-listen \"") + address + "\""), std::string::npos)
+        << refused.message();
+    EXPECT_NE(refused.message().find("not a loopback address"), std::string::npos) << refused.message();
+    EXPECT_NE(refused.message().find("--admin-allow-non-loopback"), std::string::npos) << refused.message();
+    auto allowed = parse({"--admin-listen", address, "--admin-allow-non-loopback"});
+    ASSERT_TRUE(allowed) << allowed.message();
+    EXPECT_TRUE(allowed->config.admin_allow_non_loopback);
+  }
+}
+
+TEST(Config, AdminListenThatIsNoAddressIsRefusedNamingTheFlag) {
+  for (const char* bad : {"localhost:9090", "127.0.0.1", "127.0.0.1:99999", ""}) {
+    auto c = parse({"--admin-listen", bad, "--admin-allow-non-loopback"});
+    if (std::string_view(bad).empty()) {
+      // An empty value asks for nothing: the listener stays off.
+      ASSERT_TRUE(c) << c.message();
+      EXPECT_FALSE(c->config.admin_listen);
+      continue;
+    }
+    ASSERT_FALSE(c) << bad;
+    EXPECT_EQ(c.message().rfind("--admin-listen \"", 0), 0u) << c.message();
+  }
+}
+
 }  // namespace

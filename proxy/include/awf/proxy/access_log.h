@@ -31,6 +31,13 @@ const char* to_string(Hierarchy h);  // "HIER_DIRECT", "HIER_NONE", "DEFAULT_PAR
 
 enum class LogFormat : std::uint8_t { awf, squid };
 
+// The front end a transaction came through, for the admin listener's
+// metrics (metrics.h); the log formats do not show it.
+enum class Listener : std::uint8_t { forward, http_intercept, tls_intercept, socks, dns, api };
+const char* to_string(Listener l);  // "forward", "http_intercept", ...
+
+class Metrics;  // metrics.h
+
 struct LogRecord {
   std::chrono::system_clock::time_point time;  // when the transaction ended
   std::chrono::milliseconds duration{0};
@@ -93,6 +100,9 @@ struct LogRecord {
   std::string api_model;
   std::string api_request_id;
   std::uint64_t api_request_bytes = 0;
+  // Set by the front ends the other fields do not tell apart (intercepted
+  // HTTP and TLS); SOCKS, DNS and API records are known by their own fields.
+  Listener listener = Listener::forward;
 };
 
 // Pure formatters (no trailing newline); tests compare them field by field.
@@ -110,6 +120,9 @@ class AccessLog {
     std::string dir;  // empty: text lines to stderr, no audit file
     LogFormat format = LogFormat::awf;
     std::string version;  // for "_schema":"audit/v<version>"
+    // --admin-listen: every record is counted here by the writer thread
+    // (never by an I/O thread), whatever the log settings; null: not counted.
+    Metrics* metrics = nullptr;
   };
   // Opens the files (error names the path and errno) and starts the writer.
   static Result<std::unique_ptr<AccessLog>> open(const Options& options);

@@ -37,6 +37,7 @@ struct BumpStart {
   std::uint16_t client_port = 0;
   std::string original_dest;  // intercepted connections: where the client was headed
   std::chrono::steady_clock::time_point lifetime_end;
+  Listener listener = Listener::forward;  // the front end the tunnel came through, for the metrics
 };
 
 // Whether TLS for `host` (canonical) is bumped: --ssl-bump-cert is set and

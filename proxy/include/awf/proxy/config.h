@@ -113,6 +113,12 @@ struct Config {
   // connections and lookups stay in the namespace it was started in.
   std::string netns;
   std::optional<ListenAddress> health_check;  // --health-check: probe this forward listener and exit
+  // --admin-listen: /metrics, /healthz and /policy over plain HTTP (admin.h).
+  // Bound in the proxy's own network namespace, never inside --netns: the
+  // agent must not read or reach it. Loopback only unless
+  // --admin-allow-non-loopback.
+  std::optional<ListenAddress> admin_listen;
+  bool admin_allow_non_loopback = false;
   std::vector<ApiListen> api_listen;           // --api-listen PROVIDER=ADDR:PORT
   std::vector<ApiKeySource> api_keys;          // --api-key, in order (a later one wins)
   std::vector<ApiOverride> api_targets;        // --api-target

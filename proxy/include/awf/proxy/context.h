@@ -124,6 +124,15 @@ struct Worker {
   }
   void stop_all(bool force);  // posts stop(force) to every live connection
 
+  // Answers of this thread's DNS front end, for --admin-listen's metrics.
+  // Only this thread writes them (a load and a store: no locked
+  // instruction); the admin thread reads them.
+  std::atomic<std::uint64_t> dns_forwarded{0};
+  std::atomic<std::uint64_t> dns_refused{0};
+  static void count(std::atomic<std::uint64_t>& counter) {
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
   // Recent name answers of this thread: cache hits take no lock.
   Resolver::ThreadCache resolver_cache;
 

@@ -39,6 +39,10 @@ class Relay : public std::enable_shared_from_this<Relay> {
   static std::shared_ptr<Relay> start(boost::asio::ip::tcp::socket client, boost::asio::ip::tcp::socket upstream,
                                       std::string to_upstream, std::string to_client, Options options, Done done);
 
+  // Relays alive in this process now, every thread (the admin listener's
+  // awf_proxy_active_tunnels).
+  static std::uint64_t active();
+
   // Ends the relay now (shutdown, reload does not); `done` still runs.
   void close(const char* why);
 
