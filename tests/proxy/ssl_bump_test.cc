@@ -231,6 +231,20 @@ TEST_F(SslBumpTest, AnOriginCertificateThatDoesNotVerifyIsA502NamingWhy) {
   expect_fields(parse_detailed(lines[1]), {.method = "GET", .status = "502", .url = site_url("/echo")});
 }
 
+TEST_F(SslBumpTest, AnOriginThatNeverAnswersTheHandshakeIsA504AtTheConnectTimeout) {
+  auto idle = awf::testing::IdleListener::open("127.0.0.15", 0, /*silent=*/false);
+  ASSERT_TRUE(idle);
+  awf::testing::write_file(hosts_file(), awf::testing::read_file(hosts_file()) + "127.0.0.15 mute.site.test\n");
+  start_bumping({"--allow-host-ports", ports() + "," + std::to_string(site_->port()) + "," +
+                                           std::to_string(idle->port()),
+                 "--connect-timeout", "1"});
+  const auto started = std::chrono::steady_clock::now();
+  RunResult r = bumped_curl({"-i", "https://mute.site.test:" + std::to_string(idle->port()) + "/x"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\r\n\r\nHTTP/1.1 504 Gateway Timeout\r\n"), std::string::npos) << r.out;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+}
+
 TEST_F(SslBumpTest, AClientThatDoesNotTrustTheCaGetsNoResponse) {
   start_bumping({});
   RunResult r = curl({site_url("/echo")});
