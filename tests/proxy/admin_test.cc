@@ -218,6 +218,19 @@ TEST_F(AdminTest, PolicyShowsTheRulesAndReloadsAreCounted) {
                 "gauge awf_proxy_policy_generation{} 2"});
 }
 
+TEST_F(AdminTest, AChangedAdminAddressWaitsForARestart) {
+  awf::testing::write_file(dir_.file("c.yaml"), "allow-domains: [allowed.test]\n");
+  start_with_admin({"--config", dir_.file("c.yaml")});
+  if (HasFatalFailure() || IsSkipped()) return;
+  awf::testing::write_file(dir_.file("c.yaml"), "allow-domains: [allowed.test]\nadmin-allow-non-loopback: true\n");
+  proxy_->signal(SIGHUP);
+  auto warning = proxy_->wait_for_stderr("need a restart", 10s);
+  ASSERT_TRUE(warning) << proxy_->stderr_text();
+  EXPECT_NE(warning->find("admin-allow-non-loopback"), std::string::npos) << *warning;
+  // Still served where it was, and the reload was a good one.
+  samples_with({"counter awf_proxy_reloads_total{result=ok} 1"});
+}
+
 TEST_F(AdminTest, OnlyGetOnKnownPathsIsServed) {
   start_with_admin({"--allow-domains", "allowed.test"});
   if (HasFatalFailure() || IsSkipped()) return;

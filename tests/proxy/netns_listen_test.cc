@@ -127,5 +127,24 @@ TEST_F(NetnsListenTest, AUserWithoutTheRightToEnterItIsRefused) {
   EXPECT_NE(r.err.find("--netns \"" + netns_ + "\": Permission denied"), std::string::npos) << r.err;
 }
 
+TEST_F(NetnsListenTest, TheAdminListenerStaysInTheProxysOwnNamespace) {
+  start_proxy({"--netns", netns_, "--allow-domains", "allowed.test", "--admin-listen", "127.0.0.1:0"});
+  std::uint16_t admin_port = 0;
+  for (const auto& line : split(proxy_->stderr_text(), '\n')) {
+    if (line.find(" (admin)") == std::string::npos) continue;
+    const std::string address = line.substr(0, line.rfind(" ("));
+    admin_port = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+  }
+  ASSERT_NE(admin_port, 0) << proxy_->stderr_text();
+  const std::string url = "http://127.0.0.1:" + std::to_string(admin_port) + "/healthz";
+  // Outside, where the proxy runs: served.
+  RunResult here = awf::testing::run({"curl", "-sS", "--noproxy", "*", "--max-time", "10", url}, 15s);
+  EXPECT_EQ(here.out, "ok\n") << here.err;
+  // Inside the sandbox the same address is its own loopback: nothing there.
+  RunResult sandboxed = inside({"curl", "-sS", "--noproxy", "*", "--max-time", "5", url});
+  EXPECT_NE(sandboxed.exit_code, 0) << sandboxed.out;
+  EXPECT_EQ(sandboxed.out, "");
+}
+
 }  // namespace
 }  // namespace awf::proxy_test
