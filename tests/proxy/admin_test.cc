@@ -39,7 +39,7 @@ print('upstream', d['upstream_proxy'])
 
 class AdminTest : public ProxyTest {
  protected:
-  void start_with_admin(std::vector<std::string> extra) {
+  void start_with_admin(std::vector<std::string> extra, bool with_base = true) {
     // Debian's package serves Debian's interpreter, which another python3
     // earlier on PATH (pyenv, a venv) does not see.
     for (const char* candidate : {"/usr/bin/python3", "python3"}) {
@@ -50,7 +50,7 @@ class AdminTest : public ProxyTest {
     }
     AWF_REQUIRE_FACILITY(!python_.empty(), "python3-prometheus-client (scripts/install-deps.sh)");
     extra.insert(extra.end(), {"--admin-listen", "127.0.0.1:0"});
-    start_proxy(extra);
+    start_proxy(extra, with_base);
     admin_port_ = port_of("(admin)");
     ASSERT_NE(admin_port_, 0) << proxy_->stderr_text();
   }
@@ -169,6 +169,19 @@ TEST_F(AdminTest, MetricsCountTheRequestsThatWereMadeByFrontEndDecisionAndReason
   bool build_info = false;
   for (const auto& line : after) build_info = build_info || line.rfind("gauge awf_proxy_build_info{version=", 0) == 0;
   EXPECT_TRUE(build_info);
+}
+
+TEST_F(AdminTest, RequestsAreCountedWithoutALogDirectoryToo) {
+  // No --log-dir: the access lines go to stderr, and are counted all the same.
+  start_with_admin({"--listen", "127.0.0.1:0", "--hosts-file", hosts_file(), "--allow-private-ranges", "127.0.0.0/8",
+                    "--enable-host-access", "--allow-host-ports", ports(), "--allow-domains", "allowed.test"},
+                   false);
+  if (HasFatalFailure() || IsSkipped()) return;
+  EXPECT_EQ(status_of(web_url("web.allowed.test")), 200);
+  EXPECT_EQ(status_of(web_url("other.test")), 403);
+  samples_with({"counter awf_proxy_requests_total{decision=allowed,listener=forward,reason=allowed} 1",
+                "counter awf_proxy_requests_total{decision=denied,listener=forward,reason=not_in_allowlist} 1"});
+  EXPECT_NE(proxy_->stderr_text().find("TCP_DENIED:HIER_NONE http://other.test:"), std::string::npos);
 }
 
 TEST_F(AdminTest, AnOpenTunnelIsAnActiveTunnelUntilItCloses) {
