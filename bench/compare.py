@@ -12,7 +12,8 @@ import argparse
 import json
 import os
 import select
-import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -44,10 +45,11 @@ def loads(opts):
              ["--mode", "forward", "-k", "--target", f"{ORIGIN}:80", "--path", "/1k", "-c", c, "-d", d], 1 / 8),
         Load("tunnel_tls", "new CONNECT + TLS + 1 KiB",
              ["--mode", "tunnel-tls", "--target", f"{ORIGIN}:443", "--path", "/1k", "-c", c, "-d", d], 1 / 4),
-        # The same load through awf-proxy bumping (--ssl-bump-cert): TLS to the
-        # proxy with a minted certificate, the request read and decided, a second
-        # TLS connection to the origin, verified. Measured on its own awf-proxy
-        # ("awf-bump"); compared with the spliced tunnel above.
+        # The same load through a bumping proxy: TLS to the proxy with a minted
+        # certificate, the request read and decided, a second TLS connection to
+        # the origin, verified. Measured on awf-proxy with --ssl-bump-cert
+        # ("awf-bump") and on Squid with ssl-bump ("squid-bump"), each its own
+        # instance, both signing with the same per-run CA.
         Load("tunnel_tls_bumped", "bumped CONNECT + TLS + 1 KiB",
              ["--mode", "tunnel-tls", "--target", f"{ORIGIN}:443", "--path", "/1k", "-c", c, "-d", d], 1 / 4),
         Load("denied", "denied CONNECT (403)",
@@ -63,7 +65,9 @@ def loads(opts):
 
 # Loads only a bumping proxy runs, and the proxies that run only those.
 BUMP_LOADS = {"tunnel_tls_bumped"}
-BUMP_KINDS = {"awf-bump"}
+BUMP_KINDS = {"awf-bump", "squid-bump"}
+# Squid's certificate generator helper; only its OpenSSL build (squid-openssl) has it.
+SQUID_CERTGEN = "/usr/lib/squid/security_file_certgen"
 
 
 def selected_loads(opts, kind=None):
@@ -75,14 +79,91 @@ def selected_loads(opts, kind=None):
     return [load for load in wanted if load.key not in BUMP_LOADS]
 
 
-def start_bumping_awf(tb, opts, policy):
-    """awf-proxy with a CA made here (P-256, one day, key 0600) and the origin's
-    certificate as the only extra trust: what awf --ssl-bump runs."""
+def bump_ca(tb):
+    """The per-run CA both bumping proxies sign with (P-256, one day, key 0600),
+    made on first use: (certificate, key) paths."""
     ca, key = os.path.join(tb.root, "bump-ca.pem"), os.path.join(tb.root, "bump-ca-key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-days", "1", "-subj", "/CN=awf bench CA", "-keyout", key, "-out", ca],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.chmod(key, 0o600)
+    if not os.path.exists(ca):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "1", "-subj", "/CN=awf bench CA", "-keyout", key, "-out", ca],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.chmod(key, 0o600)
+    return ca, key
+
+
+def squid_can_bump():
+    """Whether the installed Squid is the OpenSSL build with its certificate
+    generator (Debian's squid-openssl); the GnuTLS build cannot bump."""
+    if not os.access(SQUID_CERTGEN, os.X_OK):
+        return False
+    r = subprocess.run([harness.SQUID_BIN, "-v"], capture_output=True, text=True)
+    return "--with-openssl" in r.stdout
+
+
+def start_bumping_squid(tb, policy):
+    """Squid bumping every CONNECT with the per-run CA: peek at the client's
+    hello (step 1, for the SNI), then bump; certificates minted by
+    security_file_certgen into a per-run database and kept in memory (16 MB);
+    the origin's certificate is the only trust for the connections to it, as
+    for awf-bump, so nothing is accepted unverified."""
+    ca, key = bump_ca(tb)
+    db = os.path.join(tb.root, "squid-bump-ssl_db")
+    subprocess.run([SQUID_CERTGEN, "-c", "-s", db, "-M", "16MB"], check=True, capture_output=True)
+    user = harness.squid_user()
+    if user:  # the helper runs as Squid's unprivileged user and writes there
+        for parent, dirs, files in os.walk(db):
+            for name in [parent] + [os.path.join(parent, n) for n in dirs + files]:
+                os.chown(name, user.pw_uid, user.pw_gid)
+    port_options = (f"ssl-bump tls-cert={ca} tls-key={key} generate-host-certificates=on "
+                    "dynamic_cert_mem_cache_size=16MB")
+    extra = [
+        f"sslcrtd_program {SQUID_CERTGEN} -s {db} -M 16MB",
+        "sslcrtd_children 4 startup=1 idle=1",
+        f"tls_outgoing_options cafile={tb.origin_cert}",
+        "acl step1 at_step SslBump1",
+        "ssl_bump peek step1",
+        "ssl_bump bump all",
+    ]
+    return tb.start_squid(policy, name="squid-bump", port_options=port_options, extra=extra)
+
+
+def check_bump(proxy, ca):
+    """One request the way a client trusting only the per-run CA makes it
+    (certificate chain and name verified; awf-loadgen does not verify): CONNECT,
+    TLS with SNI, GET /1k. Returns None when it worked, else what went wrong."""
+    try:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10,
+                                      source_address=(CLIENT_ADDR, 0)) as sock:
+            sock.sendall(f"CONNECT {ORIGIN}:443 HTTP/1.1\r\nHost: {ORIGIN}:443\r\n\r\n".encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return "proxy closed the connection after CONNECT"
+                head += chunk
+            if not head.startswith(b"HTTP/1.1 200"):
+                return "CONNECT answered " + head.split(b"\r\n", 1)[0].decode(errors="replace")
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies chain and name
+            ctx.load_verify_locations(cafile=ca)  # the only trust
+            with ctx.wrap_socket(sock, server_hostname=ORIGIN) as tls:
+                tls.sendall(f"GET /1k HTTP/1.1\r\nHost: {ORIGIN}\r\nConnection: close\r\n\r\n".encode())
+                reply = b""
+                try:
+                    while chunk := tls.recv(65536):
+                        reply += chunk
+                except ssl.SSLEOFError:
+                    pass  # closed without close_notify after the response
+            if not reply.startswith(b"HTTP/1.1 200"):
+                return "GET answered " + reply.split(b"\r\n", 1)[0].decode(errors="replace")
+            return None
+    except (OSError, ssl.SSLError) as e:
+        return f"{type(e).__name__}: {e}"
+
+
+def start_bumping_awf(tb, opts, policy):
+    """awf-proxy with the per-run CA and the origin's certificate as the only
+    extra trust: what awf --ssl-bump runs."""
+    ca, key = bump_ca(tb)
     extra = ["--threads", str(opts.awf_threads), "--log-level", "warn", "--ssl-bump-cert", ca, "--ssl-bump-key", key,
              "--ssl-bump-upstream-ca", tb.origin_cert] + opts.awf_arg
     return tb.start_awf_proxy(opts.awf_proxy, policy, name="awf-bump", extra=extra)
@@ -164,6 +245,8 @@ def start_proxy(tb, kind, opts, policy):
         return start_floor(tb, opts.floor)
     if kind == "awf-bump":
         return start_bumping_awf(tb, opts, policy)
+    if kind == "squid-bump":
+        return start_bumping_squid(tb, policy)
     # --max-connections: its default is derived from the fd limit and would stop
     # the idle-tunnel load before the tunnel count Squid is given.
     extra = ["--threads", str(opts.awf_threads), "--log-level", "warn",
@@ -194,6 +277,12 @@ def measure_all(tb, kinds, opts, policy):
                 print(f"compare.py: {kind} could not be started: {e}", file=sys.stderr)
                 continue
             results[kind] = {"loads": {}, "rss_start_kib": harness.read_proc_memory_kib(proxies[kind].pid)["VmRSS"]}
+            if kind in BUMP_KINDS:
+                problem = check_bump(proxies[kind], bump_ca(tb)[0])
+                results[kind]["bump_check"] = problem or "ok"
+                if problem:
+                    print(f"compare.py: {kind}: a client trusting only the per-run CA fails: {problem}",
+                          file=sys.stderr)
         rounds = {kind: {} for kind in proxies}
         for rnd in range(opts.rounds):
             order = list(proxies.items())
@@ -208,7 +297,7 @@ def measure_all(tb, kinds, opts, policy):
         for kind, per_load in rounds.items():
             results[kind]["loads"] = {key: best_round(rs) for key, rs in per_load.items()}
         for kind, proxy in proxies.items():
-            if kind in ("floor", "awf-bump"):
+            if kind in ("floor",) or kind in BUMP_KINDS:
                 continue  # holds no per-tunnel state worth comparing, or measures one load only
             if "idle" in opts.loads:
                 print(f"  {kind}: {opts.idle_tunnels} idle tunnels", file=sys.stderr, flush=True)
@@ -236,16 +325,20 @@ def print_table(results, opts):
     rows = []
     hdr = ("load", "unit", "squid CPU us", "awf CPU us", "awf/squid", "target", "result", "squid req/s",
            "awf req/s", "errors s/a")
-    bumped = results.get("awf-bump")
+    bumped, sq_bumped = results.get("awf-bump"), results.get("squid-bump")
     for load in selected_loads(opts):
         if load.key in BUMP_LOADS:
-            # Squid's ssl-bump needs its OpenSSL build (squid-openssl); Debian's
-            # squid package is built with GnuTLS and cannot bump, so the
-            # reference is Squid's spliced tunnel, the ratio only indicative.
-            s = sq["loads"].get("tunnel_tls", {}) if sq else {}
+            # Squid bumping needs its OpenSSL build (squid-openssl); with the
+            # GnuTLS one the reference is Squid's spliced tunnel, the ratio only
+            # indicative. No target either way.
+            if sq_bumped:
+                s, title = sq_bumped["loads"].get(load.key, {}), load.title
+            else:
+                s = sq["loads"].get("tunnel_tls", {}) if sq else {}
+                title = load.title + " (vs Squid splicing)"
             a = bumped["loads"].get(load.key, {}) if bumped else {}
             r = ratio(a.get("cpu_per_unit_us"), s.get("cpu_per_unit_us"))
-            rows.append((load.title + " (vs Squid splicing)", load.unit, fmt(s.get("cpu_per_unit_us")),
+            rows.append((title, load.unit, fmt(s.get("cpu_per_unit_us")),
                          fmt(a.get("cpu_per_unit_us")), fmt(r, "{:.3f}"), "none", "-", fmt(s.get("rps")),
                          fmt(a.get("rps")), f"{s.get('errors', '-')}/{a.get('errors', '-')}"))
             continue
@@ -300,6 +393,17 @@ def print_table(results, opts):
     print("-+-".join("-" * w for w in widths))
     for row in rows:
         print(line(row))
+    tls_rows = []
+    if {"tunnel_tls"} | BUMP_LOADS <= set(opts.loads):
+        for kind, key, how in (("squid", "tunnel_tls", "spliced"), ("squid-bump", "tunnel_tls_bumped", "bumped"),
+                               ("awf-proxy", "tunnel_tls", "spliced"), ("awf-bump", "tunnel_tls_bumped", "bumped")):
+            name = "squid" if kind.startswith("squid") else "awf-proxy"
+            m = (results.get(kind) or {}).get("loads", {}).get(key)
+            if not m:
+                continue
+            lat = m.get("latency_us", {})
+            tls_rows.append((name, how, fmt(m.get("cpu_per_unit_us")), fmt(m.get("rps")),
+                             fmt(lat.get("p50"), "{:.0f}"), fmt(lat.get("p99"), "{:.0f}"), str(m.get("errors", "-"))))
     if floor_rows:
         fhdr = ("load", "unit", "floor CPU us", "floor/squid", "target", "awf/floor", "floor req/s", "errors")
         widths = [max(len(str(x)) for x in col) for col in zip(fhdr, *floor_rows)]
@@ -308,6 +412,14 @@ def print_table(results, opts):
         print(line(fhdr))
         print("-+-".join("-" * w for w in widths))
         for row in floor_rows:
+            print(line(row))
+    if tls_rows:
+        thdr = ("proxy", "TLS", "CPU us/req", "req/s", "p50 us", "p99 us", "errors")
+        widths = [max(len(str(x)) for x in col) for col in zip(thdr, *tls_rows)]
+        print("\nnew CONNECT + TLS + 1 KiB, spliced and bumped (latency of the best-CPU round, from the loadgen):\n")
+        print(line(thdr))
+        print("-+-".join("-" * w for w in widths))
+        for row in tls_rows:
             print(line(row))
 
 
@@ -353,11 +465,19 @@ def main():
             sys.exit(f"compare.py: awf-floor not found at {opts.floor}; build it with "
                      f"cmake --build build-bench --target awf-floor (or --no-floor)")
         kinds.append("floor")
-    if opts.only != "squid" and BUMP_LOADS & set(opts.loads):
-        kinds.append("awf-bump")
+    if BUMP_LOADS & set(opts.loads):
+        if opts.only != "squid":
+            kinds.append("awf-bump")
+        if opts.only != "awf-proxy":
+            if squid_can_bump():
+                kinds.append("squid-bump")
+            else:
+                print(f"compare.py: this Squid cannot bump (needs the OpenSSL build, squid-openssl, and "
+                      f"{SQUID_CERTGEN}); the bumped load is compared with Squid's spliced tunnel",
+                      file=sys.stderr)
     if "awf-proxy" in kinds and not os.access(opts.awf_proxy, os.X_OK):
         sys.exit(f"compare.py: awf-proxy not found at {opts.awf_proxy} (--awf-proxy, or --only squid)")
-    if "squid" in kinds and not shutil.which("squid") and not os.path.exists(harness.SQUID_BIN):
+    if {"squid", "squid-bump"} & set(kinds) and not os.path.exists(harness.SQUID_BIN):
         sys.exit("compare.py: squid is not installed (--only awf-proxy to skip it)")
 
     policy = harness.Policy(allow=[ORIGIN, ECHO])

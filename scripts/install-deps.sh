@@ -13,7 +13,11 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcap-dev libseccomp-dev libnftables-dev libc-ares-dev libldns-dev
   # programs the tests and benchmarks run for real
-  nftables iproute2 curl openssl dnsutils squid nginx-light wrk dnsmasq-base
+  nftables iproute2 curl openssl dnsutils nginx-light wrk dnsmasq-base
+  # Squid built with OpenSSL: the same Squid 5.7 as Debian's squid (GnuTLS),
+  # which cannot ssl-bump; bench/compare.py's bumped load needs this one. It
+  # replaces squid, so apt removes a plain squid while installing it.
+  squid-openssl
   python3 procps util-linux gawk git
   bubblewrap  # a real sandbox for awf-proxy --netns (tests/proxy/netns_listen_test.cc)
   firejail podman runc  # more real sandboxes for awf-proxy --netns (tests/proxy/sandbox_tools_test.cc); runc: crun refuses hybrid cgroups

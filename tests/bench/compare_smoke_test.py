@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Smoke test of the benchmark pipeline: bench/compare.py with short loads,
-Squid, awf-proxy and awf-floor all measured, results read back from --json.
+Squid, awf-proxy and awf-floor all measured, and the bumped TLS load through
+awf-proxy and (with Squid's OpenSSL build) Squid, results read back from --json.
 
 Not a performance test (timings are not checked): it fails when a load stops
 working through any of the three (no request succeeds, a request fails, no
-CPU time is seen), when the idle-tunnel load cannot hold its tunnels, or when
+CPU time is seen), when the idle-tunnel load cannot hold its tunnels, when a
+client trusting only the per-run CA cannot get through a bumping proxy, or when
 compare.py itself breaks, so the comparison users run by hand keeps working.
 
 Exit codes: 0 pass, 1 fail, 77 skipped (not root, or squid/nginx missing;
@@ -83,6 +85,21 @@ def main():
                                 f"RSS {idle.get('rss_held_kib')}")
             if not side.get("log_lines"):
                 problems.append(f"{kind}: wrote no access.log line")
+    # The bumped load: awf-proxy always, Squid where its build can bump.
+    bumpers = ["awf-bump"]
+    if os.access("/usr/lib/squid/security_file_certgen", os.X_OK):
+        bumpers.append("squid-bump")
+    for kind in bumpers:
+        side = results.get(kind)
+        if not side:
+            problems.append(f"{kind}: not measured")
+            continue
+        if side.get("bump_check") != "ok":
+            problems.append(f"{kind}: verified request through it: {side.get('bump_check')}")
+        m = side["loads"].get("tunnel_tls_bumped") or {}
+        if m.get("failed") or not m.get("requests") or m.get("errors"):
+            problems.append(f"{kind} tunnel_tls_bumped: {m.get('requests')} requests, {m.get('errors')} errors "
+                            f"{m.get('errors_by_kind')} {m.get('failed') or ''}")
     for p in problems:
         print(f"FAIL: {p}")
     print("ok" if not problems else f"{len(problems)} problem(s)")

@@ -198,12 +198,13 @@ def squid_user():
     raise RuntimeError("Squid started as root needs an unprivileged user: neither 'proxy' nor 'nobody' exists")
 
 
-def squid_conf(policy, port, run_dir, hosts_file, dns_server="127.0.0.1", user=None):
+def squid_conf(policy, port, run_dir, hosts_file, dns_server="127.0.0.1", user=None, port_options="", extra=()):
     """squid.conf in awf's emission order (reference 3.1), with the loopback changes
     marked 'loopback:'. Those are: listen on 127.0.0.1 only; the agent's role is
     played by 127.0.0.0/8 source addresses, so they join localnet; resolve only
     through the hosts file, DNS pointed at a loopback NXDOMAIN responder; temp paths; an unprivileged
-    effective user."""
+    effective user. port_options follow the http_port address; extra lines go
+    last (the benchmark's ssl-bump setup)."""
     acls, present = squid_domain_acls(policy)
     c = [
         "# squid.conf shaped like awf's, for loopback reference runs (proxy_harness.py)",
@@ -217,7 +218,8 @@ def squid_conf(policy, port, run_dir, hosts_file, dns_server="127.0.0.1", user=N
         f"cache_log {run_dir}/logs/cache.log",
         "cache deny all",
         *acls,
-        f"http_port 127.0.0.1:{port}",  # loopback: instead of 3128 and [::]:3128
+        # loopback: instead of 3128 and [::]:3128
+        f"http_port 127.0.0.1:{port}" + (f" {port_options}" if port_options else ""),
         "acl localnet src 10.0.0.0/8",
         "acl localnet src 172.16.0.0/12",
         "acl localnet src 192.168.0.0/16",
@@ -274,6 +276,7 @@ def squid_conf(policy, port, run_dir, hosts_file, dns_server="127.0.0.1", user=N
         "udp_outgoing_address 127.0.0.1",
         "max_filedescriptors 20000",
         "logfile_rotate 0",
+        *extra,
     ]
     return "\n".join(c) + "\n"
 
@@ -430,7 +433,7 @@ http {{
 
     # -- proxies --
 
-    def start_squid(self, policy, name="squid"):
+    def start_squid(self, policy, name="squid", port_options="", extra=()):
         if not os.path.exists(SQUID_BIN):
             raise FileNotFoundError("squid is not installed")
         run_dir = os.path.join(self.root, name)
@@ -444,7 +447,7 @@ http {{
         conf = os.path.join(run_dir, "squid.conf")
         with open(conf, "w") as f:
             f.write(squid_conf(policy, port, run_dir, self.hosts_file, self.dns_ip,
-                               user.pw_name if user else None))
+                               user.pw_name if user else None, port_options, extra))
         proc = self.spawn([SQUID_BIN, "-N", "-f", conf], name)
         try:
             wait_for_port("127.0.0.1", port, timeout=20, proc=proc)
