@@ -5,6 +5,8 @@
 // again when it is gone.
 #include "awf/proxy/bump_session.h"
 
+#include "awf/proxy/budgets.h"
+
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -131,6 +133,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     rec_.listener = start_.listener;
     logged_ = false;
     deny_reason_ = nullptr;
+    retry_after_ = 0;
     req_ = RequestHead{};
     cursor_ = HeadCursor{};
     tx_started_ = Clock::now();
@@ -211,6 +214,21 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
       deny_reason_ = "url_not_allowed";
       return reply(403, ResultCode::tcp_denied, "ERR_ACCESS_DENIED",
                    "the URL " + rec_.url + " matches none of the --allow-urls patterns", req_.body != BodyKind::none);
+    }
+    if (ctx_.budgets) {
+      // --budget-rps: each request inside counts, against the name's
+      // registrable domain.
+      budget_key_ = ctx_.budgets->key_of(start_.name);
+      const Budgets::Verdict v = ctx_.budgets->admit(budget_key_, false);
+      if (v.refused && ctx_.config.report_only) {
+        rec_.would_deny = v.refused;
+      } else if (v.refused) {
+        deny_reason_ = v.refused;
+        retry_after_ = static_cast<int>(v.retry_after.count());
+        return reply(429, ResultCode::tcp_denied, "ERR_ACCESS_DENIED",
+                     std::string(v.refused) + ": " + budget_key_ + ", with every name under it, has spent its budget",
+                     req_.body != BodyKind::none);
+      }
     }
     if (up_) return send_request();
     if (raw_up_) return start_upstream_tls();
@@ -517,6 +535,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     page.close_connection = close_client_;
     page.head_only = req_.method == "HEAD";
     if (code == ResultCode::tcp_denied && deny_reason_) page.proxy_error = deny_reason_;
+    page.retry_after = retry_after_;
     render_error_page(out_client_, page);
     rec_.bytes_to_client = out_client_.size();
     rec_.content_type = "text/plain";
@@ -601,6 +620,9 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     if (logged_ || phase_ == Phase::closed) return;
     logged_ = true;
     record_end(rec_, tx_started_);
+    if (ctx_.budgets && !budget_key_.empty() && rec_.code != ResultCode::tcp_denied) {
+      ctx_.budgets->spend_bytes(budget_key_, rec_.bytes_to_client + req_.content_length);
+    }
     ctx_.log->write(rec_);
   }
 
@@ -658,6 +680,8 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
   // url_not_allowed (--allow-urls), credential_in_url (--enable-dlp),
   // host_mismatch (Host names another server), private_address.
   const char* deny_reason_ = nullptr;
+  int retry_after_ = 0;     // a budget refusal's Retry-After, seconds
+  std::string budget_key_;  // --budget-*: the registrable domain charged
 };
 
 }  // namespace

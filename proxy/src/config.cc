@@ -46,11 +46,30 @@ const char* const kValueKeys[] = {
     "allow-host-ports", "dns-servers", "hosts-file", "allow-private-ranges", "log-dir", "log-format", "log-level",
     "threads", "connect-timeout", "request-timeout", "read-timeout", "client-lifetime", "shutdown-timeout",
     "max-header-bytes", "max-connections", "listen-http-intercept", "listen-tls-intercept", "listen-dns",
-    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "policy-mode", "allowed-methods", "netns", "dns-tcp-timeout",
+    "dns-policy", "dns-refuse-code", "dns-timeout", "client-hello-timeout", "tunnel-sni-check", "policy-mode", "allowed-methods", "budget-rps", "budget-tunnels", "budget-bytes", "netns", "dns-tcp-timeout",
     "dns-tcp-max-connections", "upstream-proxy", "upstream-bypass", "api-listen", "api-key", "api-target", "api-base-path", "api-ca-cert",
     "ssl-bump-cert", "ssl-bump-key", "ssl-bump-upstream-ca", "ssl-bump-exclude", "allow-urls",
     "admin-listen",
 };
+
+// "500", "64K", "500M", "2G" (powers of 1024); nullopt when malformed or
+// too large.
+std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
+  std::uint64_t value = 0, unit = 1;
+  std::size_t i = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    if (value > (UINT64_MAX - 9) / 10) return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(text[i] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  const std::string_view suffix = text.substr(i);
+  if (suffix == "K" || suffix == "k") unit = 1024;
+  else if (suffix == "M" || suffix == "m") unit = 1024 * 1024;
+  else if (suffix == "G" || suffix == "g") unit = 1024ull * 1024 * 1024;
+  else if (!suffix.empty()) return std::nullopt;
+  if (value > UINT64_MAX / unit) return std::nullopt;
+  return value * unit;
+}
 
 Result<std::vector<std::string>> yaml_to_flags(const std::string& path) {
   YAML::Node root;
@@ -173,6 +192,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   std::string upstream_proxy, upstream_bypass;
   std::string policy_mode = "enforce";
   std::string allowed_methods;
+  std::string budget_bytes;
   std::string ssl_bump_exclude, allow_urls;
   double dns_timeout = 2, client_hello_timeout = 10, dns_tcp_timeout = 5;
   std::vector<std::string> api_listen, api_keys, api_targets, api_base_paths;
@@ -234,6 +254,17 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
                  "would have refused, with the reason (audit.jsonl \"would_deny\"), to learn an allowlist; the SSRF "
                  "guard, --enable-dlp and malformed requests still refuse")
       ->check(CLI::IsMember({"enforce", "report"}));
+  app.add_option("--budget-rps", c.budget_rps,
+                 "requests (and new tunnels) per second per registrable domain, all its names together "
+                 "(api.example.com and cdn.example.com are example.com's); over it: 429 with Retry-After")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--budget-tunnels", c.budget_tunnels,
+                 "concurrent tunnels (CONNECT, transparent TLS, SOCKS, WebSocket) per registrable domain; over it: "
+                 "429, or the tunnel refused")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  app.add_option("--budget-bytes", budget_bytes,
+                 "bytes per run per registrable domain, both directions (a number with K, M or G); once spent, new "
+                 "requests to its names get 429");
   app.add_option("--allowed-methods", allowed_methods,
                  "comma list of the HTTP methods requests may use (e.g. GET,HEAD,OPTIONS for a read-only agent), "
                  "checked on plain HTTP and bumped HTTPS; tunnels the proxy cannot look into (CONNECT to names not "
@@ -429,6 +460,13 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   c.client_hello_timeout = to_ms(client_hello_timeout);
   c.tunnel_sni_check = tunnel_sni_check == "on";
   c.report_only = policy_mode == "report";
+  if (app.count("--budget-bytes") > 0) {
+    auto bytes = parse_byte_size(budget_bytes);
+    if (!bytes || *bytes == 0) {
+      return Error{"--budget-bytes \"" + budget_bytes + "\": expected a positive number of bytes, e.g. 500M"};
+    }
+    c.budget_bytes = *bytes;
+  }
   if (app.count("--allowed-methods") > 0) {
     auto methods = policy::parse_method_list(allowed_methods);
     if (!methods) return methods.error();

@@ -25,6 +25,7 @@ const char* reason_phrase(int status) {
     case 403: return "Forbidden";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
@@ -65,6 +66,11 @@ void render_error_page(std::string& out, const ErrorPage& page) {
   out += "\r\nX-Squid-Error: ";
   out += page.squid_error;
   out += " 0\r\n";
+  if (page.retry_after > 0) {
+    out += "Retry-After: ";
+    out += std::to_string(page.retry_after);
+    out += "\r\n";
+  }
   if (!page.proxy_error.empty()) {
     out += "X-Proxy-Error: ";
     out += page.proxy_error;

@@ -20,6 +20,7 @@
 #include "awf/policy/host.h"
 #include "awf/proxy/bump_authority.h"
 #include "awf/proxy/bump_session.h"
+#include "awf/proxy/budgets.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/error_page.h"
 #include "awf/proxy/http_head.h"
@@ -77,6 +78,11 @@ struct Transaction {
   std::string host;  // canonical target host
   bool is_connect = false, websocket = false;
   bool via_parent = false;  // out through --upstream-proxy
+  // --budget-*: the registrable domain charged, and a tunnel's place in
+  // --budget-tunnels (given back when the transaction goes).
+  std::string budget_key;
+  std::shared_ptr<void> budget_tunnel;
+  std::uint64_t bytes_from_client = 0;  // tunnels: what the relay carried upstream
   bool host_had_port = false;  // transparent mode: the client's Host (or URL) carried the port
 
   bool up_reused = false;  // the upstream connection served an earlier request
@@ -117,6 +123,7 @@ struct Failure {
   bool close = true;                        // refuse: close the client connection after the page
   const char* why = nullptr;                // abort: the reason, also the relay's
   error_code error{};                       // upstream_write
+  int retry_after = 0;                      // refuse: Retry-After seconds, none when 0
 };
 
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
@@ -360,6 +367,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                    .close = tx_.is_connect || tx_.req.body != BodyKind::none});
     }
     tx_.websocket = !tx_.is_connect && tx_.req.connection_lists("upgrade") && tx_.req.find("upgrade") != nullptr;
+    if (ctx_.budgets && !(tx_.is_connect && is_bumped(ctx_, tx_.host))) {
+      // A CONNECT that will be bumped is charged per request inside.
+      tx_.budget_key = ctx_.budgets->key_of(tx_.host);
+      Budgets::Verdict v = ctx_.budgets->admit(tx_.budget_key, tx_.is_connect || tx_.websocket);
+      if (v.refused && !let_through_in_report_mode(v.refused)) return refuse_over_budget(v);
+      tx_.budget_tunnel = std::move(v.tunnel);
+    }
     tx_.via_parent = via_parent(ctx_.config, tx_.host);
     tx_.phase = Phase::upstream;
     // Connections to the parent are kept per destination too: an idle one
@@ -420,6 +434,29 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
               "checked), or --allowed-methods " + methods + ",CONNECT\n";
     }
     return text;
+  }
+
+  // --budget-*: this registrable domain has spent what it may. 429 (the
+  // client may try again after Retry-After; a bytes budget is spent for the
+  // run).
+  void refuse_over_budget(const Budgets::Verdict& v) {
+    spdlog::info("client {}:{}: {} {}:{} refused: {} for {}", client_ip_, client_port_, tx_.req.method, tx_.host,
+                 tx_.target.port, v.refused, tx_.budget_key);
+    tx_.rec.reason = v.refused;
+    std::string text = "access to " + tx_.host + ":" + std::to_string(tx_.target.port) + " refused\nreason: " +
+                       v.refused + " (" + tx_.budget_key + ", with every name under it, has spent its ";
+    const std::string_view which(v.refused);
+    text += which == "budget_rps"       ? "--budget-rps requests per second"
+            : which == "budget_tunnels" ? "--budget-tunnels concurrent tunnels"
+                                        : "--budget-bytes for this run";
+    text += ")\n";
+    return fail({.kind = FailureKind::refuse,
+                 .status = 429,
+                 .code = ResultCode::tcp_denied,
+                 .squid_error = "ERR_ACCESS_DENIED",
+                 .text = text,
+                 .close = tx_.is_connect || tx_.req.body != BodyKind::none,
+                 .retry_after = static_cast<int>(v.retry_after.count())});
   }
 
   // --enable-dlp found a credential shape in what the client named. The
@@ -492,6 +529,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     render_error_page(out_client_, ErrorPage{.status = f.status,
                                              .text = f.text,
                                              .squid_error = f.squid_error,
+                                             .retry_after = f.retry_after,
                                              .proxy_error = tx_.rec.reason,
                                              .close_connection = tx_.close_client,
                                              .head_only = req.method == "HEAD"});
@@ -821,6 +859,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     relay_ = Relay::start(std::move(client_), std::move(up), std::move(to_upstream), std::move(to_client), o,
                           [self = shared_from_this()](const Relay::Totals& t) {
                             self->tx_.rec.bytes_to_client += t.upstream_to_client;
+                            self->tx_.bytes_from_client += t.client_to_upstream;
                             spdlog::debug("tunnel {} ended: {} ({} B up, {} B down)", self->tx_.rec.url, t.end,
                                           t.client_to_upstream, t.upstream_to_client);
                             self->log_now();
@@ -1172,6 +1211,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (tx_.logged) return;
     tx_.logged = true;
     record_end(tx_.rec, tx_.started);
+    if (ctx_.budgets && !tx_.budget_key.empty() && tx_.rec.code != ResultCode::tcp_denied) {
+      // Both directions: a request body of known length, and tunnels' bytes.
+      const std::uint64_t sent = tx_.is_connect ? tx_.bytes_from_client : tx_.req.content_length;
+      ctx_.budgets->spend_bytes(tx_.budget_key, tx_.rec.bytes_to_client + sent);
+    }
     ctx_.log->write(tx_.rec);
   }
 

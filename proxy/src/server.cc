@@ -24,6 +24,7 @@
 #include "awf/proxy/api_settings.h"
 #include "awf/proxy/api_upstream_pool.h"
 #include "awf/proxy/api_token_source.h"
+#include "awf/proxy/budgets.h"
 #include "awf/proxy/bump_authority.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/dns_frontend.h"
@@ -126,6 +127,7 @@ struct Server::Impl {
   std::unique_ptr<ApiProxy> api;  // before the workers: their sessions use it until they are gone
   std::unique_ptr<policy::DlpScanner> dlp;  // the same
   std::unique_ptr<BumpAuthority> bump;      // the same
+  std::unique_ptr<Budgets> budgets;         // the same
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::string> bound;
   std::vector<std::string> described;  // "listening on" lines, every kind
@@ -392,6 +394,9 @@ void Server::Impl::apply_settings(const Config& now) {
       {"tunnel-sni-check", now.tunnel_sni_check != was.tunnel_sni_check},
       {"policy-mode", now.report_only != was.report_only},
       {"allowed-methods", now.allowed_methods != was.allowed_methods},
+      {"budget-rps", now.budget_rps != was.budget_rps},
+      {"budget-tunnels", now.budget_tunnels != was.budget_tunnels},
+      {"budget-bytes", now.budget_bytes != was.budget_bytes},
       {"enable-dlp", now.enable_dlp != was.enable_dlp},
       {"upstream-proxy", now.upstream_proxy != was.upstream_proxy},
       {"upstream-bypass", now.upstream_bypass != was.upstream_bypass},
@@ -535,6 +540,13 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
     if (!bump) return bump.error();
     impl->bump = std::move(*bump);
     impl->context.bump = impl->bump.get();
+  }
+  if (const BudgetLimits limits{config.budget_rps, config.budget_tunnels, config.budget_bytes}; limits.any()) {
+    // Budgets are per registrable domain: the Public Suffix List says which.
+    auto psl = policy::PublicSuffixList::load();
+    if (!psl) return Error{"--budget-*: " + psl.message() + " (the publicsuffix package ships it)"};
+    impl->budgets = std::make_unique<Budgets>(limits, std::move(*psl));
+    impl->context.budgets = impl->budgets.get();
   }
   if (!config.log_dir.empty()) {
     // Created when missing, as awf creates its log directories; 0750: the

@@ -21,6 +21,7 @@
 #include "awf/policy/host.h"
 #include "awf/proxy/bump_authority.h"
 #include "awf/proxy/bump_session.h"
+#include "awf/proxy/budgets.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/parent_proxy.h"
 #include "awf/proxy/relay.h"
@@ -252,6 +253,15 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
       const policy::Rule* rule = policy_->rule(d);
       return deny(std::string("policy: ") + policy::to_string(d.reason) + (rule ? " (rule " + rule->text + ")" : ""));
     }
+    if (ctx_.budgets && !is_bumped(ctx_, host_)) {  // a bumped one is charged per request inside
+      budget_key_ = ctx_.budgets->key_of(host_);
+      Budgets::Verdict v = ctx_.budgets->admit(budget_key_, true);
+      if (v.refused && !let_through_in_report_mode(v.refused)) {
+        rec_.reason = v.refused;
+        return deny(std::string(v.refused) + " spent for " + budget_key_);
+      }
+      budget_tunnel_ = std::move(v.tunnel);
+    }
     phase_ = Phase::upstream;
     arm(ctx_.config.connect_timeout, "connect timeout");
     via_parent_ = via_parent(ctx_.config, host_);
@@ -480,6 +490,10 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
     relay_ = Relay::start(std::move(client_), std::move(up), std::move(in_), std::move(parent_leftover_), o,
                           [self = shared_from_this()](const Relay::Totals& t) {
                             self->rec_.bytes_to_client += t.upstream_to_client;
+                            if (self->ctx_.budgets && !self->budget_key_.empty()) {
+                              self->ctx_.budgets->spend_bytes(self->budget_key_,
+                                                              t.client_to_upstream + t.upstream_to_client);
+                            }
                             spdlog::debug("socks tunnel {} ended: {} ({} B up, {} B down)", self->rec_.url, t.end,
                                           t.client_to_upstream, t.upstream_to_client);
                             self->log_now();
@@ -581,6 +595,8 @@ class SocksSession final : public Connection, public std::enable_shared_from_thi
 
   std::string in_;   // client bytes not consumed yet
   bool received_any_ = false;  // the client sent at least one byte
+  std::string budget_key_;              // --budget-*: the registrable domain charged
+  std::shared_ptr<void> budget_tunnel_;  // this tunnel's place in --budget-tunnels
   std::string out_;  // the message being written
   std::string host_;  // canonical destination host
   std::uint16_t port_ = 0;

@@ -19,6 +19,7 @@
 #include "awf/policy/host.h"
 #include "awf/proxy/bump_authority.h"
 #include "awf/proxy/bump_session.h"
+#include "awf/proxy/budgets.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/parent_proxy.h"
 #include "awf/proxy/relay.h"
@@ -196,6 +197,18 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
                     TlsAlert::access_denied, alert_version_);
       }
     }
+    if (ctx_.budgets && !is_bumped(ctx_, host_)) {  // a bumped one is charged per request inside
+      budget_key_ = ctx_.budgets->key_of(host_);
+      Budgets::Verdict v = ctx_.budgets->admit(budget_key_, true);
+      if (v.refused && ctx_.config.report_only) {
+        rec_.would_deny = v.refused;
+      } else if (v.refused) {
+        // No page can carry a Retry-After to a TLS client: the log says why.
+        rec_.reason = v.refused;
+        return deny(std::string(v.refused) + " spent for " + budget_key_, TlsAlert::access_denied, alert_version_);
+      }
+      budget_tunnel_ = std::move(v.tunnel);
+    }
     phase_ = Phase::upstream;
     arm(ctx_.config.connect_timeout, "connect timeout");
     via_parent_ = via_parent(ctx_.config, host_);
@@ -269,6 +282,10 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
     relay_ = Relay::start(std::move(client_), std::move(up), std::move(hello_bytes_), std::move(parent_leftover_), o,
                           [self = shared_from_this()](const Relay::Totals& t) {
                             self->rec_.bytes_to_client += t.upstream_to_client;
+                            if (self->ctx_.budgets && !self->budget_key_.empty()) {
+                              self->ctx_.budgets->spend_bytes(self->budget_key_,
+                                                              t.client_to_upstream + t.upstream_to_client);
+                            }
                             spdlog::debug("tls-intercept tunnel {} ended: {} ({} B up, {} B down)", self->rec_.url,
                                           t.end, t.client_to_upstream, t.upstream_to_client);
                             self->log_now();
@@ -381,6 +398,8 @@ class TlsInterceptSession final : public Connection, public std::enable_shared_f
 
   std::string hello_bytes_;  // everything read from the client so far
   std::size_t hello_received_ = 0;  // its length, also while a read is pending
+  std::string budget_key_;              // --budget-*: the registrable domain charged
+  std::shared_ptr<void> budget_tunnel_;  // this tunnel's place in --budget-tunnels
   bool via_parent_ = false;  // out through --upstream-proxy
   std::string parent_leftover_;  // what the parent sent past its 200, for the client
   std::optional<intercept::SocketAddress> original_;

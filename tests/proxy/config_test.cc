@@ -90,6 +90,23 @@ TEST(Config, AllowedMethodsAreUpperCasedAndBadOnesNamed) {
   EXPECT_FALSE(parse({"--allowed-methods", ""}));
 }
 
+TEST(Config, BudgetsTakeNumbersAndSizesAndNameBadOnes) {
+  auto c = parse({"--budget-rps", "2.5", "--budget-tunnels", "4", "--budget-bytes", "500M"});
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ(c->config.budget_rps, 2.5);
+  EXPECT_EQ(c->config.budget_tunnels, 4u);
+  EXPECT_EQ(c->config.budget_bytes, 500ull * 1024 * 1024);
+  EXPECT_EQ(parse({"--budget-bytes", "64k"})->config.budget_bytes, 65536u);
+  EXPECT_EQ(parse({"--budget-bytes", "1000"})->config.budget_bytes, 1000u);
+  for (const char* bad : {"", "0", "5T", "M", "-1", "99999999999999999999"}) {
+    auto r = parse({"--budget-bytes", bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.message().find(std::string("--budget-bytes \"") + bad + "\""), std::string::npos) << r.message();
+  }
+  EXPECT_FALSE(parse({"--budget-rps", "0"}));
+  EXPECT_FALSE(parse({"--budget-tunnels", "0"}));
+}
+
 TEST(Config, UpstreamProxyAndBypassFromFlagOrFileWithClearErrors) {
   EXPECT_FALSE(parse({})->config.upstream_proxy);
   auto c = parse({"--upstream-proxy", "http://proxy.corp.test:8080", "--upstream-bypass", "corp.test,.svc.test"});

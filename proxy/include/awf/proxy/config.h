@@ -81,6 +81,11 @@ struct Config {
   // (CONNECT, transparent TLS or SOCKS to a name not bumped, a WebSocket
   // upgrade) is refused too, unless CONNECT is in the list. Empty: any.
   std::vector<std::string> allowed_methods;
+  // --budget-rps, --budget-tunnels, --budget-bytes: what may be spent per
+  // registrable domain (budgets.h); zero: no limit.
+  double budget_rps = 0;
+  std::size_t budget_tunnels = 0;
+  std::uint64_t budget_bytes = 0;
   bool raw_tunnels_allowed() const {
     return allowed_methods.empty() ||
            std::find(allowed_methods.begin(), allowed_methods.end(), "CONNECT") != allowed_methods.end();

@@ -35,6 +35,7 @@ class DlpScanner;  // dlp.h
 namespace awf::proxy {
 class ApiUpstreamPool;   // api_upstream_pool.h
 class BumpAuthority;     // bump_authority.h
+class Budgets;           // budgets.h
 
 struct ProxyContext {
   Config config;
@@ -59,6 +60,9 @@ struct ProxyContext {
   // --ssl-bump-cert: the CA, minted certificates and bump settings; null
   // when TLS is never terminated. Set before any I/O thread starts.
   BumpAuthority* bump = nullptr;
+  // --budget-*: what each registrable domain may still spend; null when no
+  // budget is set. Set before any I/O thread starts.
+  Budgets* budgets = nullptr;
 
   // The current policy. Connections take it through their worker
   // (Worker::current_policy), which reloads it only when the generation

@@ -24,6 +24,7 @@ struct ErrorPage {
   int status = 0;
   std::string_view text;        // the body, without "awf-proxy: " and the final newline (both added)
   const char* squid_error = "";  // X-Squid-Error, e.g. "ERR_ACCESS_DENIED"
+  int retry_after = 0;             // Retry-After in seconds; none when 0
   std::string_view proxy_error{};  // X-Proxy-Error, the refusal's reason code; none when empty
   bool close_connection = true;  // "Connection: close", else keep-alive
   bool head_only = false;        // the request was HEAD: no body, Content-Length still its size

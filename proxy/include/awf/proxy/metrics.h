@@ -22,12 +22,13 @@ class Metrics {
   // the proxy writes into a refused record's "reason" (policy, SSRF guard,
   // DLP, TLS, SSL bump, DNS), then "other" for a refusal without a known
   // code. A closed set, so the label's cardinality stays fixed.
-  static constexpr std::array<std::string_view, 19> kReasons = {
+  static constexpr std::array<std::string_view, 22> kReasons = {
       "allowed",        "not_in_allowlist",         "empty_allowlist",    "blocklisted",
       "port_not_allowed", "ip_literal",             "scope_mismatch",     "invalid_host",
       "private_address", "credential_in_url",       "unacceptable_client_hello",
       "tunnel_not_inspectable", "host_mismatch",    "method_not_allowed", "url_not_allowed",
-      "not_allowed",    "invalid_name",             "zone_transfer",      "other"};
+      "not_allowed",    "invalid_name",             "zone_transfer",      "budget_rps",
+      "budget_tunnels", "budget_bytes",             "other"};
   static constexpr std::size_t kListeners = 6;  // Listener's values
   // Upper bounds of the duration histogram's buckets, in milliseconds.
   static constexpr std::array<std::int64_t, 15> kDurationBucketsMs = {
