@@ -70,6 +70,8 @@ void apply_proxy_settings(const cli::LaunchConfig& cfg, runtime::RuntimeConfig& 
     rc.allowed_methods += (rc.allowed_methods.empty() ? "" : ",") + method;
   }
   rc.enable_dlp = cfg.enable_dlp;
+  rc.ssl_bump = cfg.ssl_bump;
+  rc.allow_urls = cfg.allow_urls;
   if (cfg.upstream_proxy) rc.upstream_proxy = cfg.upstream_proxy->url();
   for (const auto& domain : cfg.upstream_bypass) {
     rc.upstream_bypass += (rc.upstream_bypass.empty() ? "" : ",") + domain;

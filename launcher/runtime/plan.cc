@@ -75,6 +75,11 @@ Status plan_proxy(const RuntimeConfig& config, const fs::path& log_dir, Plan& pl
   if (config.report_only) p.insert(p.end(), {"--policy-mode", "report"});
   if (!config.allowed_methods.empty()) p.insert(p.end(), {"--allowed-methods", config.allowed_methods});
   if (config.enable_dlp) p.push_back("--enable-dlp");
+  // --ssl-bump: the run's CA, made by the runtime before the plan.
+  if (!config.ssl_bump_cert.empty()) {
+    p.insert(p.end(), {"--ssl-bump-cert", config.ssl_bump_cert, "--ssl-bump-key", config.ssl_bump_key});
+    if (!config.allow_urls.empty()) p.insert(p.end(), {"--allow-urls", config.allow_urls});
+  }
   if (!config.upstream_proxy.empty()) p.insert(p.end(), {"--upstream-proxy", config.upstream_proxy});
   if (!config.upstream_bypass.empty()) p.insert(p.end(), {"--upstream-bypass", config.upstream_bypass});
   p.insert(p.end(), {"--log-dir", log_dir.string()});
@@ -154,6 +159,16 @@ Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir, con
   // do, the ruleset redirects port 53, but resolv.conf should not promise
   // others.)
   set_default("AWF_DNS_SERVERS", "127.0.0.1");
+  // --ssl-bump: the command trusts the run's CA through a bundle of the
+  // system's CAs plus it, in every variable common TLS stacks read (awf's
+  // entrypoint sets these too); set over any inherited value, which would
+  // leave the minted certificates untrusted.
+  if (!config.ssl_bump_bundle.empty()) {
+    for (const char* key : {"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                            "GIT_SSL_CAINFO"}) {
+      set_env(env, key, config.ssl_bump_bundle);
+    }
+  }
   return plan;
 }
 

@@ -19,6 +19,7 @@
 #include "agent_child.h"
 #include "awf/runtime/cleanup.h"
 #include "awf/runtime/runtime.h"
+#include "awf/runtime/session_ca.h"
 #include "deadline.h"
 #include "diagnostics.h"
 #include "awf/errno_text.h"
@@ -127,6 +128,26 @@ int finish_command(const Outcome& outcome, Child& agent, Proxy& proxy, const Run
   return 0;
 }
 
+// --ssl-bump: the run's CA in <work>/ssl (0700: the key never reaches the
+// command) and the command's trust bundle in its private /tmp, where it
+// reads it as /tmp/awf-ssl/ca-bundle.pem.
+Result<RuntimeConfig> with_session_ca(const RuntimeConfig& config, const WorkDir& work, const RunDirectories& dirs) {
+  if (dirs.private_tmp.empty()) {
+    return Error{"--ssl-bump cannot be combined with --share-host-tmp: the CA bundle the command trusts is placed in "
+                 "its private /tmp"};
+  }
+  const fs::path key_dir = work.path() / "ssl";
+  AWF_TRY(make_directory(key_dir, 0700));
+  const fs::path bundle_dir = dirs.private_tmp / "awf-ssl";
+  AWF_TRY(make_directory(bundle_dir, 0755));
+  AWF_TRY_ASSIGN(SessionCa ca, make_session_ca(key_dir, bundle_dir / "ca-bundle.pem"));
+  RuntimeConfig with_ca = config;
+  with_ca.ssl_bump_cert = ca.cert.string();
+  with_ca.ssl_bump_key = ca.key.string();
+  with_ca.ssl_bump_bundle = "/tmp/awf-ssl/ca-bundle.pem";
+  return with_ca;
+}
+
 }  // namespace
 
 Result<int> run_native(const RuntimeConfig& config) {
@@ -142,7 +163,14 @@ Result<int> run_native(const RuntimeConfig& config) {
   auto dirs = make_run_directories(config, *work);
   if (!dirs) return dirs.error();
   if (config.on_log_dir) config.on_log_dir(dirs->log_dir.string());
-  auto plan = make_plan(config, dirs->log_dir, dirs->private_tmp);
+  // With --ssl-bump, the plan is made from a copy that names the run's CA.
+  std::optional<RuntimeConfig> with_ca;
+  if (config.ssl_bump) {
+    auto made = with_session_ca(config, *work, *dirs);
+    if (!made) return made.error();
+    with_ca = std::move(*made);
+  }
+  auto plan = make_plan(with_ca ? *with_ca : config, dirs->log_dir, dirs->private_tmp);
   if (!plan) return plan.error();
   auto signals = SignalWatch::start();
   if (!signals) return signals.error();

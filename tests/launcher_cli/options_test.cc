@@ -184,8 +184,6 @@ TEST_F(Options, DockerOnlyFlagsAreRefusedByTheNativeRuntime) {
       {{"--topology-attach", "mcp"}, "--topology-attach"},
       {{"--dns-over-https"}, "--dns-over-https"},
       {{"--allow-host-service-ports", "5432"}, "--allow-host-service-ports"},
-      {{"--ssl-bump"}, "--ssl-bump"},
-      {{"--ssl-bump", "--allow-urls", "https://github.com/o/*"}, "--ssl-bump"},
       {{"--rate-limit-rpm", "60"}, "--rate-limit-rpm"},
       {{"--max-model-multiplier", "2"}, "--max-model-multiplier"},
       {{"--no-rate-limit"}, "--no-rate-limit"},

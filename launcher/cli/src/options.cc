@@ -14,6 +14,7 @@
 #include "awf/cli/dns.h"
 #include "awf/policy/entry.h"
 #include "awf/policy/sources.h"
+#include "awf/policy/url_pattern.h"
 
 namespace awf::cli {
 
@@ -51,7 +52,7 @@ void register_options(CLI::App& app, Options& o) {
                           "Comma-separated blocked domains (overrides allow list). Supports wildcards."));
   one_each(app.add_option("--block-domains-file", o.block_domains_files,
                           "Path to file with blocked domains (one per line, supports # comments)"));
-  app.add_flag("--ssl-bump", o.ssl_bump, "Enable SSL Bump for HTTPS content inspection (not in the native runtime)");
+  app.add_flag("--ssl-bump", o.ssl_bump, "Enable SSL Bump for HTTPS content inspection: a CA made for the run, trusted by the command, lets the proxy read and decide each HTTPS request");
   app.add_option("--allow-urls", o.allow_urls, "Comma-separated allowed URL patterns for HTTPS (requires --ssl-bump)");
 
   // Image management (docker runtime only)
@@ -342,6 +343,7 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
          "(\"would_deny\" in audit.jsonl; `awf logs suggest` turns the log into an allowlist)");
   }
   cfg.enable_dlp = o.enable_dlp;
+  cfg.ssl_bump = o.ssl_bump;
 
   if (!o.security_mode.empty() && o.security_mode != "strict" && o.security_mode != "compat") {
     return fail("Invalid --security-mode: " + o.security_mode + ". Must be one of: strict, compat");
@@ -484,6 +486,12 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
   if (!o.allow_urls.empty() && !policy::split_domain_list(o.allow_urls).empty() && !o.ssl_bump) {
     return fail("--allow-urls requires --ssl-bump to be enabled");
   }
+  if (o.ssl_bump && !o.allow_urls.empty()) {
+    // awf's grammar and messages, the code awf-proxy compiles them with.
+    auto patterns = policy::parse_url_patterns(o.allow_urls);
+    if (!patterns.ok()) return fail(patterns.message());
+    for (const auto& p : *patterns) cfg.allow_urls += (cfg.allow_urls.empty() ? "" : ",") + p.text;
+  }
 
   if (!is_memory_limit(o.memory_limit)) {
     return fail("Invalid --memory-limit value \"" + o.memory_limit +
@@ -564,8 +572,6 @@ Result<LaunchConfig> finalize_options(const CLI::App& app, Options o, const Fina
       {"--dns-over-https", o.dns_over_https.has_value(), "there is no DoH sidecar; see --dns-policy"},
       {"--allow-host-service-ports", !o.allow_host_service_ports.empty(),
        "there is no host gateway; use --enable-host-access with --allow-host-ports"},
-      {"--ssl-bump", o.ssl_bump, "TLS interception with a session CA is not implemented"},
-      {"--allow-urls", !o.allow_urls.empty(), "URL filtering needs --ssl-bump, which is not implemented"},
       {"--reflect", o.reflect, "the API proxy has no /reflect endpoint"},
       {"--no-rate-limit", o.no_rate_limit, "the API proxy has no rate limits"},
   };

@@ -166,6 +166,11 @@ struct LaunchConfig {
   bool report_only = false;      // --policy-mode report: refusals logged, not enforced
   std::vector<std::string> allowed_methods;  // --allowed-methods, upper case; empty: any
   bool enable_dlp = false;       // awf-proxy --enable-dlp
+  // --ssl-bump: the run makes a CA and awf-proxy terminates TLS to allowed
+  // names; --allow-urls (validated patterns, comma-joined) then decides
+  // each request.
+  bool ssl_bump = false;
+  std::string allow_urls;
   // The parent HTTP proxy allowed requests go out through: --upstream-proxy,
   // else the host's https_proxy/HTTPS_PROXY/http_proxy/HTTP_PROXY. The
   // bypass comes from the host's no_proxy/NO_PROXY (domain suffixes).

@@ -62,6 +62,14 @@ struct RuntimeConfig {
   bool report_only = false;                // awf-proxy --policy-mode report
   std::string allowed_methods;             // awf-proxy --allowed-methods list; empty: any
   bool enable_dlp = false;                 // awf-proxy --enable-dlp
+  // --ssl-bump: the run makes its CA (session_ca.h) and awf-proxy bumps TLS
+  // to allowed names; --allow-urls (a comma list, validated by the CLI)
+  // then decides each request. The three paths are filled by the runtime.
+  bool ssl_bump = false;
+  std::string allow_urls;
+  std::string ssl_bump_cert;    // the CA certificate, in the work directory
+  std::string ssl_bump_key;     // its key, 0600, in the work directory
+  std::string ssl_bump_bundle;  // the command's trust bundle, as the command sees it
   std::string upstream_proxy;              // awf-proxy --upstream-proxy URL; empty: direct
   std::string upstream_bypass;             // awf-proxy --upstream-bypass list
   std::string log_level = "info";          // debug also forwards the proxy's stderr
