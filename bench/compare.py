@@ -52,6 +52,8 @@ def loads(opts):
         # instance, both signing with the same per-run CA.
         Load("tunnel_tls_bumped", "bumped CONNECT + TLS + 1 KiB",
              ["--mode", "tunnel-tls", "--target", f"{ORIGIN}:443", "--path", "/1k", "-c", c, "-d", d], 1 / 4),
+        Load("tunnel_tls_bumped_ka", "bumped, keep-alive, 1 KiB",
+             ["--mode", "tunnel-tls", "-k", "--target", f"{ORIGIN}:443", "--path", "/1k", "-c", c, "-d", d], 1 / 4),
         Load("denied", "denied CONNECT (403)",
              ["--mode", "connect-only", "--target", f"{DENIED}:443", "--expect-status", "403", "-c", c, "-d", d],
              1 / 8),
@@ -64,7 +66,7 @@ def loads(opts):
 
 
 # Loads only a bumping proxy runs, and the proxies that run only those.
-BUMP_LOADS = {"tunnel_tls_bumped"}
+BUMP_LOADS = {"tunnel_tls_bumped", "tunnel_tls_bumped_ka"}
 BUMP_KINDS = {"awf-bump", "squid-bump"}
 # Squid's certificate generator helper; only its OpenSSL build (squid-openssl) has it.
 SQUID_CERTGEN = "/usr/lib/squid/security_file_certgen"
