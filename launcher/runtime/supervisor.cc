@@ -4,7 +4,9 @@
 // then supervise: exit code, timeout, signals, proxy crash, cleanup.
 #include <poll.h>
 #include <signal.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -128,16 +130,46 @@ int finish_command(const Outcome& outcome, Child& agent, Proxy& proxy, const Run
   return 0;
 }
 
-// --ssl-bump: the run's CA in <work>/ssl (0700: the key never reaches the
-// command) and the command's trust bundle in its private /tmp, where it
-// reads it as /tmp/awf-ssl/ca-bundle.pem.
-Result<RuntimeConfig> with_session_ca(const RuntimeConfig& config, const WorkDir& work, const RunDirectories& dirs) {
+// Where the run's CA key is kept: a directory of root's on the tmpfs at
+// /dev/shm, so that the key is never written to a disk, when awf runs as
+// root and the machine has one (the command runs as another user and
+// cannot enter it); else <work>/ssl, which the command's private /tmp hides.
+// Removed when the run ends.
+class KeyDir {
+ public:
+  KeyDir() = default;
+  KeyDir(const KeyDir&) = delete;
+  KeyDir& operator=(const KeyDir&) = delete;
+  ~KeyDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  Result<fs::path> make(const WorkDir& work) {
+    struct statfs fs_info {};
+    if (::geteuid() == 0 && ::statfs("/dev/shm", &fs_info) == 0 && fs_info.f_type == TMPFS_MAGIC) {
+      char name[] = "/dev/shm/awf-ssl-XXXXXX";  // mkdtemp: 0700
+      if (::mkdtemp(name) != nullptr) return path_ = name;
+    }
+    const fs::path in_work = work.path() / "ssl";
+    AWF_TRY(make_directory(in_work, 0700));
+    return in_work;  // removed with the work directory
+  }
+
+ private:
+  fs::path path_;  // the /dev/shm directory, when one was made
+};
+
+// --ssl-bump: the run's CA (its key in `keys`) and the command's trust
+// bundle in its private /tmp, where it reads it as
+// /tmp/awf-ssl/ca-bundle.pem.
+Result<RuntimeConfig> with_session_ca(const RuntimeConfig& config, const WorkDir& work, const RunDirectories& dirs,
+                                      KeyDir& keys, const Diagnostics& diag) {
   if (dirs.private_tmp.empty()) {
     return Error{"--ssl-bump cannot be combined with --share-host-tmp: the CA bundle the command trusts is placed in "
                  "its private /tmp"};
   }
-  const fs::path key_dir = work.path() / "ssl";
-  AWF_TRY(make_directory(key_dir, 0700));
+  AWF_TRY_ASSIGN(const fs::path key_dir, keys.make(work));
+  diag.debug("--ssl-bump: the run's CA key is in " + key_dir.string());
   const fs::path bundle_dir = dirs.private_tmp / "awf-ssl";
   AWF_TRY(make_directory(bundle_dir, 0755));
   AWF_TRY_ASSIGN(SessionCa ca, make_session_ca(key_dir, bundle_dir / "ca-bundle.pem"));
@@ -165,8 +197,9 @@ Result<int> run_native(const RuntimeConfig& config) {
   if (config.on_log_dir) config.on_log_dir(dirs->log_dir.string());
   // With --ssl-bump, the plan is made from a copy that names the run's CA.
   std::optional<RuntimeConfig> with_ca;
+  KeyDir ca_keys;
   if (config.ssl_bump) {
-    auto made = with_session_ca(config, *work, *dirs);
+    auto made = with_session_ca(config, *work, *dirs, ca_keys, diag);
     if (!made) return made.error();
     with_ca = std::move(*made);
   }

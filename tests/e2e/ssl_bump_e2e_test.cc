@@ -6,6 +6,8 @@
 // trusts the origin's throwaway certificate through SSL_CERT_FILE, which
 // OpenSSL's default store reads.
 #include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -118,6 +120,23 @@ TEST_F(SslBumpEndToEnd, TheCommandTrustsTheRunsCaAndAllowUrlsDecidesEachRequest)
   EXPECT_NE(log.find("GET 200 TCP_MISS:HIER_DIRECT https://bump.test/allowed/a"), std::string::npos) << log;
   EXPECT_NE(log.find("GET 403 TCP_DENIED:HIER_NONE https://bump.test/private"), std::string::npos) << log;
   EXPECT_NE(log.find("https://bump.test/allowed/b"), std::string::npos) << log;
+}
+
+TEST_F(SslBumpEndToEnd, TheKeyIsKeptOnTmpfsWhereThereIsOneOutOfTheCommandsReachAndRemovedAfter) {
+  struct statfs shm {};
+  const bool tmpfs = ::statfs("/dev/shm", &shm) == 0 && shm.f_type == TMPFS_MAGIC;
+  Run r = awf({"--allow-domains", "bump.test", "--ssl-bump", "--log-level", "debug"},
+              "cat /dev/shm/awf-ssl-*/ca-key.pem 2>&1 | head -c 200; echo; ls -A /tmp/awf-ssl");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out.find("PRIVATE KEY"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ca-bundle.pem"), std::string::npos) << r.out;
+  const std::string where = tmpfs ? "the run's CA key is in /dev/shm/awf-ssl-" : "the run's CA key is in /";
+  EXPECT_NE(r.err.find(where), std::string::npos) << r.err;
+  if (tmpfs) {
+    const auto at = r.err.find("/dev/shm/awf-ssl-");
+    const std::string dir = r.err.substr(at, r.err.find('\n', at) - at);
+    EXPECT_FALSE(std::filesystem::exists(dir)) << dir << " is left after the run";
+  }
 }
 
 TEST_F(SslBumpEndToEnd, AllowUrlsWithABadPatternIsRefusedBeforeTheRun) {
