@@ -119,7 +119,6 @@ BypassList parse_no_proxy(std::string_view list) {
     }
     std::string domain = lower(entry);
     while (!domain.empty() && domain.back() == '.') domain.pop_back();
-    if (domain == "localhost") continue;  // never sent anywhere: the proxy refuses loopback
     if (std::find(out.domains.begin(), out.domains.end(), domain) == out.domains.end()) {
       out.domains.push_back(std::move(domain));
     }

@@ -345,6 +345,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     }
     policy::Decision d = policy_->decide(policy::Request{as_sent, port, tx_.is_connect});
     tx_.target.host = tx_.host;  // from here on only the canonical name: routed, sent as Host, logged
+    tx_.websocket = !tx_.is_connect && tx_.req.connection_lists("upgrade") && tx_.req.find("upgrade") != nullptr;
     if (const char* why = method_refusal(); why && !let_through_in_report_mode(why)) {
       spdlog::debug("denied {} {}:{}: {}", tx_.req.method, tx_.host, port, why);
       tx_.rec.reason = why;
@@ -366,7 +367,6 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                    .text = denial_text(tx_.host, port, d.reason, policy_->rule(d)),
                    .close = tx_.is_connect || tx_.req.body != BodyKind::none});
     }
-    tx_.websocket = !tx_.is_connect && tx_.req.connection_lists("upgrade") && tx_.req.find("upgrade") != nullptr;
     if (ctx_.budgets && !(tx_.is_connect && is_bumped(ctx_, tx_.host))) {
       // A CONNECT that will be bumped is charged per request inside.
       tx_.budget_key = ctx_.budgets->key_of(tx_.host);
@@ -417,8 +417,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       return ctx_.config.raw_tunnels_allowed() || is_bumped(ctx_, tx_.host) ? nullptr : "tunnel_not_inspectable";
     }
     if (!policy::method_listed(allowed, tx_.req.method)) return "method_not_allowed";
-    const bool upgrade = tx_.req.connection_lists("upgrade") && tx_.req.find("upgrade") != nullptr;
-    return upgrade && !ctx_.config.raw_tunnels_allowed() ? "tunnel_not_inspectable" : nullptr;
+    return tx_.websocket && !ctx_.config.raw_tunnels_allowed() ? "tunnel_not_inspectable" : nullptr;
   }
 
   std::string method_denial_text(const char* why) const {

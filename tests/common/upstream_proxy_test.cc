@@ -75,7 +75,7 @@ TEST(NoProxy, KeepsDomainSuffixesAndWarnsAboutEverythingElse) {
   const BypassList got =
       parse_no_proxy(" corp.example, .internal.test,*.svc.test , Mixed.Case.Test.,corp.example,localhost,,");
   EXPECT_EQ(got.domains,
-            (std::vector<std::string>{"corp.example", "internal.test", "svc.test", "mixed.case.test"}));
+            (std::vector<std::string>{"corp.example", "internal.test", "svc.test", "mixed.case.test", "localhost"}));
   EXPECT_TRUE(got.skipped.empty()) << got.skipped.front().entry;
 
   struct Case {

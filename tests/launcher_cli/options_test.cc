@@ -256,7 +256,9 @@ TEST_F(Options, UpstreamProxyFromTheFlagOrTheHostsVariablesWithNoProxyAsTheBypas
   ASSERT_TRUE(detected.ok()) << detected.message();
   ASSERT_TRUE(detected->upstream_proxy);
   EXPECT_EQ(detected->upstream_proxy->url(), "http://secure.corp.test:3130");
-  EXPECT_EQ(detected->upstream_bypass, (std::vector<std::string>{"corp.test", "internal.test"}));
+  // localhost stays direct: with host access it is a destination, and the
+  // parent's own loopback is not the host's.
+  EXPECT_EQ(detected->upstream_bypass, (std::vector<std::string>{"localhost", "corp.test", "internal.test"}));
   const auto infos = notices(*detected, Notice::Level::info);
   EXPECT_NE(std::find(infos.begin(), infos.end(),
                       "Using upstream proxy http://secure.corp.test:3130 from HTTPS_PROXY (--upstream-proxy overrides it)"),

@@ -10,14 +10,6 @@
 namespace awf::proxy_test {
 namespace {
 
-std::string header_value(const std::string& response, const std::string& name) {
-  const std::string head = response.substr(0, response.find("\r\n\r\n"));
-  const auto at = head.find("\r\n" + name + ": ");
-  if (at == std::string::npos) return "";
-  const auto from = at + name.size() + 4;
-  return head.substr(from, head.find("\r\n", from) - from);
-}
-
 TEST_F(ProxyTest, OnlyTheListedMethodsPassOnPlainHttp) {
   start_proxy({"--allow-domains", "allowed.test", "--allowed-methods", "get, head,OPTIONS"});
   EXPECT_EQ(status_of(web_url("web.allowed.test")), 200);

@@ -11,14 +11,6 @@
 namespace awf::proxy_test {
 namespace {
 
-std::string header_value(const std::string& response, const std::string& name) {
-  const std::string head = response.substr(0, response.find("\r\n\r\n"));
-  const auto at = head.find("\r\n" + name + ": ");
-  if (at == std::string::npos) return "";
-  const auto from = at + name.size() + 4;
-  return head.substr(from, head.find("\r\n", from) - from);
-}
-
 TEST_F(ProxyTest, ARequestsPerSecondBudgetCoversEveryNameOfTheDomain) {
   // One request every two seconds: slow enough that a loaded machine's
   // curl start-up cannot refill the bucket between the requests.

@@ -9,16 +9,6 @@
 namespace awf::proxy_test {
 namespace {
 
-// The value of a response header (first occurrence), "" when absent.
-std::string header_value(const std::string& response, const std::string& name) {
-  const std::string head = response.substr(0, response.find("\r\n\r\n"));
-  const std::string key = "\r\n" + name + ": ";
-  const auto at = head.find(key);
-  if (at == std::string::npos) return "";
-  const auto from = at + key.size();
-  return head.substr(from, head.find("\r\n", from) - from);
-}
-
 class DenyReasonTest : public ProxyTest {
  protected:
   // The last audit record's "reason", "" when it has none.

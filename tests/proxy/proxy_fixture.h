@@ -45,6 +45,16 @@ inline std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
+// The value of a response header (its first occurrence), "" when absent.
+inline std::string header_value(const std::string& response, const std::string& name) {
+  const std::string head = response.substr(0, response.find("\r\n\r\n"));
+  const std::string key = "\r\n" + name + ": ";
+  const auto at = head.find(key);
+  if (at == std::string::npos) return "";
+  const auto from = at + key.size();
+  return head.substr(from, head.find("\r\n", from) - from);
+}
+
 // Fields of a firewall_detailed line (the quoted UA is one field). Each has
 // an initializer so that an expected line may name only some of them.
 struct DetailedLine {
