@@ -25,6 +25,7 @@ packages=(
   nodejs  # the end-to-end tests run the official LLM SDKs (tests/e2e/llm-sdks)
   publicsuffix  # registrable domains for `awf logs suggest` (policy/public_suffix.h)
   python3-prometheus-client  # its text parser reads awf-proxy's /metrics back (tests/proxy/admin_test.cc)
+  python3-matplotlib  # bench/soak.py plots the proxy's RSS and descriptors over the load (PNG)
 )
 
 # The official LLM SDKs the end-to-end tests run in the sandbox, pinned by
