@@ -26,6 +26,9 @@ packages=(
   publicsuffix  # registrable domains for `awf logs suggest` (policy/public_suffix.h)
   python3-prometheus-client  # its text parser reads awf-proxy's /metrics back (tests/proxy/admin_test.cc)
   python3-matplotlib  # bench/soak.py plots the proxy's RSS and descriptors over the load (PNG)
+  # the images built and run on a real engine (tests/docker/engine_test.sh): a
+  # private dockerd, Debian 12's compose (v1), the offline base made by mmdebstrap
+  docker.io docker-compose mmdebstrap
 )
 
 # The official LLM SDKs the end-to-end tests run in the sandbox, pinned by
@@ -73,9 +76,10 @@ sudo_cmd=()
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# Debian starts squid and nginx as services on install; tests run their own
-# instances on loopback ports, so the packaged ones are stopped.
-for svc in squid nginx; do
+# Debian starts squid, nginx and docker as services on install; tests run
+# their own instances (loopback ports, a private dockerd), so the packaged ones
+# are stopped (a system dockerd would also rewrite the host's forwarding rules).
+for svc in squid nginx docker.socket docker containerd; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     "${sudo_cmd[@]}" systemctl stop "$svc" || true
   fi
