@@ -4,11 +4,15 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 #include "awf/iso8601.h"
 #include "awf/proxy/metrics.h"
@@ -233,6 +237,18 @@ std::string json_escape(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// %Ss with Squid's error tags: a transfer cut short is TCP_MISS_ABORTED,
+// one ended by a timeout TCP_MISS_TIMEDOUT_ABORTED.
+void append_code(std::string& line, const LogRecord& r) {
+  line += to_string(r.code);
+  if (r.timed_out) line += "_TIMEDOUT";
+  if (r.aborted) line += "_ABORTED";
+}
+
+}  // namespace
+
 void append_firewall_detailed(std::string& line, const LogRecord& r) {
   // %ts.%03tu %>a:%>p %{Host}>h %<a:%<p %rv %rm %>Hs %Ss:%Sh %ru "%{User-Agent}>h"
   epoch_millis_to(line, r.time);
@@ -251,7 +267,7 @@ void append_firewall_detailed(std::string& line, const LogRecord& r) {
   line += ' ';
   append_number(line, static_cast<long long>(r.status));
   line += ' ';
-  line += to_string(r.code);
+  append_code(line, r);
   line += ':';
   line += to_string(r.hierarchy);
   if (r.ech) line += "_ECH";
@@ -289,7 +305,7 @@ void append_audit_jsonl(std::string& line, const LogRecord& r, const std::string
   line += "\",\"status\":";
   append_number(line, static_cast<long long>(r.status));
   line += ",\"decision\":\"";
-  line += to_string(r.code);
+  append_code(line, r);
   line += "\",\"url\":\"";
   json_escape_to(line, r.url);
   if (!r.original_dest.empty()) {
@@ -347,7 +363,7 @@ void append_squid_native(std::string& line, const LogRecord& r) {
   line.append(buf, static_cast<std::size_t>(n));
   line += r.client_ip;
   line += ' ';
-  line += to_string(r.code);
+  append_code(line, r);
   line += '/';
   n = std::snprintf(buf, sizeof buf, "%03d", r.status);
   line.append(buf, static_cast<std::size_t>(n));
@@ -415,23 +431,30 @@ Result<std::unique_ptr<AccessLog>> AccessLog::open(const Options& options) {
 }
 
 Status AccessLog::open_files() {
-  if (options_.dir.empty()) return ok_status();
-  auto open_one = [](const std::string& path, std::FILE*& out) -> Status {
+  if (options_.dir.empty()) {
+    access_.name = "stderr";
+    access_.fd = STDERR_FILENO;
+    return ok_status();
+  }
+  auto open_one = [this](const std::string& path, Sink& sink) -> Status {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
       return Error{"cannot open log file \"" + path + "\": " + std::strerror(errno)};
     }
-    std::FILE* f = ::fdopen(fd, "a");
-    if (!f) {
-      ::close(fd);
-      return Error{"cannot open log file \"" + path + "\": " + std::strerror(errno)};
-    }
-    if (out) std::fclose(out);
-    out = f;
+    close_sink(sink);
+    sink.name = path;
+    sink.fd = fd;
+    sink.owned = true;
     return ok_status();
   };
   if (Status s = open_one(options_.dir + "/access.log", access_); !s) return s;
   return open_one(options_.dir + "/audit.jsonl", audit_);
+}
+
+void AccessLog::close_sink(Sink& sink) {
+  if (sink.owned && sink.fd >= 0) ::close(sink.fd);
+  sink.fd = -1;
+  sink.owned = false;
 }
 
 AccessLog::~AccessLog() { stop(); }
@@ -466,9 +489,15 @@ void AccessLog::stop() {
   if (writer_.joinable()) writer_.join();
   // Whatever was written while the writer finished (nothing, normally).
   write_out(pending_.exchange(nullptr, std::memory_order_acquire));
-  if (access_) std::fclose(access_);
-  if (audit_) std::fclose(audit_);
-  access_ = audit_ = nullptr;
+  // Lines lost to the end (the disk never freed up): said once more, so the
+  // last words of the process carry the count.
+  for (Sink* sink : {&access_, &audit_}) {
+    if (sink->losing) {
+      spdlog::error("{}: {} log lines were lost since it could not be written ({}); {} lost in all",
+                    sink->name, sink->lost, std::strerror(sink->error), sink->lost_total);
+    }
+    close_sink(*sink);
+  }
 }
 
 void AccessLog::run() {
@@ -515,7 +544,7 @@ void AccessLog::write_out(Node* newest_first) {
       append_firewall_detailed(text_, r);
     }
     text_ += '\n';
-    if (audit_) {
+    if (audit_.fd >= 0) {
       append_audit_jsonl(json_, r, options_.version);
       json_ += '\n';
     }
@@ -523,13 +552,88 @@ void AccessLog::write_out(Node* newest_first) {
     delete list;
     list = next;
   }
-  std::FILE* out = access_ ? access_ : stderr;
-  std::fwrite(text_.data(), 1, text_.size(), out);
-  std::fflush(out);
-  if (!json_.empty() && audit_) {
-    std::fwrite(json_.data(), 1, json_.size(), audit_);
-    std::fflush(audit_);
+  write_lines(access_, text_, false);
+  if (!json_.empty() && audit_.fd >= 0) write_lines(audit_, json_, true);
+}
+
+namespace {
+
+std::size_t count_lines(std::string_view s) {
+  std::size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// Whether the file system holding `fd` has room for `bytes` more. Asked only
+// while lines are being lost: a full tmpfs still takes a few bytes into the
+// last page of a file, and lines let through now and then would make the
+// loss come and go (a message each time) instead of one stretch.
+bool has_room(int fd, std::size_t bytes) {
+  struct statvfs st {};
+  if (::fstatvfs(fd, &st) != 0) return true;  // cannot tell: try the write
+  const unsigned long long block = st.f_frsize ? st.f_frsize : st.f_bsize;
+  return static_cast<unsigned long long>(st.f_bfree) * block >= bytes + block;
+}
+
+}  // namespace
+
+// Writes whole lines. A short write (the disk filled up in the middle) is cut
+// back to the last complete line it wrote, so a reader never meets half a
+// line, nor a line glued to the next one once writing works again; the lines
+// not written are counted as lost. Nothing is kept for later: the writer must
+// not grow without bound while the disk stays full, and the I/O threads never
+// wait for it.
+void AccessLog::write_lines(Sink& sink, const std::string& lines, bool audit) {
+  if (sink.fd < 0 || lines.empty()) return;
+  std::size_t done = 0;
+  int error = 0;
+  if (sink.losing && !has_room(sink.fd, lines.size())) {
+    error = sink.error;
+  } else {
+    // stderr is shared with the diagnostics: stdio's lock keeps their lines
+    // from landing inside a batch of ours.
+    if (!sink.owned) flockfile(stderr);
+    while (done < lines.size()) {
+      const ssize_t n = ::write(sink.fd, lines.data() + done, lines.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        error = n < 0 ? errno : ENOSPC;
+        break;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    if (!sink.owned) funlockfile(stderr);
   }
+  if (done == lines.size()) {
+    if (sink.losing) {
+      spdlog::warn("{} is written again; {} log lines were lost while it could not be ({})", sink.name, sink.lost,
+                   std::strerror(sink.error));
+      sink.losing = false;
+      sink.lost = 0;
+    }
+    return;
+  }
+  // Keep only the complete lines among the `done` bytes written.
+  const std::size_t last_newline = done == 0 ? std::string::npos : lines.rfind('\n', done - 1);
+  const std::size_t kept = last_newline == std::string::npos ? 0 : last_newline + 1;
+  if (kept < done) {
+    const off_t end = ::lseek(sink.fd, 0, SEEK_END);
+    if (end >= 0 && ::ftruncate(sink.fd, end - static_cast<off_t>(done - kept)) != 0) {
+      spdlog::warn("{}: cannot remove a partly written line: {}", sink.name, std::strerror(errno));
+    }
+  }
+  const std::uint64_t lost = count_lines(std::string_view(lines).substr(kept));
+  if (!sink.losing) {
+    sink.losing = true;
+    sink.error = error;
+    spdlog::error("cannot write to {}: {}; log lines are being lost (counted) until it can be written again",
+                  sink.name, std::strerror(error));
+  }
+  sink.lost += lost;
+  sink.lost_total += lost;
+  auto& counter = audit ? lost_audit_ : lost_access_;
+  counter.store(sink.lost_total, std::memory_order_relaxed);
+  if (options_.metrics) options_.metrics->count_lost_lines(audit, lost);
 }
 
 }  // namespace awf::proxy

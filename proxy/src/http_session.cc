@@ -124,6 +124,7 @@ struct Failure {
   const char* why = nullptr;                // abort: the reason, also the relay's
   error_code error{};                       // upstream_write
   int retry_after = 0;                      // refuse: Retry-After seconds, none when 0
+  bool timed_out = false;                   // abort: an idle or lifetime deadline ended it
 };
 
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
@@ -512,8 +513,24 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       case FailureKind::abort: break;
     }
     if (tx_.phase == Phase::closed) return;
+    if (tx_.phase == Phase::exchange && tx_.response_started && !tx_.resp_done) cut_response_short(f.timed_out);
     if (!tx_.logged && requests_ > 0 && tx_.phase != Phase::tunnel) log_now();
     close_connection(f.why);
+  }
+
+  // Part of the response went out and the rest never will (the origin reset
+  // or went silent, the client left). Logged as Squid does, TCP_MISS_ABORTED
+  // with the status and bytes the client got. A body framed by Content-Length
+  // or chunked shows the client it is incomplete when the connection closes;
+  // a body that ends with the connection cannot, so the client gets a reset
+  // instead of a FIN that would pass a truncated body for a complete one.
+  void cut_response_short(bool timed_out) {
+    tx_.rec.aborted = true;
+    tx_.rec.timed_out = timed_out;
+    if (tx_.resp_kind == BodyKind::until_close) {
+      error_code ec;
+      client_.set_option(asio::socket_base::linger(true, 0), ec);
+    }
   }
 
   // Answers with a page the proxy makes itself (a refusal, a denial, an
@@ -1193,7 +1210,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
                        .text = std::string(what) + " waiting for " + up_dest_});
         }
         spdlog::info("{} {}: {}", tx_.req.method, tx_.rec.url, what);
-        return fail({.kind = FailureKind::abort, .why = what});
+        return fail({.kind = FailureKind::abort, .why = what, .timed_out = true});
       case Phase::reply:
         return fail({.kind = FailureKind::abort, .why = what});
       case Phase::hello:

@@ -171,6 +171,11 @@ std::string render_metrics(const Metrics& m, const LiveValues& live) {
   append_sample(out, "awf_proxy_reloads_total", "result=\"ok\"", m.reloads(true));
   append_sample(out, "awf_proxy_reloads_total", "result=\"failed\"", m.reloads(false));
 
+  append_family(out, "awf_proxy_log_lines_lost_total", "counter",
+                "Log lines that could not be written (a full disk, an I/O error), by file.");
+  append_sample(out, "awf_proxy_log_lines_lost_total", "file=\"access.log\"", m.lost_lines(false));
+  append_sample(out, "awf_proxy_log_lines_lost_total", "file=\"audit.jsonl\"", m.lost_lines(true));
+
   append_family(out, "awf_proxy_policy_generation", "gauge", "Policies installed since start (1 before any reload).");
   append_sample(out, "awf_proxy_policy_generation", "", live.policy_generation);
 

@@ -3,11 +3,15 @@
 // reload, log reopen and the drain on SIGTERM.
 #include "awf/proxy/server.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -131,7 +135,16 @@ struct Server::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::string> bound;
   std::vector<std::string> described;  // "listening on" lines, every kind
-  std::chrono::steady_clock::time_point last_accept_warning{};
+  // Steady-clock nanoseconds of the last rate-limited accept warning; every
+  // I/O thread may write it.
+  std::atomic<std::int64_t> last_accept_warning{0};
+  bool accept_warning_due();
+  // One descriptor held back for running out of them (see refuse_waiting).
+  std::mutex reserve_mutex;
+  int reserve_fd = -1;
+  std::atomic<std::uint64_t> refused_for_fds{0};
+  std::size_t refuse_waiting(tcp::acceptor& a);
+
 
   Status bind_all(std::vector<intercept::InheritedListener> inherited);
   Status start_api_proxy(const std::vector<intercept::InheritedListener>& inherited);
@@ -236,6 +249,35 @@ Status Server::Impl::refuse_dns_loop(const ListenAddress& listener) const {
   return ok_status();
 }
 
+// At most one accept warning a second, whichever thread meets the condition.
+bool Server::Impl::accept_warning_due() {
+  const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+  std::int64_t last = last_accept_warning.load(std::memory_order_relaxed);
+  if (now - last < std::chrono::nanoseconds(std::chrono::seconds(1)).count()) return false;
+  return last_accept_warning.compare_exchange_strong(last, now, std::memory_order_relaxed);
+}
+
+// Out of descriptors, accept(2) fails and leaves the client in the kernel's
+// queue: it has a connection nobody serves and waits until its own timeout.
+// So the reserve descriptor is given up for a moment, and the clients
+// waiting are taken off the queue and closed one by one: they learn at once
+// that they were refused. Then the reserve is taken again. Returns how many
+// were refused.
+std::size_t Server::Impl::refuse_waiting(tcp::acceptor& a) {
+  std::lock_guard lock(reserve_mutex);
+  if (reserve_fd >= 0) ::close(reserve_fd);
+  reserve_fd = -1;
+  std::size_t refused = 0;
+  for (; refused < 256; ++refused) {
+    const int fd = ::accept4(a.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) break;  // the queue is empty (EAGAIN), or another thread took the free slot
+    ::close(fd);
+  }
+  reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  refused_for_fds.fetch_add(refused, std::memory_order_relaxed);
+  return refused;
+}
+
 // Accepts on w.acceptors[i] forever; accept(2) fills w.accept_peers[i].
 void Server::Impl::accept(Worker& w, std::size_t i) {
   tcp::acceptor& a = *w.acceptors[i];
@@ -244,11 +286,21 @@ void Server::Impl::accept(Worker& w, std::size_t i) {
   a.async_accept(w.accept_peers[i], [this, &w, &a, &peer, i, kind](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !a.is_open()) return;
     if (ec) {
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_accept_warning > std::chrono::seconds(1)) {
-        last_accept_warning = now;
+      const bool out_of_fds = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+      if (out_of_fds) refuse_waiting(a);
+      if (accept_warning_due()) {
         error_code ignored;
-        spdlog::warn("accept on port {}: {}; retrying", a.local_endpoint(ignored).port(), ec.message());
+        const auto port = a.local_endpoint(ignored).port();
+        if (out_of_fds) {
+          rlimit r{};
+          ::getrlimit(RLIMIT_NOFILE, &r);
+          spdlog::warn("accept on port {}: {} (open-file limit {}): new clients are refused until descriptors "
+                       "free up, {} so far; existing connections go on; retrying",
+                       port, ec.message(), static_cast<unsigned long long>(r.rlim_cur),
+                       refused_for_fds.load(std::memory_order_relaxed));
+        } else {
+          spdlog::warn("accept on port {}: {}; retrying", port, ec.message());
+        }
       }
       // Out of fds or memory: back off instead of spinning, then go on.
       auto timer = std::make_shared<asio::steady_timer>(w.io, std::chrono::milliseconds(50));
@@ -258,9 +310,7 @@ void Server::Impl::accept(Worker& w, std::size_t i) {
       return;
     }
     if (context.connections.load(std::memory_order_relaxed) >= context.config.max_connections) {
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_accept_warning > std::chrono::seconds(1)) {
-        last_accept_warning = now;
+      if (accept_warning_due()) {
         spdlog::warn("--max-connections {} reached: refusing new connections", context.config.max_connections);
       }
       error_code ignored;
@@ -268,9 +318,7 @@ void Server::Impl::accept(Worker& w, std::size_t i) {
     } else if (kind == intercept::ListenerKind::dns_tcp &&
                context.dns_tcp_connections.load(std::memory_order_relaxed) >=
                    context.config.dns_tcp_max_connections) {
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_accept_warning > std::chrono::seconds(1)) {
-        last_accept_warning = now;
+      if (accept_warning_due()) {
         spdlog::warn("--dns-tcp-max-connections {} reached: refusing new DNS-over-TCP clients",
                      context.config.dns_tcp_max_connections);
       }
@@ -610,6 +658,7 @@ int Server::run() {
     });
   };
   wait_signal();
+  m.reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   for (auto& w : m.workers) {
     w->accept_peers.resize(w->acceptors.size());
     for (std::size_t i = 0; i < w->acceptors.size(); ++i) m.accept(*w, i);
@@ -639,6 +688,7 @@ int Server::run() {
   for (auto& w : m.workers) w->io.stop();
   for (auto& t : threads) t.join();
   if (m.admin) m.admin->stop();
+  if (m.reserve_fd >= 0) ::close(m.reserve_fd);
   m.resolver->stop();
   m.log->stop();
   spdlog::info("stopped");

@@ -139,6 +139,21 @@ TEST(AccessLogFormat, JsonIsValidUtf8WhateverTheBytes) {
   for (unsigned char c : line) EXPECT_LT(c, 0x80) << line;  // this record is all ASCII once escaped
 }
 
+// A transfer cut short carries Squid's error tags in every format.
+TEST(AccessLogFormat, ATransferCutShortIsTaggedAbortedOrTimedOut) {
+  LogRecord r = tunnel_record();
+  r.method = "GET";
+  r.url = "http://api.github.com/x";
+  r.code = ResultCode::tcp_miss;
+  r.aborted = true;
+  EXPECT_NE(format_firewall_detailed(r).find(" 200 TCP_MISS_ABORTED:HIER_DIRECT "), std::string::npos)
+      << format_firewall_detailed(r);
+  EXPECT_NE(format_squid_native(r).find(" TCP_MISS_ABORTED/200 4567 GET "), std::string::npos) << format_squid_native(r);
+  EXPECT_NE(format_audit_jsonl(r, "1").find("\"decision\":\"TCP_MISS_ABORTED\""), std::string::npos);
+  r.timed_out = true;
+  EXPECT_NE(format_squid_native(r).find(" TCP_MISS_TIMEDOUT_ABORTED/200 "), std::string::npos) << format_squid_native(r);
+}
+
 TEST(AccessLogFormat, SquidNativeLine) {
   EXPECT_EQ(format_squid_native(tunnel_record()),
             "1761074374.646   1234 172.30.0.20 TCP_TUNNEL/200 4567 CONNECT api.github.com:443 - "

@@ -82,6 +82,9 @@ TEST(Metrics, TheTextIsPrometheusExpositionWithCumulativeBuckets) {
   m.count_reload(true);
   m.count_reload(false);
   m.count_reload(false);
+  m.count_lost_lines(false, 3);
+  m.count_lost_lines(true, 2);
+  m.count_lost_lines(false, 4);
   LiveValues live;
   live.active_connections = 3;
   live.active_tunnels = 1;
@@ -111,6 +114,8 @@ TEST(Metrics, TheTextIsPrometheusExpositionWithCumulativeBuckets) {
            "awf_proxy_dns_queries_total{answer=\"refused\"} 2",
            "awf_proxy_reloads_total{result=\"ok\"} 1",
            "awf_proxy_reloads_total{result=\"failed\"} 2",
+           "awf_proxy_log_lines_lost_total{file=\"access.log\"} 7",
+           "awf_proxy_log_lines_lost_total{file=\"audit.jsonl\"} 2",
            "awf_proxy_build_info{version=\"1.2\\\"3\"} 1",
            "process_start_time_seconds 1700000000.500",
        }) {

@@ -103,6 +103,14 @@ struct LogRecord {
   // Set by the front ends the other fields do not tell apart (intercepted
   // HTTP and TLS); SOCKS, DNS and API records are known by their own fields.
   Listener listener = Listener::forward;
+  // The response was cut short after part of it reached the client: the
+  // origin reset or closed the connection early (aborted), or went silent
+  // until the idle timeout (timed_out, aborted too). As Squid does, the
+  // result code gains "_TIMEDOUT" and/or "_ABORTED" (TCP_MISS_ABORTED/200):
+  // status and bytes are what the client really got, never a completed
+  // transfer.
+  bool aborted = false;
+  bool timed_out = false;
 };
 
 // Pure formatters (no trailing newline); tests compare them field by field.
@@ -132,6 +140,10 @@ class AccessLog {
   void reopen();                 // SIGUSR1: reopen files by name at the next batch
   void set_format(LogFormat format);  // SIGHUP: the text format from the next batch on
   void stop();                   // drain the queue, close files, join
+  // Lines the writer could not write (full disk, I/O error), since start.
+  std::uint64_t lost_lines(bool audit) const {
+    return (audit ? lost_audit_ : lost_access_).load(std::memory_order_relaxed);
+  }
 
  private:
   explicit AccessLog(Options options);
@@ -141,9 +153,24 @@ class AccessLog {
   void write_out(Node* newest_first);  // formats, writes and frees a taken list
 
   Options options_;
+  // One log file (or stderr). A write that fails (a full disk, a quota, an
+  // I/O error) loses whole lines only, counted; the first failure is said
+  // once, the return to writing once, with the count.
+  struct Sink {
+    std::string name;  // the path, or "stderr"
+    int fd = -1;
+    bool owned = false;        // closed by us (not stderr)
+    bool losing = false;       // the last write failed
+    int error = 0;             // the errno of the first failed write of this stretch
+    std::uint64_t lost = 0;    // lines lost in this stretch
+    std::uint64_t lost_total = 0;
+  };
+  void write_lines(Sink& sink, const std::string& lines, bool audit);
+  void close_sink(Sink& sink);
+
   std::atomic<LogFormat> format_;  // options_.format, changeable while running
-  std::FILE* access_ = nullptr;
-  std::FILE* audit_ = nullptr;
+  Sink access_;
+  Sink audit_;
   // Records waiting for the writer: a lock-free stack (newest first) that
   // the I/O threads push onto with one compare-and-swap and the writer takes
   // whole with one exchange. The mutex only guards the writer's sleep.
@@ -154,6 +181,7 @@ class AccessLog {
   bool stopping_ = false;
   std::atomic<bool> reopen_requested_{false};
   std::string text_, json_;  // the writer's line buffers, reused
+  std::atomic<std::uint64_t> lost_access_{0}, lost_audit_{0};
   std::thread writer_;
 };
 

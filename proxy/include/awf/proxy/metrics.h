@@ -42,6 +42,8 @@ class Metrics {
 
   void count(const LogRecord& r);  // the access-log writer thread only
   void count_reload(bool ok);      // the signal-handling thread only
+  // Lines the access-log writer could not write (a full disk): its thread only.
+  void count_lost_lines(bool audit, std::uint64_t n) { add(audit ? lost_audit_ : lost_access_, n); }
 
   // Read from any thread.
   std::uint64_t requests(Listener listener, std::size_t reason) const;
@@ -50,6 +52,9 @@ class Metrics {
   std::uint64_t duration_count() const { return duration_count_.load(std::memory_order_relaxed); }
   std::uint64_t duration_sum_ms() const { return duration_sum_ms_.load(std::memory_order_relaxed); }
   std::uint64_t reloads(bool ok) const { return (ok ? reloads_ok_ : reloads_failed_).load(std::memory_order_relaxed); }
+  std::uint64_t lost_lines(bool audit) const {
+    return (audit ? lost_audit_ : lost_access_).load(std::memory_order_relaxed);
+  }
 
  private:
   // Each counter has one writing thread: a plain load and store (no
@@ -64,6 +69,8 @@ class Metrics {
   std::atomic<std::uint64_t> duration_sum_ms_{0};
   std::atomic<std::uint64_t> reloads_ok_{0};
   std::atomic<std::uint64_t> reloads_failed_{0};
+  std::atomic<std::uint64_t> lost_access_{0};
+  std::atomic<std::uint64_t> lost_audit_{0};
 };
 
 // What a scrape reads besides the counters.
