@@ -1,9 +1,19 @@
 # awf-proxy as a container: the egress sidecar of a sandbox (compose, pods).
 # Built with the project's own install script and CMake on Debian 12; the
 # runtime stage holds only awf-proxy, the shared libraries it links, its man
-# page and an example config. Checked without an engine by tests/docker.
+# page and an example config. Checked without an engine by tests/docker, and
+# built and run on a real engine by tests/docker/engine_test.sh.
 #   docker build -f docker/proxy.Dockerfile -t awf-proxy .
-FROM debian:12-slim AS build
+# Offline (no registry, no network), from an install tree built here on a
+# base made with mmdebstrap: scripts/docker-images.sh (docs/docker.md).
+# BASE: the Debian 12 image both stages start from.
+ARG BASE=debian:12-slim
+# Where awf-proxy comes from: "source" compiles it in the build-source stage;
+# "prebuilt" takes the install tree (cmake --install --component proxy) found
+# at install/ in the build context. BuildKit builds only the stage chosen.
+ARG AWF_BINARIES=source
+
+FROM ${BASE} AS build-source
 WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN ./scripts/install-deps.sh
@@ -15,10 +25,17 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAWF_BUILD_TESTS=OFF
  && cmake --install /build --strip --prefix /install --component proxy \
  && /install/bin/awf-proxy --version
 
-FROM debian:12-slim
+FROM scratch AS build-prebuilt
+COPY install/ /install/
+
+FROM build-${AWF_BINARIES} AS build
+
+FROM ${BASE}
 # The Debian packages owning what `ldd awf-proxy` lists, minus those already
 # in debian:12-slim (libc6, libgcc-s1, libstdc++6). tests/docker compares this
 # list with the real binary (ProxyRuntimePackagesMatchWhatAwfProxyLinks).
+# On the offline base they are installed already: apt-get update fails
+# quietly without a network and the install finds nothing to do.
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libc-ares2 libfmt9 libldns3 libre2-9 libspdlog1.10 libssl3 libyaml-cpp0.7 \
@@ -30,6 +47,7 @@ RUN (getent group proxy || groupadd -g 13 proxy) && (getent passwd proxy || user
  && install -d -o proxy -g proxy -m 0755 /var/log/squid
 COPY --from=build /install/ /usr/local/
 COPY --from=build /install/share/awf/proxy.example.yaml /etc/awf/proxy.yaml
+RUN /usr/local/bin/awf-proxy --version
 USER proxy:proxy
 EXPOSE 3128
 VOLUME /var/log/squid

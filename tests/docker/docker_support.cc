@@ -246,8 +246,24 @@ Dockerfile parse_dockerfile(const fs::path& path) {
     for (auto& c : i.keyword) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (space != std::string::npos) i.args = text.substr(text.find_first_not_of(" \t", space));
     i.line = start;
+    if (i.keyword == "ARG" && df.stage_bases.empty()) {
+      // A global ARG (before the first FROM): its default may appear in FROM.
+      auto eq = i.args.find('=');
+      if (eq != std::string::npos) df.global_args[i.args.substr(0, eq)] = i.args.substr(eq + 1);
+    }
     if (i.keyword == "FROM") {
       auto words = split_words(i.args);
+      // FROM ${NAME} and FROM x-${NAME}: substituted with the ARG's default,
+      // as a build without --build-arg sees it.
+      if (!words.empty()) {
+        for (const auto& [name, value] : df.global_args) {
+          for (std::string ref : {"${" + name + "}", "$" + name}) {
+            for (auto at = words[0].find(ref); at != std::string::npos; at = words[0].find(ref)) {
+              words[0].replace(at, ref.size(), value);
+            }
+          }
+        }
+      }
       df.stage_bases.push_back(words.empty() ? "" : words[0]);
       df.stage_names.push_back(words.size() >= 3 ? words[2] : "");
     }

@@ -94,6 +94,7 @@ struct Dockerfile {
   std::vector<Instruction> instructions;
   std::vector<std::string> stage_bases;  // FROM image per stage
   std::vector<std::string> stage_names;  // "AS name" per stage, "" if none
+  std::map<std::string, std::string> global_args;  // ARG NAME=default before the first FROM
   int last_stage() const { return static_cast<int>(stage_bases.size()) - 1; }
   std::vector<Instruction> in_stage(int stage, const std::string& keyword) const;
 };

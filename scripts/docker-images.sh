@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the awf-proxy:latest and awf-agent:latest images (the names
+# docker/compose.yaml runs) with no registry and no network: the Debian 12
+# base comes from scripts/docker-base.sh (mmdebstrap from this machine's apt
+# mirror, `docker import`ed as awf-debian12:<content hash>), and the programs
+# come from a build tree of this checkout (`cmake --install` of the proxy and
+# entrypoint components), copied in through the Dockerfiles' "prebuilt" stage.
+#
+#   scripts/docker-images.sh [BUILD_DIR]        (default: build)
+#
+# BUILD_DIR must hold a built awf-proxy and awf-entrypoint (Release or
+# RelWithDebInfo, no sanitizers). Talks to the engine named by DOCKER_HOST
+# (or the default socket) with the CLI in $DOCKER (default: docker). The
+# engine's builder must be BuildKit (DOCKER_BUILDKIT=1 is set): the classic
+# builder would also run the source stage, which needs a network.
+# Prints the base image's tag last.
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+build="$(cd "${1:-$repo/build}" && pwd)"
+docker="${DOCKER:-docker}"
+export DOCKER_BUILDKIT=1
+
+die() { echo "docker-images: $*" >&2; exit 1; }
+for program in awf-proxy awf-entrypoint; do
+  [[ -x "$build/bin/$program" ]] || die "$build/bin/$program is not built (cmake --build $build --target $program)"
+done
+grep -q '^AWF_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null \
+  && die "$build is a sanitizer build: its programs need libasan, which the images do not have"
+
+# busybox: its httpd applet is the origin server of tests/docker/engine_test.sh.
+tarball="$("$repo/scripts/docker-base.sh" busybox)"
+key="$(basename "$tarball" .tar)"
+base="awf-debian12:${key#debian12-}"
+if ! "$docker" image inspect "$base" >/dev/null 2>&1; then
+  echo "docker-images: importing $tarball as $base" >&2
+  "$docker" import --change 'CMD ["/bin/bash"]' "$tarball" "$base" >/dev/null
+fi
+
+work="$(mktemp -d /tmp/awf-docker-images.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+build_image() {  # IMAGE DOCKERFILE COMPONENT [EXTRA_CONTEXT_FILE...]
+  local image="$1" dockerfile="$2" component="$3" ctx="$work/$1"
+  shift 3
+  mkdir -p "$ctx"
+  cmake --install "$build" --strip --prefix "$ctx/install" --component "$component" >/dev/null
+  for f in "$@"; do install -D -m 0644 "$repo/$f" "$ctx/$f"; done
+  echo "docker-images: building $image:latest from $dockerfile on $base" >&2
+  # --network=none: nothing in the build may reach out; the base has what
+  # the apt-get lines ask for.
+  "$docker" build --network=none --progress=plain \
+    --build-arg "BASE=$base" --build-arg AWF_BINARIES=prebuilt \
+    -f "$repo/$dockerfile" -t "$image:latest" "$ctx" >&2
+}
+build_image awf-proxy docker/proxy.Dockerfile proxy
+build_image awf-agent docker/agent.Dockerfile entrypoint docker/docker-stub.sh
+echo "$base"
