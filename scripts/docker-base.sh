@@ -15,7 +15,8 @@
 # ~/.cache/awf/docker): its name is a hash of the package list, the
 # repositories and the dates of their Release files, so a changed list or a
 # newer mirror snapshot builds a new one and an unchanged one is reused.
-# scripts/docker-images.sh imports it as awf-debian12:<that hash>.
+# Only the newest is kept. scripts/docker-images.sh imports it as
+# awf-debian12:<that hash>.
 # Needs root (mmdebstrap's root mode) and the mmdebstrap package.
 set -euo pipefail
 
@@ -100,4 +101,6 @@ mmdebstrap --mode=root --variant=minbase --format=tar --quiet \
 chmod 0644 "$tmp"
 mv "$tmp" "$tarball"
 trap - EXIT
+# One base at a time: older ones (another package list or snapshot) go.
+find "$cache" -maxdepth 1 -name 'debian12-*.tar' ! -path "$tarball" -delete
 echo "$tarball"
