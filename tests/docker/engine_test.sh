@@ -24,6 +24,8 @@ set -uo pipefail
 source_dir="$(cd "${1:?usage: engine_test.sh SOURCE_DIR BUILD_DIR}" && pwd)"
 build_dir="$(cd "${2:?usage: engine_test.sh SOURCE_DIR BUILD_DIR}" && pwd)"
 started=$SECONDS
+# dockerd and unshare live in sbin, which a non-login PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 say() { echo "engine_test: $*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
@@ -85,6 +87,9 @@ export DOCKER="$docker_cli"
 compose=(docker-compose -p awf -f "$source_dir/docker/compose.yaml" -f "$work/override.yaml")
 mkdir -p "$work/run" "$work/www"
 unshare_pid=""
+# The containers' cgroups go under a parent of this run's own, removed at the
+# end (empty by then).
+cgroup_parent="awf-engine-test-$(basename "$work")"
 
 dockerd_pid() { cat "$work/run/docker.pid" 2>/dev/null; }
 cleanup() {
@@ -108,6 +113,11 @@ cleanup() {
   if [[ $rc -ne 0 && $rc -ne 77 ]]; then
     say "dockerd log (last lines):"; tail -n 30 "$work/dockerd.log" >&2 2>/dev/null
   fi
+  local dir
+  for dir in /sys/fs/cgroup/*/"$cgroup_parent" /sys/fs/cgroup/"$cgroup_parent"; do
+    # Children first (BuildKit's steps go under <parent>/buildkit).
+    [[ -d "$dir" ]] && find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
   # Never delete through a mount: if one is still visible below $work, keep it.
   if grep -q " $work/" /proc/self/mountinfo; then
     say "left $work in place: something is still mounted below it"
@@ -129,8 +139,9 @@ unshare --net --mount --propagation private --fork -- sh -c '
   ip link set lo up 2>/dev/null || true
   exec dockerd --data-root "$1/data" --exec-root "$1/exec" -H "unix://$1/run/docker.sock" \
     --pidfile "$1/run/docker.pid" --iptables=false --ip-forward=false --ip-masq=false \
-    --containerd-namespace awf-engine-test --containerd-plugins-namespace awf-engine-test-plugins' \
-  sh "$work" >"$work/dockerd.log" 2>&1 &
+    --containerd-namespace awf-engine-test --containerd-plugins-namespace awf-engine-test-plugins \
+    --cgroup-parent "/$2"' \
+  sh "$work" "$cgroup_parent" >"$work/dockerd.log" 2>&1 &
 unshare_pid=$!
 ready=0
 for _ in $(seq 1 300); do
