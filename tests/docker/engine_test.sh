@@ -281,5 +281,30 @@ EOF
 say "health gating: $gating"
 check "the agent started only after the proxy's health check passed" has "$gating" '^ok:'
 
+# And the gate holds: the same services again, the proxy's probe pointed at a
+# port nothing listens on (quicker timings than the image's, so it is
+# unhealthy in seconds): compose refuses to start the agent.
+timeout 60 "${compose[@]}" down -v --timeout 5 >"$work/down1.log" 2>&1 || fail "docker-compose down failed: $(cat "$work/down1.log")"
+cat >"$work/unhealthy.yaml" <<'EOF2'
+services:
+  squid-proxy:
+    healthcheck:
+      test: ["CMD", "/usr/local/bin/awf-proxy", "--health-check", "127.0.0.1:9"]
+      interval: 1s
+      timeout: 1s
+      retries: 2
+      start_period: 0s
+EOF2
+t0=$SECONDS
+unhealthy_rc=0
+timeout 60 "${compose[@]}" -f "$work/unhealthy.yaml" up -d --no-build >"$work/up2.log" 2>&1 || unhealthy_rc=$?
+# Not created at all (compose 1.29), or created and never started.
+agent_state="$("$docker_cli" ps -a --filter name='^awf-agent$' --format '{{.Status}}' 2>&1)"
+proxy_health="$("$docker_cli" inspect awf-squid --format '{{.State.Health.Status}}' 2>&1)"
+say "unhealthy proxy: compose exit $unhealthy_rc after $((SECONDS - t0)) s ($(grep -i -m1 unhealthy "$work/up2.log")), proxy $proxy_health, agent container: ${agent_state:-none}"
+check "compose fails when the proxy is unhealthy" test "$unhealthy_rc" -ne 0 -a "$unhealthy_rc" -ne 124
+check "the proxy was reported unhealthy" test "$proxy_health" = unhealthy
+check "the agent never started" has "${agent_state:-none}" '^(none|Created)$'
+
 [[ $failures -eq 0 ]] || fail "$failures check(s) failed"
 say "passed"
