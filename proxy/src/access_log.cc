@@ -587,7 +587,8 @@ void AccessLog::write_lines(Sink& sink, const std::string& lines, bool audit) {
   if (sink.fd < 0 || lines.empty()) return;
   std::size_t done = 0;
   int error = 0;
-  if (sink.losing && !has_room(sink.fd, lines.size())) {
+  const bool out_of_space = sink.error == ENOSPC || sink.error == EDQUOT;
+  if (sink.losing && sink.owned && out_of_space && !has_room(sink.fd, lines.size())) {
     error = sink.error;
   } else {
     // stderr is shared with the diagnostics: stdio's lock keeps their lines
