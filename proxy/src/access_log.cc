@@ -614,10 +614,11 @@ void AccessLog::write_lines(Sink& sink, const std::string& lines, bool audit) {
     }
     return;
   }
-  // Keep only the complete lines among the `done` bytes written.
+  // Keep only the complete lines among the `done` bytes written. Only our
+  // own files are cut back: on stderr others write between our batches.
   const std::size_t last_newline = done == 0 ? std::string::npos : lines.rfind('\n', done - 1);
   const std::size_t kept = last_newline == std::string::npos ? 0 : last_newline + 1;
-  if (kept < done) {
+  if (kept < done && sink.owned) {
     const off_t end = ::lseek(sink.fd, 0, SEEK_END);
     if (end >= 0 && ::ftruncate(sink.fd, end - static_cast<off_t>(done - kept)) != 0) {
       spdlog::warn("{}: cannot remove a partly written line: {}", sink.name, std::strerror(errno));
