@@ -10,22 +10,25 @@
 #
 # BUILD_DIR must hold a built awf-proxy and awf-entrypoint (Release or
 # RelWithDebInfo, no sanitizers). Talks to the engine named by DOCKER_HOST
-# (or the default socket) with the CLI in $DOCKER (default: docker). The
-# engine's builder must be BuildKit (DOCKER_BUILDKIT=1 is set): the classic
-# builder would also run the source stage, which needs a network.
+# (or the default socket) with the CLI in $DOCKER (default: /usr/bin/docker,
+# else docker on PATH). The engine's builder must be BuildKit
+# (DOCKER_BUILDKIT=1 is set): the classic builder would also run the source
+# stage, which needs a network.
 # Prints the base image's tag last.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 build="$(cd "${1:-$repo/build}" && pwd)"
-docker="${DOCKER:-docker}"
+# /usr/bin/docker first: Debian's CLI has BuildKit built in, where a newer CLI
+# earlier on PATH may need the buildx plugin for it.
+docker="${DOCKER:-$(if [[ -x /usr/bin/docker ]]; then echo /usr/bin/docker; else echo docker; fi)}"
 export DOCKER_BUILDKIT=1
 
 die() { echo "docker-images: $*" >&2; exit 1; }
 for program in awf-proxy awf-entrypoint; do
   [[ -x "$build/bin/$program" ]] || die "$build/bin/$program is not built (cmake --build $build --target $program)"
 done
-grep -q '^AWF_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null \
+grep -q -i -E '^AWF_SANITIZE(:[A-Z]+)?=(ON|TRUE|YES|1)$' "$build/CMakeCache.txt" 2>/dev/null \
   && die "$build is a sanitizer build: its programs need libasan, which the images do not have"
 
 # busybox: its httpd applet is the origin server of tests/docker/engine_test.sh.

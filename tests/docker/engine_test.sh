@@ -75,7 +75,7 @@ python3 -c 'import yaml' 2>/dev/null || missing "python3-yaml is not installed"
 for program in awf-proxy awf-entrypoint; do
   [[ -x "$build_dir/bin/$program" ]] || fail "$build_dir/bin/$program is not built"
 done
-if grep -q '^AWF_SANITIZE:BOOL=ON' "$build_dir/CMakeCache.txt" 2>/dev/null; then
+if grep -q -i -E '^AWF_SANITIZE(:[A-Z]+)?=(ON|TRUE|YES|1)$' "$build_dir/CMakeCache.txt" 2>/dev/null; then
   say "SKIPPED: a sanitizer build's programs need libasan, which the images do not have"
   exit 77
 fi
