@@ -7,6 +7,7 @@
 # entrypoint components), copied in through the Dockerfiles' "prebuilt" stage.
 #
 #   scripts/docker-images.sh [BUILD_DIR]        (default: build)
+#   scripts/docker-images.sh --base-only        only make and import the base
 #
 # BUILD_DIR must hold a built awf-proxy and awf-entrypoint (Release or
 # RelWithDebInfo, no sanitizers). Talks to the engine named by DOCKER_HOST
@@ -18,6 +19,8 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
+base_only=0
+if [[ "${1:-}" == "--base-only" ]]; then base_only=1; shift; fi
 build="$(cd "${1:-$repo/build}" && pwd)"
 # /usr/bin/docker first: Debian's CLI has BuildKit built in, where a newer CLI
 # earlier on PATH may need the buildx plugin for it.
@@ -25,11 +28,13 @@ docker="${DOCKER:-$(if [[ -x /usr/bin/docker ]]; then echo /usr/bin/docker; else
 export DOCKER_BUILDKIT=1
 
 die() { echo "docker-images: $*" >&2; exit 1; }
-for program in awf-proxy awf-entrypoint; do
-  [[ -x "$build/bin/$program" ]] || die "$build/bin/$program is not built (cmake --build $build --target $program)"
-done
-grep -q -i -E '^AWF_SANITIZE(:[A-Z]+)?=(ON|TRUE|YES|1)$' "$build/CMakeCache.txt" 2>/dev/null \
-  && die "$build is a sanitizer build: its programs need libasan, which the images do not have"
+if [[ $base_only -eq 0 ]]; then
+  for program in awf-proxy awf-entrypoint; do
+    [[ -x "$build/bin/$program" ]] || die "$build/bin/$program is not built (cmake --build $build --target $program)"
+  done
+  grep -q -i -E '^AWF_SANITIZE(:[A-Z]+)?=(ON|TRUE|YES|1)$' "$build/CMakeCache.txt" 2>/dev/null \
+    && die "$build is a sanitizer build: its programs need libasan, which the images do not have"
+fi
 
 # busybox: its httpd applet is the origin server of tests/docker/engine_test.sh.
 tarball="$("$repo/scripts/docker-base.sh" busybox)"
@@ -39,6 +44,7 @@ if ! "$docker" image inspect "$base" >/dev/null 2>&1; then
   echo "docker-images: importing $tarball as $base" >&2
   "$docker" import --change 'CMD ["/bin/bash"]' "$tarball" "$base" >/dev/null
 fi
+if [[ $base_only -eq 1 ]]; then echo "$base"; exit 0; fi
 
 work="$(mktemp -d /tmp/awf-docker-images.XXXXXX)"
 trap 'rm -rf "$work"' EXIT

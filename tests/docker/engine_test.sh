@@ -156,19 +156,27 @@ fi
 driver="$("$docker_cli" info --format '{{.Driver}}' 2>/dev/null)"
 say "dockerd $("$docker_cli" version --format '{{.Server.Version}}') up after $((SECONDS - started)) s, storage driver $driver"
 
-# ---- the images, offline ----
+# ---- the base, then a first container, then the images, offline ----
 t0=$SECONDS
-if ! base="$("$source_dir/scripts/docker-images.sh" "$build_dir" 2>"$work/images.log" | tail -n 1)"; then
-  tail -n 40 "$work/images.log" >&2
-  fail "scripts/docker-images.sh failed"
+if ! base="$("$source_dir/scripts/docker-images.sh" --base-only 2>"$work/base.log" | tail -n 1)"; then
+  tail -n 40 "$work/base.log" >&2
+  fail "the base image could not be made or imported"
 fi
-grep -E '^docker-(base|images):' "$work/images.log" >&2
-say "base $base and images built in $((SECONDS - t0)) s"
-# A first container shows whether the kernel lets runc start one at all.
+grep -E '^docker-(base|images):' "$work/base.log" >&2
+say "base $base ready after $((SECONDS - t0)) s"
+# A first container shows whether the kernel lets runc start one at all
+# (before the builds, whose RUN steps need the same).
 if ! "$docker_cli" run --rm --network none "$base" true >"$work/smoke.log" 2>&1; then
   kernel_refusal "$work/smoke.log" "a container"
   fail "a plain container does not start: $(cat "$work/smoke.log")"
 fi
+t0=$SECONDS
+if ! "$source_dir/scripts/docker-images.sh" "$build_dir" >/dev/null 2>"$work/images.log"; then
+  tail -n 40 "$work/images.log" >&2
+  fail "scripts/docker-images.sh failed"
+fi
+grep -E '^docker-(base|images):' "$work/images.log" >&2
+say "images built in $((SECONDS - t0)) s"
 
 # ---- compose: the file's proxy and agent, plus an origin ----
 token="awf-engine-test-$RANDOM$RANDOM"
