@@ -57,10 +57,17 @@ mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
 
 # Debian's repositories as apt sees them (deb822 or one-line sources alike):
 # URI, suite and component of every Debian package index of this machine.
-mapfile -t sources < <(apt-get indextargets --format '$(ORIGIN)|$(REPO_URI)|$(RELEASE)|$(COMPONENT)|$(TARGET_OF)' \
-                         'Identifier: Packages' 2>/dev/null \
-                       | awk -F'|' '$1 == "Debian" && $5 == "deb" && $3 ~ /^bookworm(-updates|-security)?$/ {print "deb " $2 " " $3 " " $4}' \
-                       | sort -u)
+debian_sources() {
+  apt-get indextargets --format '$(ORIGIN)|$(REPO_URI)|$(RELEASE)|$(COMPONENT)|$(TARGET_OF)' 'Identifier: Packages' 2>/dev/null \
+    | awk -F'|' '$1 == "Debian" && $5 == "deb" && $3 ~ /^bookworm(-updates|-security)?$/ {print "deb " $2 " " $3 " " $4}' \
+    | sort -u
+}
+mapfile -t sources < <(debian_sources)
+# The origin comes from the downloaded Release files: none yet, fetch them.
+if [[ ${#sources[@]} -eq 0 ]]; then
+  apt-get update -qq >&2 || true
+  mapfile -t sources < <(debian_sources)
+fi
 [[ ${#sources[@]} -gt 0 ]] || die "apt knows no Debian 12 (bookworm) repository; run apt-get update, or check /etc/apt/sources.list*"
 # The Release dates of those repositories' downloaded indexes: a newer
 # snapshot changes the key.
