@@ -32,6 +32,7 @@
 #include "awf/proxy/bump_authority.h"
 #include "awf/proxy/context.h"
 #include "awf/proxy/dns_frontend.h"
+#include "awf/proxy/heap_release.h"
 #include "awf/proxy/http_session.h"
 #include "awf/proxy/listeners.h"
 #include "awf/proxy/metrics.h"
@@ -54,6 +55,9 @@ namespace {
 constexpr std::size_t kIdlePerKey = 16;
 constexpr std::size_t kIdlePerThread = 512;
 constexpr auto kIdleLimit = std::chrono::seconds(60);
+// How often run() closes expired idle upstream connections and looks whether
+// freed heap memory should go back to the kernel.
+constexpr auto kHousekeepingPeriod = std::chrono::seconds(5);
 }  // namespace
 
 bool upstream_is_quiet(tcp::socket& socket) {
@@ -106,6 +110,28 @@ std::optional<std::pair<tcp::socket, std::string>> Worker::take_upstream(const s
   }
   if (list.empty()) idle_upstreams_.erase(m);
   return found;
+}
+
+// Parked connections past the idle limit are closed here, not only skipped
+// when someone looks for one: an origin that keeps idle connections open
+// would otherwise hold a descriptor per parked connection for good.
+void Worker::expire_upstreams() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto m = idle_upstreams_.begin(); m != idle_upstreams_.end();) {
+    auto& list = m->second;
+    for (auto it = list.begin(); it != list.end();) {
+      if (now - (*it)->parked <= kIdleLimit) {
+        ++it;
+        continue;
+      }
+      (*it)->taken = true;  // its readability wait completes as aborted and does nothing
+      error_code ec;
+      (*it)->socket.close(ec);
+      it = list.erase(it);
+      --idle_count_;
+    }
+    m = list.empty() ? idle_upstreams_.erase(m) : std::next(m);
+  }
 }
 
 void Worker::clear_upstreams() {
@@ -658,6 +684,21 @@ int Server::run() {
     });
   };
   wait_signal();
+  // Housekeeping on the control thread: each worker closes its expired idle
+  // upstream connections, and the heap memory a finished load freed goes
+  // back to the kernel (heap_release.h), so RSS falls back after the load.
+  HeapRelease heap;
+  asio::steady_timer housekeeping(control);
+  std::function<void()> keep_house = [&] {
+    housekeeping.expires_after(kHousekeepingPeriod);
+    housekeeping.async_wait([&](const error_code& ec) {
+      if (ec || m.context.draining) return;
+      for (auto& w : m.workers) asio::post(w->io, [wp = w.get()] { wp->expire_upstreams(); });
+      heap.tick();
+      keep_house();
+    });
+  };
+  keep_house();
   m.reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   for (auto& w : m.workers) {
     w->accept_peers.resize(w->acceptors.size());

@@ -171,6 +171,9 @@ struct Worker {
   void park_upstream(const std::string& key, boost::asio::ip::tcp::socket socket, std::string dest);
   // A parked connection for `key` still open and younger than the idle limit.
   std::optional<std::pair<boost::asio::ip::tcp::socket, std::string>> take_upstream(const std::string& key);
+  // Closes the parked connections older than the idle limit (run() calls it
+  // every few seconds).
+  void expire_upstreams();
   void clear_upstreams();  // both pools: these and the API proxy's
 
   // The API proxy's idle provider connections of this thread, made by the
