@@ -12,9 +12,11 @@
 #   docker import "$(scripts/docker-base.sh)" awf-debian12:local
 #
 # The tarball is cached by content under $AWF_DOCKER_CACHE (default
-# ~/.cache/awf/docker): its name is a hash of the package list, the
-# repositories and the dates of their Release files, so a changed list or a
-# newer mirror snapshot builds a new one and an unchanged one is reused.
+# ~/.cache/awf/docker): its name is a hash of the package list and the
+# repositories, so a changed list builds a new one and an unchanged one is
+# reused. The mirror's newer package versions (security updates) are not part
+# of the key: the images only need the libraries' ABI, which a stable release
+# keeps; AWF_DOCKER_BASE_REFRESH=1 makes it anew from the mirror as it is now.
 # Only the newest is kept. scripts/docker-images.sh imports it as
 # awf-debian12:<that hash>.
 # Needs root (mmdebstrap's root mode) and the mmdebstrap package.
@@ -69,14 +71,10 @@ if [[ ${#sources[@]} -eq 0 ]]; then
   mapfile -t sources < <(debian_sources)
 fi
 [[ ${#sources[@]} -gt 0 ]] || die "apt knows no Debian 12 (bookworm) repository; run apt-get update, or check /etc/apt/sources.list*"
-# The Release dates of those repositories' downloaded indexes: a newer
-# snapshot changes the key.
-release_dates="$(cat /var/lib/apt/lists/*_InRelease /var/lib/apt/lists/*_Release 2>/dev/null | grep -a '^Date:' | sort -u || true)"
-
-key="$( { echo "format $format"; printf '%s\n' "${packages[@]}"; printf '%s\n' "${sources[@]}"; echo "$release_dates"; } \
+key="$( { echo "format $format"; printf '%s\n' "${packages[@]}"; printf '%s\n' "${sources[@]}"; } \
         | sha256sum | cut -c1-16)"
 tarball="$cache/debian12-$key.tar"
-if [[ -s "$tarball" ]]; then
+if [[ -s "$tarball" && "${AWF_DOCKER_BASE_REFRESH:-}" != 1 ]]; then
   echo "docker-base: reusing $tarball" >&2
   echo "$tarball"
   exit 0
