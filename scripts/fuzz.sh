@@ -1,36 +1,41 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of awf_intercept and awf_api with clang
-# (AWF_FUZZ=ON, its own build directory) and runs each for a bounded time
-# over its seed corpus.
+# Builds the libFuzzer targets with clang (AWF_FUZZ=ON, its own build
+# directory) and runs each for a bounded time over its seed corpus
+# (docs/fuzzing.md lists them and what each checks).
 #   scripts/fuzz.sh                 every target, 60 s each
 #   scripts/fuzz.sh -t 300          longer runs
-#   scripts/fuzz.sh client_hello    one target (client_hello, dns, api_rewrite, socks_message)
-# Exit status is non-zero when a target crashes; the crashing input is left
-# in build-fuzz/artifacts/ so it can be added to the target's seed folder
-# (tests/intercept/corpus/<target>/, tests/api/corpus/<target>/ or
-# tests/proxy/corpus/<target>/) as a named
-# seed (the ctest suites replay every seed in the normal build).
+#   scripts/fuzz.sh http_head dns   some targets (names: see `targets` below)
+# Exit status is non-zero when a target crashes or breaks an invariant; the
+# input is left in build-fuzz/artifacts/<target>-crash-* so it can be added to
+# the target's seed folder (seeds_of below) as a named seed: the normal
+# test suites replay every seed.
 # New inputs the fuzzer finds go to build-fuzz/corpus-<target>/, never into
 # the source tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=60
+all_targets=(client_hello dns api_rewrite socks_message http_head http_head_beast chunked authority
+  policy policy_files config_file log_line)
 targets=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -t) seconds=${2:?"-t needs a number of seconds"}; shift 2 ;;
-    client_hello|dns|api_rewrite|socks_message) targets+=("$1"); shift ;;
-    *) echo "fuzz.sh: unknown argument '$1' (allowed: -t SECONDS, client_hello, dns, api_rewrite, socks_message)" >&2; exit 2 ;;
+    *)
+      if [[ " ${all_targets[*]} " == *" $1 "* ]]; then targets+=("$1"); shift
+      else echo "fuzz.sh: unknown argument '$1' (allowed: -t SECONDS, ${all_targets[*]})" >&2; exit 2; fi ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(client_hello dns api_rewrite socks_message)
+[[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 
 # Where each target's named seeds live.
 seeds_of() {
   case "$1" in
     api_rewrite) echo "tests/api/corpus/$1" ;;
-    socks_message) echo "tests/proxy/corpus/$1" ;;
+    socks_message|http_head|http_head_beast|chunked|authority) echo "tests/proxy/corpus/$1" ;;
+    policy|policy_files) echo "tests/policy/corpus/$1" ;;
+    config_file) echo "tests/launcher_cli/corpus/$1" ;;
+    log_line) echo "tests/logs/corpus/$1" ;;
     *) echo "tests/intercept/corpus/$1" ;;
   esac
 }

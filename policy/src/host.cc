@@ -50,11 +50,11 @@ bool parse_v4_part(std::string_view part, std::uint64_t& value) {
   return true;
 }
 
-// WHATWG "ends in a number": the last label (ignoring one empty label after a
-// trailing dot) is all digits or a valid 0x number. Such hosts are parsed as
-// IPv4 by browsers and curl; if that fails the URL is invalid, never a name.
+// WHATWG "ends in a number": the last label is all digits or a valid 0x
+// number (the one trailing dot WHATWG ignores is gone already). Such hosts
+// are parsed as IPv4 by browsers and curl; if that fails the URL is invalid,
+// never a name.
 bool ends_in_number(std::string_view host) {
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   const auto dot = host.rfind('.');
   std::string_view last = dot == std::string_view::npos ? host : host.substr(dot + 1);
   if (last.empty()) return false;
@@ -127,7 +127,6 @@ IpClass classify_ip(std::string_view host, RawIp& out) {
   }
   if (!ends_in_number(host)) return IpClass::name;
   std::string_view rest = host;
-  if (rest.back() == '.') rest.remove_suffix(1);
   std::uint64_t parts[4];
   int n = 0;
   while (true) {
@@ -153,9 +152,22 @@ IpClass classify_ip(std::string_view host, RawIp& out) {
 
 }  // namespace detail
 
+namespace {
+
+// One trailing dot names the same host (as decide() and normalise_host()
+// read it); classify_ip() takes the host without it. Removing it here, once,
+// keeps the proxy's canonical host and the policy's view of an address the
+// same: `::10.0.0.2.` is that address for both, `1.2.3.4..` for neither.
+std::string_view without_trailing_dot(std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  return host;
+}
+
+}  // namespace
+
 std::optional<IpAddress> parse_ip_literal(std::string_view host) {
   detail::RawIp raw;
-  const auto cls = detail::classify_ip(host, raw);
+  const auto cls = detail::classify_ip(without_trailing_dot(host), raw);
   if (cls != detail::IpClass::v4 && cls != detail::IpClass::v6) return std::nullopt;
   IpAddress ip;
   ip.is_v6 = raw.is_v6;
@@ -174,7 +186,7 @@ std::optional<IpAddress> parse_ip_literal(std::string_view host) {
 
 bool is_ip_like(std::string_view host) {
   detail::RawIp raw;
-  return detail::classify_ip(host, raw) != detail::IpClass::name;
+  return detail::classify_ip(without_trailing_dot(host), raw) != detail::IpClass::name;
 }
 
 }  // namespace awf::policy

@@ -21,6 +21,8 @@ struct RawIp {
 
 // `name` for hosts that are not addresses; `malformed` for hosts a URL parser
 // would read as an address but cannot (`1.2.3.256`, `[zz::]`, `1.2.3.4.5`).
+// The caller removes the one trailing dot a host may carry first (decide()
+// and parse_ip_literal() both do); a dot still there is an empty label.
 IpClass classify_ip(std::string_view host, RawIp& out);
 
 }  // namespace awf::policy::detail

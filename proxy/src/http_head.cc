@@ -349,6 +349,9 @@ ParseResult parse_response_head(std::string_view bytes, std::size_t max_bytes, R
   }
   if (line.size() > 12 && line[12] != ' ') return {ParseStatus::error, HeadError::bad_start_line};
   out.status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+  // RFC 9110 §15: a status code is three digits from 100. `050` is no
+  // status: relayed, it would be rebuilt as `50`, a line no client parses.
+  if (out.status < 100) return {ParseStatus::error, HeadError::bad_start_line};
   out.reason = line.size() > 13 ? std::string(line.substr(13)) : std::string();
   for (unsigned char c : out.reason) {
     if ((c < 0x20 && c != '\t') || c == 0x7f) return {ParseStatus::error, HeadError::bad_start_line};
@@ -374,12 +377,14 @@ BodyKind ResponseHead::body_kind(std::string_view request_method) const {
   return BodyKind::until_close;
 }
 
-std::size_t ChunkedScanner::feed(const char* data, std::size_t n) {
+std::size_t ChunkedScanner::feed(const char* data, std::size_t n, std::string* body, std::size_t body_limit) {
   std::size_t i = 0;
   auto fail = [&] {
     state_ = State::failed;
     return i;
   };
+  // A control byte other than HTAB: no extension or trailer carries one.
+  auto is_ctl = [](char c) { return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f; };
   while (i < n) {
     const char c = data[i];
     switch (state_) {
@@ -389,12 +394,13 @@ std::size_t ChunkedScanner::feed(const char* data, std::size_t n) {
         else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
         else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
         if (v >= 0) {
-          if (++digits_ > 15) return fail();
+          if (++digits_ > kMaxSizeDigits) return fail();
           remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(v);
           ++i;
           break;
         }
         if (digits_ == 0) return fail();
+        // RFC 9112 §7.1.1: BWS, then `;` and an extension, or the line's end.
         if (c == '\r') state_ = State::size_lf;
         else if (c == ';') state_ = State::ext;
         else if (c == ' ' || c == '\t') state_ = State::size_ws;
@@ -411,23 +417,26 @@ std::size_t ChunkedScanner::feed(const char* data, std::size_t n) {
         break;
       case State::ext:
         if (c == '\r') state_ = State::size_lf;
-        else if (c == '\n' || (static_cast<unsigned char>(c) < 0x20 && c != '\t')) return fail();
+        else if (is_ctl(c) || ++ext_bytes_ > kMaxExtensionBytes) return fail();
         ++i;
         break;
       case State::size_lf:
         if (c != '\n') return fail();
         ++i;
         digits_ = 0;
-        if (remaining_ == 0) {
-          state_ = State::trailer_start;
-        } else {
-          state_ = State::data;
-        }
+        ext_bytes_ = 0;
+        state_ = remaining_ == 0 ? State::trailer_start : State::data;
         break;
       case State::data: {
-        std::uint64_t take = std::min<std::uint64_t>(remaining_, n - i);
+        const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, n - i));
+        if (body != nullptr) {
+          // Past the limit plus one byte nothing more is kept: the caller
+          // refuses the body as soon as it sees it over its limit.
+          const std::size_t room = body->size() <= body_limit ? body_limit + 1 - body->size() : 0;
+          body->append(data + i, std::min(take, room));
+        }
         remaining_ -= take;
-        i += static_cast<std::size_t>(take);
+        i += take;
         if (remaining_ == 0) state_ = State::data_cr;
         break;
       }
@@ -442,13 +451,17 @@ std::size_t ChunkedScanner::feed(const char* data, std::size_t n) {
         ++i;
         break;
       case State::trailer_start:
-        if (c == '\r') state_ = State::last_lf;
-        else if (c == '\n' || c == ' ' || c == '\t') return fail();
-        else state_ = State::trailer;
-        ++i;
-        break;
+        // The final CRLF, or a trailer field line (never a continuation).
+        if (c == '\r') {
+          state_ = State::last_lf;
+          ++i;
+          break;
+        }
+        if (c == '\n' || c == ' ' || c == '\t') return fail();
+        state_ = State::trailer;
+        [[fallthrough]];
       case State::trailer:
-        if (++trailer_bytes_ > 64 * 1024) return fail();
+        if (++trailer_bytes_ > kMaxTrailerBytes) return fail();
         if (c == '\r') state_ = State::trailer_lf;
         else if (c == '\n') return fail();
         ++i;

@@ -50,6 +50,25 @@ TEST(ConfigFile, YamlIsReadTheSameWay) {
   EXPECT_EQ(*c->tty, true);
 }
 
+// Found by the config_file fuzz target (seed
+// tests/launcher_cli/corpus/config_file/escapes.json, written back as JSON
+// and read as YAML): a YAML string was cut at its first NUL byte, so
+// `"evil.test\0.github.com"` loaded as `evil.test`, an entry the file never
+// named. The whole string is kept now, as JSON keeps it, and the entry is
+// refused later for its control byte.
+TEST(ConfigFile, YamlStringsKeepEveryByte) {
+  for (const char* text : {"network:\n  allowDomains: [\"evil.test\\0.github.com\"]\n",
+                           "network:\n  allowDomains: [\"evil.test\\x00.github.com\"]\n"}) {
+    auto c = parse_config_text(text, "awf.yaml", ConfigSyntax::yaml);
+    ASSERT_TRUE(c.ok()) << c.message();
+    EXPECT_EQ(*c->allow_domains, std::vector<std::string>{std::string("evil.test\0.github.com", 21)}) << text;
+  }
+  auto json = parse_config_text(R"({"network": {"allowDomains": ["evil.test\u0000.github.com"]}})", "awf.json",
+                                ConfigSyntax::json);
+  ASSERT_TRUE(json.ok()) << json.message();
+  EXPECT_EQ(*json->allow_domains, std::vector<std::string>{std::string("evil.test\0.github.com", 21)});
+}
+
 TEST(ConfigFile, GuessTriesJsonThenYaml) {
   EXPECT_TRUE(parse_config_text("{\"network\": {\"allowDomains\": [\"a.com\"]}}", "-", ConfigSyntax::guess).ok());
   EXPECT_TRUE(parse_config_text("network:\n  allowDomains: [a.com]\n", "-", ConfigSyntax::guess).ok());

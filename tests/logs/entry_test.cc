@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "awf/logs/format.h"
+#include "awf/logs/json.h"
+
 namespace awf::logs {
 namespace {
 
@@ -236,6 +241,34 @@ TEST(IsoTime, FormatsLikeDateToIsoString) {
   EXPECT_DOUBLE_EQ(*back, 1761074374.646);
   EXPECT_DOUBLE_EQ(*parse_iso_time("2025-10-21T21:19:34+02:00"), 1761074374.0);
   EXPECT_FALSE(parse_iso_time("yesterday"));
+}
+
+}  // namespace
+}  // namespace awf::logs
+
+namespace awf::logs {
+namespace {
+
+// Found by the log_line fuzz target (seeds access-huge-timestamp.log and
+// audit-odd-values.jsonl in tests/logs/corpus/log_line): a timestamp or
+// status no integer holds was converted anyway (undefined behaviour), and
+// the pretty format assumed a four-digit year. Such lines now print the
+// nearest instant a JavaScript Date can hold and status 0.
+TEST(LogText, TimestampsAndStatusesBeyondAnyIntegerAreClamped) {
+  const auto access = parse_access_log_line(std::string(40, '9') +
+                                            ".5 1.2.3.4:1 h 5.6.7.8:80 1.1 GET 200 TCP_MISS:HIER_DIRECT http://h/ \"ua\"");
+  ASSERT_TRUE(access.has_value());
+  EXPECT_EQ(iso_time(access->timestamp), "275760-09-13T00:00:00.000Z");
+  EXPECT_EQ(format_pretty(*access, false).substr(0, 29), "[275760-09-13 00:00:00.000] G");
+  const auto audit = parse_audit_jsonl_line(R"({"timestamp":-1e300,"status":1e300,"method":"GET","url":"http://h/"})");
+  ASSERT_TRUE(audit.has_value());
+  EXPECT_EQ(audit->status_code, 0);
+  EXPECT_EQ(iso_time(audit->timestamp), "-271821-04-20T00:00:00.000Z");
+  EXPECT_EQ(iso_time(std::nan("")), "1970-01-01T00:00:00.000Z");
+  EXPECT_FALSE(format_pretty(*audit, false).empty());
+  EXPECT_EQ(json::integer_part(-2147483648.9), -2147483648);
+  EXPECT_EQ(json::integer_part(2147483647.9), 2147483647);
+  EXPECT_FALSE(json::integer_part(2147483648.0).has_value());
 }
 
 }  // namespace

@@ -87,6 +87,25 @@ TEST(ParseIpLiteral, Ipv6FormsRevealTheirEmbeddedIpv4) {
   }
 }
 
+// Found by the authority fuzz target (tests/proxy/corpus/authority/
+// v6-compatible-trailing-dot.txt): the policy read `::10.0.0.2.` as that
+// address (decide() drops one trailing dot first) while parse_ip_literal()
+// refused it, so the proxy's canonical host was the name-like `::10.0.0.2`,
+// which the next normalisation read as an address. And the policy dropped a
+// second dot inside, so `1.2.3.4..` was an address to it, while
+// `example.com..` is no name. One trailing dot now, for both.
+TEST(ParseIpLiteral, OneTrailingDotIsDroppedAsThePolicyDropsIt) {
+  const auto v6 = parse_ip_literal("::10.0.0.2.");
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_EQ(v6->canonical, "[::10.0.0.2]");
+  EXPECT_EQ(parse_ip_literal(v6->canonical)->canonical, v6->canonical);
+  ASSERT_TRUE(parse_ip_literal("[::1].").has_value());
+  EXPECT_EQ(parse_ip_literal("1.2.3.4.")->canonical, "1.2.3.4");
+  for (const char* two_dots : {"1.2.3.4..", "::1..", "0x7f.1.."}) {
+    EXPECT_FALSE(parse_ip_literal(two_dots).has_value()) << two_dots;
+  }
+}
+
 TEST(ParseIpLiteral, MalformedNumericHostsAreIpLikeButNotAddresses) {
   for (const char* host : {"999.1.1.1", "1.2.3.4.5", "1.2.3.256", "1.16777216", "4294967296", "0x100000000",
                            "08.1.1.1", "0x1g.1.1.1", "[zz::]", "[::1", "[1:2:3:4:5:6:7:8:9]", "example.123",

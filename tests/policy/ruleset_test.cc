@@ -239,6 +239,7 @@ const IpCase kIpCases[] = {
     {"octal octet", "0177.0.0.1", true, Reason::allowed},
     {"mixed hex, octal and decimal", "0x7f.00.0.1", true, Reason::allowed},
     {"trailing dot", "127.0.0.1.", true, Reason::allowed},
+    {"an IPv6 form with a trailing dot", "::ffff:127.0.0.1.", true, Reason::allowed},
     {"v4-mapped IPv6, dotted", "[::ffff:127.0.0.1]", true, Reason::allowed},
     {"v4-mapped IPv6, hex", "[::ffff:7f00:1]", true, Reason::allowed},
     {"v4-mapped IPv6, expanded", "[0:0:0:0:0:ffff:7f00:0001]", true, Reason::allowed},
@@ -310,6 +311,21 @@ TEST(RulesetIpLiterals, WithoutAnIpEntryEveryNotationIsDenied) {
     const Decision d = rs->decide(Request{c.host, 443, kConnect});
     EXPECT_FALSE(d.allowed) << c.host;
     EXPECT_EQ(d.reason, Reason::ip_literal) << c.host;
+  }
+}
+
+// One trailing dot is dropped before an address is read, as before a name
+// is matched; a second one is an empty label, for addresses as for names
+// (the policy once dropped it inside the address parser too, so
+// `127.0.0.1..` was 127.0.0.1 while `example.com..` was no name).
+TEST(RulesetIpLiterals, TwoTrailingDotsAreNoAddress) {
+  auto rs = compile_lists("127.0.0.1,example.com", "");
+  ASSERT_TRUE(rs);
+  EXPECT_TRUE(rs->decide(Request{"127.0.0.1.", 443, kConnect}).allowed);
+  for (const char* host : {"127.0.0.1..", "0x7f.1..", "example.com.."}) {
+    const Decision d = rs->decide(Request{host, 443, kConnect});
+    EXPECT_FALSE(d.allowed) << host;
+    EXPECT_EQ(d.reason, Reason::invalid_host) << host;
   }
 }
 

@@ -91,4 +91,49 @@ TEST(ChunkedDecoder, KeepsAtMostOneBytePastTheLimit) {
   EXPECT_TRUE(e.done());
 }
 
+// The forward proxy's scanner and the API proxy's decoder once read
+// different grammars (the chunked fuzz target compares them): each of these
+// bodies was accepted by one and refused by the other. Now the decoder is
+// the scanner with a data sink, and they frame every body alike.
+TEST(ChunkedDecoder, FramesEveryBodyAsTheForwardProxyScannerDoes) {
+  struct Case {
+    const char* why;
+    std::string wire;
+    bool ok;
+  };
+  const Case cases[] = {
+      {"16 size digits (the scanner stopped at 15)", "000000000000000F\r\n0123456789abcde\r\n0\r\n\r\n", true},
+      {"whitespace then no extension (the decoder took it as one)", "3 x\r\nabc\r\n0\r\n\r\n", false},
+      {"whitespace before an extension", "3 \t;a=b\r\nabc\r\n0\r\n\r\n", true},
+      {"a control byte in an extension (the decoder took it)", "3;a\x01\r\nabc\r\n0\r\n\r\n", false},
+      {"an extension over its limit (the scanner had none)",
+       "1;" + std::string(ChunkedDecoder::kMaxExtensionBytes + 1, 'e') + "\r\na\r\n0\r\n\r\n", false},
+      {"an extension at its limit", "1;" + std::string(ChunkedDecoder::kMaxExtensionBytes, 'e') + "\r\na\r\n0\r\n\r\n",
+       true},
+      {"obs-fold in the trailers (the decoder took it)", "0\r\nX: y\r\n z\r\n\r\n", false},
+      {"trailer lines at the limit, first bytes counted (the scanner skipped them)",
+       "0\r\n" + std::string(ChunkedDecoder::kMaxTrailerBytes / 2 - 1, 'x') + "\r\n" +
+           std::string(ChunkedDecoder::kMaxTrailerBytes / 2 - 1, 'y') + "\r\n\r\n",
+       true},
+      {"trailer lines one byte over the limit",
+       "0\r\n" + std::string(ChunkedDecoder::kMaxTrailerBytes / 2, 'x') + "\r\n" +
+           std::string(ChunkedDecoder::kMaxTrailerBytes / 2 - 1, 'y') + "\r\n\r\n",
+       false},
+  };
+  for (const auto& c : cases) {
+    std::string body;
+    ChunkedDecoder d;
+    const std::size_t used = d.feed(c.wire, body, 1 << 20);
+    awf::proxy::ChunkedScanner s;
+    const std::size_t scanned = s.feed(c.wire.data(), c.wire.size());
+    EXPECT_EQ(d.done(), c.ok) << c.why;
+    EXPECT_EQ(s.done(), c.ok) << c.why;
+    EXPECT_EQ(d.failed(), !c.ok) << c.why;
+    EXPECT_EQ(s.failed(), !c.ok) << c.why;
+    if (c.ok) {
+      EXPECT_EQ(used, scanned) << c.why;
+    }
+  }
+}
+
 }  // namespace

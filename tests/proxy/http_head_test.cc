@@ -193,6 +193,22 @@ TEST(ResponseHead, BodyKinds) {
   EXPECT_EQ(parse_response_head("HTTP/1.1 2000 OK\r\n\r\n", 65536, h).status, ParseStatus::error);
 }
 
+// Found by the http_head fuzz target (seed
+// tests/proxy/corpus/http_head/bad_start_line__status-below-100.txt): a
+// status under 100 was taken, and the head relayed to the client said
+// `HTTP/1.1 50 ...`, a status line no client parses.
+TEST(ResponseHead, StatusBelow100IsRefused) {
+  for (const char* line : {"HTTP/1.1 050 Switching\r\n\r\n", "HTTP/1.1 000\r\n\r\n", "HTTP/1.0 099 x\r\n\r\n"}) {
+    ResponseHead h;
+    const ParseResult r = parse_response_head(line, 65536, h);
+    EXPECT_EQ(r.status, ParseStatus::error) << line;
+    EXPECT_EQ(r.error, HeadError::bad_start_line) << line;
+  }
+  ResponseHead h;
+  ASSERT_EQ(parse_response_head("HTTP/1.1 100 Continue\r\n\r\n", 65536, h).status, ParseStatus::done);
+  EXPECT_EQ(build_client_response(h, false, false), "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
 TEST(ChunkedScanner, FindsTheEndAtEverySplit) {
   const std::string body = "5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: x\r\n\r\n";
   const std::string after = "GET http://next/";

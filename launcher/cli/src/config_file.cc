@@ -45,14 +45,17 @@ Value from_yaml(const YAML::Node& node) {
       break;
   }
   const std::string& s = node.Scalar();
-  if (node.Tag() == "!") return Value(s.c_str());  // quoted: always a string
+  // The whole scalar, NUL bytes included: a C string would end at the first
+  // one, and `"evil.test\0.github.com"` would load as `evil.test`.
+  const boost::json::string_view text(s.data(), s.size());
+  if (node.Tag() == "!") return Value(text);  // quoted: always a string
   if (s == "true" || s == "True" || s == "TRUE") return Value(true);
   if (s == "false" || s == "False" || s == "FALSE") return Value(false);
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Value(nullptr);
   // Numbers as JSON writes them (plus a leading '+'), everything else is text.
   auto parsed = json::parse_value(s.front() == '+' ? s.substr(1) : s);
   if (parsed.ok() && parsed->is_number()) return *parsed;
-  return Value(s.c_str());
+  return Value(text);
 }
 
 class Reader {

@@ -1,6 +1,7 @@
 // Parsing of access.log (firewall_detailed) and audit.jsonl lines.
 #include "awf/logs/entry.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <ctime>
@@ -248,7 +249,7 @@ std::optional<LogEntry> parse_audit_jsonl_line(std::string_view line) {
   e.client_port = "-";
   e.protocol = "-";
   e.user_agent = "-";
-  if (auto status = number_member(obj, "status")) e.status_code = static_cast<int>(*status);
+  if (auto status = number_member(obj, "status")) e.status_code = json::integer_part(*status).value_or(0);
   if (auto repeated = number_member(obj, "repeated"); repeated && *repeated > 0 && *repeated < 1e15) {
     e.repeated = static_cast<std::uint64_t>(*repeated);
   }
@@ -280,8 +281,15 @@ std::vector<LogEntry> parse_log_text(std::string_view content, LogFormat format,
 }
 
 std::string iso_time(double ts) {
-  // Date(ms) truncates the millisecond value toward zero.
-  const auto ms = static_cast<long long>(std::trunc(ts * 1000.0));
+  // Date(ms) truncates the millisecond value toward zero and holds at most
+  // 8.64e15 ms either side of the epoch (ECMA-262 §21.4.1.1). A log's
+  // timestamp can say anything (`9999...9.5`); beyond that range the
+  // nearest instant a Date holds is shown (NaN as the epoch), rather than
+  // converting a double no integer holds.
+  constexpr double kMaxDateMs = 8.64e15;
+  double whole_ms = std::trunc(ts * 1000.0);
+  if (std::isnan(whole_ms)) whole_ms = 0;
+  const auto ms = static_cast<long long>(std::clamp(whole_ms, -kMaxDateMs, kMaxDateMs));
   return iso8601_utc(std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms)));
 }
 

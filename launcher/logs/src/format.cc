@@ -44,10 +44,11 @@ std::string display_port(const LogEntry& e) {
 }  // namespace
 
 std::string format_pretty(const LogEntry& e, bool colourise) {
-  // "YYYY-MM-DDTHH:MM:SS.mmmZ" -> "YYYY-MM-DD HH:MM:SS.mmm"
+  // "YYYY-MM-DDTHH:MM:SS.mmmZ" -> "YYYY-MM-DD HH:MM:SS.mmm" (years past
+  // 9999 or before 0 have more characters: found by the position of T and Z)
   std::string time = iso_time(e.timestamp);
-  time[10] = ' ';
-  time.resize(23);
+  if (const auto t = time.find('T'); t != std::string::npos) time[t] = ' ';
+  if (!time.empty() && time.back() == 'Z') time.pop_back();
   std::string port = display_port(e);
   std::string target = port.empty() ? e.domain : e.domain + ":" + port;
   std::string line = "[" + time + "] " + e.method + " " + target + " \u2192 " + std::to_string(e.status_code) +

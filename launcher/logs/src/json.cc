@@ -242,4 +242,9 @@ std::string number_to_string(double n) {
   return out;
 }
 
+std::optional<int> integer_part(double n) {
+  if (!(n > -2147483649.0 && n < 2147483648.0)) return std::nullopt;  // NaN fails both
+  return static_cast<int>(n);
+}
+
 }  // namespace awf::json

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "awf/logs/entry.h"
+#include "awf/logs/json.h"
 #include "awf/policy/entry.h"
 
 namespace awf::logs {
@@ -281,7 +282,7 @@ bool is_true(const boost::json::value* v) { return v && v->is_bool() && v->get_b
 // Numbers become ints as awf's manifest fields are; fractions are cut off.
 std::optional<int> int_or_none(const boost::json::value* v) {
   if (!v || !v->is_number()) return std::nullopt;
-  return static_cast<int>(v->to_number<double>());
+  return json::integer_part(v->to_number<double>());
 }
 
 // The string items of an array member; other items are skipped.

@@ -114,13 +114,29 @@ ParseResult parse_response_head(std::string_view bytes, std::size_t max_bytes, R
 ParseResult parse_request_head(std::string_view bytes, std::size_t max_bytes, RequestHead& out);
 ParseResult parse_response_head(std::string_view bytes, std::size_t max_bytes, ResponseHead& out);
 
-// Follows a chunked body byte by byte without decoding it, so the proxy can
-// pass it through unchanged and still know where the message ends.
+// Follows a chunked body (RFC 9112 §7.1) byte by byte without decoding it,
+// so the proxy can pass it through unchanged and still know where the
+// message ends. The API proxy's ChunkedDecoder is this scanner with a data
+// sink: both read one grammar, so no body is framed one way by one and
+// another way by the other. Strict: bare LF, a size without digits or over
+// kMaxSizeDigits, anything but BWS before an extension, control bytes in an
+// extension, obs-fold in the trailers, and oversized extensions or trailers
+// are errors, never guesses.
 class ChunkedScanner {
  public:
+  static constexpr unsigned kMaxSizeDigits = 16;  // 16 hex digits fill 64 bits
+  // Chunk extensions and the trailer section are read and dropped; these
+  // bound what a peer can make us scan for them.
+  static constexpr std::size_t kMaxExtensionBytes = 4096;  // per chunk
+  static constexpr std::size_t kMaxTrailerBytes = 64 * 1024;
+
   // Consumes up to n bytes; returns how many belong to the body (less than n
   // only when the body ended or the framing is broken).
-  std::size_t feed(const char* data, std::size_t n);
+  std::size_t feed(const char* data, std::size_t n) { return feed(data, n, nullptr, 0); }
+  // The same, also appending the chunk data (not the framing) to `*body`,
+  // but never more than `body_limit` bytes in all in `*body` plus one (so
+  // the caller sees the body went over its limit). `body` may be null.
+  std::size_t feed(const char* data, std::size_t n, std::string* body, std::size_t body_limit);
   bool done() const { return state_ == State::done; }
   bool failed() const { return state_ == State::failed; }
 
@@ -130,8 +146,9 @@ class ChunkedScanner {
     done, failed
   };
   State state_ = State::size;
-  std::uint64_t remaining_ = 0;
-  int digits_ = 0;
+  std::uint64_t remaining_ = 0;  // data bytes left in the current chunk
+  unsigned digits_ = 0;
+  std::size_t ext_bytes_ = 0;
   std::size_t trailer_bytes_ = 0;
 };
 

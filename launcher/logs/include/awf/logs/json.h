@@ -6,6 +6,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,5 +38,11 @@ std::string stringify(const boost::json::value& value, int indent = 0);
 
 // JavaScript's Number#toString for finite doubles in the ranges logs use.
 std::string number_to_string(double n);
+
+// A number's integer part (cut toward zero) when it fits an int; nullopt for
+// NaN, infinities and anything beyond (converting those is undefined
+// behaviour, and a log or manifest is read from a directory the sandboxed
+// command could write to).
+std::optional<int> integer_part(double n);
 
 }  // namespace awf::json

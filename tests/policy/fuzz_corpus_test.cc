@@ -1,0 +1,54 @@
+// Replays every seed of the policy fuzz corpora (corpus/policy,
+// corpus/policy_files) through the fuzz targets' own checks in the normal
+// build, so a seed (a crash found by fuzzing, kept) fails CI in the default
+// and sanitizer builds too.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "fuzz/policy_files_harness.h"
+#include "fuzz/policy_harness.h"
+
+namespace awf::policy::fuzz {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+std::vector<std::pair<std::string, std::string>> seeds(const std::string& corpus) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& entry : stdfs::directory_iterator(stdfs::path(AWF_POLICY_CORPUS_DIR) / corpus)) {
+    if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    out.emplace_back(entry.path().filename().string(),
+                     std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(FuzzCorpus, EveryPolicySeedKeepsTheInvariants) {
+  const auto all = seeds("policy");
+  ASSERT_GE(all.size(), 8u);
+  for (const auto& [name, bytes] : all) EXPECT_EQ(check_policy(bytes), "") << name;
+}
+
+TEST(FuzzCorpus, EveryPolicyFileSeedKeepsTheInvariants) {
+  const auto all = seeds("policy_files");
+  ASSERT_GE(all.size(), 8u);
+  for (const auto& [name, bytes] : all) EXPECT_EQ(check_policy_files(bytes), "") << name;
+}
+
+TEST(FuzzCorpus, ThePolicyHarnessComparesWithTheReference) {
+  // A pure `*.` pattern does not match its own suffix; a plain entry does.
+  EXPECT_EQ(check_policy("a *.example.com\na api.test\nh example.com\nh x.example.com\nh API.test\n"), "");
+  EXPECT_TRUE(is_reference_host("a_b.example.com"));
+  EXPECT_FALSE(is_reference_host("1.2.3.4"));
+  EXPECT_FALSE(is_reference_host("a..b"));
+  EXPECT_NE(check_entry("https://a.test"), "x");
+}
+
+}  // namespace
+}  // namespace awf::policy::fuzz
