@@ -55,6 +55,8 @@ void render_error_page(std::string& out, const ErrorPage& page) {
   const bool add_newline = page.text.empty() || page.text.back() != '\n';
   const std::size_t body_size = kBodyPrefix.size() + page.text.size() + (add_newline ? 1 : 0);
   out.clear();
+  // One allocation: the head's fixed text is under 256 bytes.
+  out.reserve(256 + std::char_traits<char>::length(page.squid_error) + page.proxy_error.size() + body_size);
   out += "HTTP/1.1 ";
   out += std::to_string(page.status);
   out += ' ';
@@ -86,7 +88,9 @@ void render_error_page(std::string& out, const ErrorPage& page) {
 }
 
 std::string denial_text(std::string_view host, std::uint16_t port, policy::Reason reason, const policy::Rule* rule) {
-  std::string text = "access to ";
+  std::string text;
+  text.reserve(256 + 2 * host.size() + (rule ? rule->text.size() : 0));  // one allocation for the usual page
+  text += "access to ";
   text += host;
   text += ':';
   text += std::to_string(port);

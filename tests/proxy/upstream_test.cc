@@ -22,6 +22,16 @@ TEST(Upstream, PeerAddressShowsMappedIpv4AsIpv4) {
   EXPECT_EQ(peer_address_text(ip::make_address("::1")), "::1");
 }
 
+TEST(Upstream, Ipv4TextMatchesAsioForEveryOctetWidth) {
+  // The dotted quad is formatted by hand (no inet_ntop): compare with Asio's
+  // own text over octets of one, two and three digits, and both ends.
+  for (const char* a : {"0.0.0.0", "255.255.255.255", "1.22.133.4", "10.0.200.9", "127.0.0.1", "100.10.1.0"}) {
+    EXPECT_EQ(peer_address_text(ip::make_address(a)), a);
+    EXPECT_EQ(dialled_endpoint_text(tcp::endpoint(ip::make_address(a), 65535)), std::string(a) + ":65535");
+  }
+  EXPECT_EQ(dialled_endpoint_text(tcp::endpoint(ip::make_address("192.0.2.7"), 0)), "192.0.2.7:0");
+}
+
 TEST(Upstream, DialledEndpointIsAddressColonPort) {
   EXPECT_EQ(dialled_endpoint_text(tcp::endpoint(ip::make_address("192.0.2.7"), 8080)), "192.0.2.7:8080");
   EXPECT_EQ(dialled_endpoint_text(tcp::endpoint(ip::make_address("2001:db8::1"), 443)), "2001:db8::1:443");
