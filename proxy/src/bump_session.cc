@@ -7,12 +7,14 @@
 
 #include "awf/proxy/budgets.h"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <memory>
@@ -136,6 +138,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     retry_after_ = 0;
     req_ = RequestHead{};
     cursor_ = HeadCursor{};
+    response_started_ = resp_done_ = false;  // per request: an origin failing later on this connection gets its 502
     tx_started_ = Clock::now();
     if (draining_ && in_.empty()) return close();
     arm(ctx_.config.request_timeout, "request timeout");
@@ -480,11 +483,15 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     read_upstream([self = shared_from_this()](const error_code& ec) {
       if (self->phase_ != Phase::exchange) return;
       if (ec) {
-        if (self->resp_kind_ == BodyKind::until_close) {
+        // The origin's end of a body that runs until the close: its
+        // close_notify, or the TCP close without one many servers send. A
+        // reset or another error cut the body short.
+        const bool ended = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+        if (self->resp_kind_ == BodyKind::until_close && ended) {
           self->upstream_reusable_ = false;
           return self->response_done();
         }
-        return self->abort("the origin closed during the response body");
+        return self->abort("the origin ended the connection during the response body (" + ec.message() + ")");
       }
       self->out_client_.clear();
       self->take_response_body();
@@ -495,7 +502,17 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
   void response_done() {
     log_now();
     if (!upstream_reusable_ || !up_in_.empty()) up_.reset();  // the next request dials again
-    if (close_client_) return close();
+    if (close_client_) {
+      // A body that runs until the close is whole only if the TLS session
+      // ends with close_notify (RFC 8446 6.1): without it the client cannot
+      // tell the end from a cut (abort() leaves it out). Best effort: one
+      // small record written now, not waited for.
+      if (resp_kind_ == BodyKind::until_close && client_) {
+        ::SSL_shutdown(client_->native_handle());
+        ::ERR_clear_error();
+      }
+      return close();
+    }
     read_head();
   }
 
@@ -507,7 +524,18 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     reply(502, ResultCode::tcp_miss, "ERR_READ_ERROR", why, true);
   }
 
-  void abort(const std::string& why) {
+  // Ends the exchange without a word to the client. A response cut short
+  // after it started is logged with Squid's tags (TCP_MISS_ABORTED,
+  // _TIMEDOUT_ABORTED when a deadline ended it), and no close_notify goes
+  // out, so a TLS client sees the cut.
+  void abort(const std::string& why, bool timed_out = false) {
+    if (phase_ == Phase::exchange && response_started_ && !resp_done_) {
+      rec_.aborted = true;
+      rec_.timed_out = timed_out;
+      // Clients forgive a TLS end without close_notify (curl does), so for a
+      // body that ends with the connection only a reset shows the cut.
+      reset_client_ = resp_kind_ == BodyKind::until_close;
+    }
     spdlog::info("bumped {} {}: {}", req_.method, rec_.url, why);
     log_now();
     close();
@@ -610,7 +638,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
         up_.reset();
         return reply(504, ResultCode::tcp_miss, "ERR_CONNECT_FAIL",
                      std::string(deadline_what_) + " reaching " + dialled_name(), true);
-      case Phase::exchange: return abort(deadline_what_);
+      case Phase::exchange: return abort(deadline_what_, true);
       case Phase::reply: return close();
       case Phase::closed: return;
     }
@@ -633,7 +661,8 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
     dial_.cancel();
     error_code ec;
     if (client_) {
-      client_->next_layer().shutdown(tcp::socket::shutdown_both, ec);
+      if (reset_client_) client_->next_layer().set_option(tcp::socket::linger(true, 0), ec);
+      else client_->next_layer().shutdown(tcp::socket::shutdown_both, ec);
       client_->next_layer().close(ec);
     } else if (start_.client.is_open()) {
       start_.client.close(ec);
@@ -673,6 +702,7 @@ class BumpSession final : public Connection, public std::enable_shared_from_this
   std::uint64_t resp_remaining_ = 0;
   ChunkedScanner resp_chunks_;
   bool resp_done_ = false, response_started_ = false, close_client_ = false, upstream_reusable_ = false;
+  bool reset_client_ = false;  // close() resets the client connection instead of a FIN
 
   LogRecord rec_;
   bool logged_ = true;  // nothing to log before the first request

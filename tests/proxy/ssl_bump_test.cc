@@ -121,6 +121,30 @@ TEST_F(SslBumpTest, BodiesCrossInBothFramingsAndHeadHasNone) {
   EXPECT_EQ(big.out, "3000000") << big.err;
 }
 
+// A body that runs until the close: whole, the TLS session ends with
+// close_notify and the client keeps it; cut short by an origin reset, no
+// close_notify comes, the client sees the cut, and the log says
+// TCP_MISS_ABORTED with the bytes relayed.
+TEST_F(SslBumpTest, ABodyUntilTheCloseEndsWithCloseNotifyAndOneCutShortIsSeenAndLoggedAsAborted) {
+  start_bumping({"--log-format", "squid"});
+  const std::string body = dir_.file("body");
+  RunResult whole = bumped_curl({"-o", body, "-w", "%{http_code}", site_url("/unframed/30000")});
+  EXPECT_EQ(whole.exit_code, 0) << whole.err;
+  EXPECT_EQ(whole.out, "200") << whole.err;
+  EXPECT_EQ(awf::testing::read_file(body), awf::testing::pattern_bytes(30000));
+  RunResult cut = bumped_curl({"-o", body, "-w", "%{http_code}", site_url("/unframed-reset/30000")});
+  EXPECT_NE(cut.exit_code, 0) << cut.err;
+  EXPECT_EQ(awf::testing::read_file(body).size(), 30000u);
+  EXPECT_EQ(status_of(web_url("other.test", "/denied")), 403) << "the policy holds alongside";
+  // Each bumped request after its CONNECT line, then the denied one.
+  auto lines = log_lines(5);
+  ASSERT_EQ(lines.size(), 5u) << awf::testing::read_file(dir_.file("access.log"));
+  EXPECT_NE(lines[1].find(" TCP_MISS/200 30078 GET " + site_url("/unframed/30000")), std::string::npos) << lines[1];
+  EXPECT_NE(lines[3].find(" TCP_MISS_ABORTED/200 30078 GET " + site_url("/unframed-reset/30000")), std::string::npos)
+      << lines[3];
+  EXPECT_NE(lines[4].find(" TCP_DENIED/403 "), std::string::npos) << lines[4];
+}
+
 TEST_F(SslBumpTest, AllowUrlsAllowsMatchingRequestsAndDeniesTheRestInsideTls) {
   start_bumping({"--allow-urls", "https://site.test:" + std::to_string(site_->port()) + "/allowed/*"});
   RunResult ok = bumped_curl({"-s", "-w", "%{http_code}", "-o", "/dev/null", site_url("/allowed/x?y=1")});

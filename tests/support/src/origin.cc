@@ -118,6 +118,21 @@ struct Origin::Impl {
         co_return;
       }
       if (path == "/close") co_return;
+      if (path.rfind("/unframed/", 0) == 0 || path.rfind("/unframed-reset/", 0) == 0) {
+        // No length: the body ends with the connection, after 100 ms, with
+        // a reset for /unframed-reset (an origin failing mid-body).
+        const bool reset = path[9] == '-';
+        const std::size_t n = std::stoull(path.substr(path.rfind('/') + 1));
+        std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n" + pattern_bytes(n);
+        co_await write(s, response);
+        asio::steady_timer t(io, std::chrono::milliseconds(100));
+        co_await t.async_wait(use_awaitable);
+        if (reset) {
+          raw.set_option(tcp::socket::linger(true, 0));
+          raw.close();
+        }
+        co_return;
+      }
       if (path == "/twice" || path == "/twice204") {
         std::string first = path == "/twice" ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
                                              : "HTTP/1.1 204 No Content\r\n\r\n";

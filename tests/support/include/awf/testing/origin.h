@@ -8,6 +8,9 @@
 //   /hang          reads the request, never answers
 //   /reset         resets the connection (RST) without answering
 //   /close         closes without answering
+//   /unframed/N    200 without a length: N bytes of pattern_bytes(N), then
+//                  the connection closes 100 ms later (the end of the body)
+//   /unframed-reset/N  the same, but a reset (RST) instead of the close
 //   /slow/N        N bytes, one 1 KiB chunk every 100 ms
 //   /upgrade       101 Switching Protocols, then echoes bytes back
 //   /bighead/N     200 "ok" with an N-byte X-Big response header
