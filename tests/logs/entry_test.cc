@@ -271,5 +271,21 @@ TEST(LogText, TimestampsAndStatusesBeyondAnyIntegerAreClamped) {
   EXPECT_FALSE(json::integer_part(2147483648.0).has_value());
 }
 
+// Found with the log_line harness (seed audit-long-fraction.jsonl): a
+// timestamp's fraction went through std::stod whole, and hundreds of digits
+// underflowed, threw std::out_of_range and ended `awf logs`. Only the
+// milliseconds are read now, as Date.parse keeps them.
+TEST(IsoTime, AFractionOfAnyLengthIsCutToMilliseconds) {
+  const std::string tiny = "2025-01-01T00:00:00." + std::string(400, '0') + "1Z";
+  ASSERT_TRUE(parse_iso_time(tiny).has_value());
+  EXPECT_EQ(*parse_iso_time(tiny), 1735689600.0);
+  EXPECT_EQ(*parse_iso_time("2025-01-01T00:00:00.9999Z"), 1735689600.999);
+  EXPECT_EQ(*parse_iso_time("2025-01-01T00:00:00.5Z"), 1735689600.5);
+  EXPECT_EQ(*parse_iso_time("2025-01-01T00:00:00.05+01:00"), 1735686000.05);
+  const auto entry = parse_audit_jsonl_line("{\"timestamp\":\"" + tiny + "\"}");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->timestamp, 1735689600.0);
+}
+
 }  // namespace
 }  // namespace awf::logs

@@ -307,13 +307,17 @@ std::optional<double> parse_iso_time(std::string_view text) {
     return std::nullopt;
   }
   std::size_t pos = 19;
-  double frac = 0;
+  // Milliseconds as Date.parse keeps them: the first three fraction digits,
+  // the rest cut off. (Read as a whole through std::stod, a fraction of
+  // hundreds of digits underflowed and threw out of `awf logs`.)
+  int frac_ms = 0;
   if (pos < text.size() && text[pos] == '.') {
     std::size_t start = ++pos;
     while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
     if (pos == start) return std::nullopt;
-    std::string digits = "0." + std::string(text.substr(start, pos - start));
-    frac = std::stod(digits);
+    for (std::size_t i = 0; i < 3; ++i) {
+      frac_ms = frac_ms * 10 + (start + i < pos ? text[start + i] - '0' : 0);
+    }
   }
   long offset = 0;
   if (pos < text.size()) {
@@ -337,7 +341,7 @@ std::optional<double> parse_iso_time(std::string_view text) {
   tm.tm_sec = sec;
   std::time_t t = timegm(&tm);
   // Milliseconds as Date.parse keeps them, then back to seconds.
-  double ms = static_cast<double>(t - offset) * 1000.0 + std::trunc(frac * 1000.0 + 1e-6);
+  double ms = static_cast<double>(t - offset) * 1000.0 + frac_ms;
   return ms / 1000.0;
 }
 

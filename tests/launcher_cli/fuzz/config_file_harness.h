@@ -95,6 +95,17 @@ inline std::string to_config_json(const ConfigFile& c) {
   return json::stringify(boost::json::value(std::move(root)));
 }
 
+// YAML limits an implicit key to 1024 characters (YAML 1.2 §7.4.2), so a
+// longer JSON key is no YAML: the superset check skips such configs.
+inline bool has_long_key(const boost::json::value& v) {
+  if (v.is_object()) {
+    for (const auto& kv : v.as_object()) {
+      if (json::stringify(boost::json::value(kv.key())).size() > 1000 || has_long_key(kv.value())) return true;
+    }
+  }
+  return false;
+}
+
 inline std::string check_config_file(std::string_view text) {
   const auto as_json = parse_config_text(text, "fuzz.json", ConfigSyntax::json);
   const auto as_yaml = parse_config_text(text, "fuzz.yaml", ConfigSyntax::yaml);
@@ -115,6 +126,7 @@ inline std::string check_config_file(std::string_view text) {
     if (!back.ok()) return "a loaded config written back does not load: " + back.message() + "\n" + written;
     if (to_config_json(*back) != written) return "a loaded config written back loads to other settings";
     // YAML is a superset of JSON: the same text loads the same as YAML.
+    if (has_long_key(*json::parse_value(written))) continue;
     const auto back_yaml = parse_config_text(written, "written.yaml", ConfigSyntax::yaml);
     if (!back_yaml.ok() || to_config_json(*back_yaml) != written) {
       return "a written config loads differently as YAML: " + written;

@@ -21,12 +21,15 @@
 namespace awf::logs::fuzz {
 
 // The firewall_detailed line of an entry (awf-proxy's access.log format).
-// `bracket`: an address (or a port) with a colon goes in brackets, as the
-// any-client parser reads them; the IPv4 parser splits at the first colon.
-inline std::string to_access_line(const LogEntry& e, std::string_view timestamp, bool bracket) {
-  auto address = [bracket](const std::string& ip, const std::string& port) {
-    const bool colon = ip.find(':') != std::string::npos || port.find(':') != std::string::npos;
-    return (bracket && colon ? "[" + ip + "]" : ip) + ":" + port;
+// `any_client`: written for the any-client parser, which splits `[a]:p` at
+// the first `]:`, other text with several colons at the last one, and the
+// rest at the first; the IPv4 parser always splits at the first colon. An
+// address goes in brackets only where nothing else reads back the same (its
+// port has a colon, or it starts with `[`).
+inline std::string to_access_line(const LogEntry& e, std::string_view timestamp, bool any_client) {
+  auto address = [any_client](const std::string& ip, const std::string& port) {
+    const bool bracket = any_client && (port.find(':') != std::string::npos || ip.starts_with('['));
+    return (bracket ? "[" + ip + "]" : ip) + ":" + port;
   };
   return std::string(timestamp) + " " + address(e.client_ip, e.client_port) + " " + e.host + " " +
          address(e.dest_ip, e.dest_port) + " " + e.protocol + " " + e.method + " " + std::to_string(e.status_code) +
