@@ -26,6 +26,7 @@ packages=(
   publicsuffix  # registrable domains for `awf logs suggest` (policy/public_suffix.h)
   python3-prometheus-client  # its text parser reads awf-proxy's /metrics back (tests/proxy/admin_test.cc)
   python3-matplotlib  # bench/soak.py plots the proxy's RSS and descriptors over the load (PNG)
+  valgrind  # bench/icount.py: instructions per request under callgrind (bench.icount_smoke)
   # the images built and run on a real engine (tests/docker/engine_test.sh): a
   # private dockerd, Debian 12's compose (v1), the offline base made by mmdebstrap
   docker.io docker-compose mmdebstrap
