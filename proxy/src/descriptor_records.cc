@@ -1,0 +1,63 @@
+// Descriptor records made ahead, in batches (descriptor_records.h).
+#include "awf/proxy/descriptor_records.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <memory>
+#include <vector>
+
+namespace awf::proxy {
+namespace {
+
+namespace asio = boost::asio;
+
+// The records being made. Every object in `held` wraps the same descriptor,
+// so none may ever close it: they are released (record to the free list,
+// descriptor left alone), also when the io_context goes before the reserve
+// is done, and the descriptor is closed once.
+struct Reserve {
+  asio::io_context& io;
+  int fd;
+  std::size_t count;
+  std::vector<asio::posix::stream_descriptor> held;
+
+  Reserve(asio::io_context& io, int fd, std::size_t count) : io(io), fd(fd), count(count) { held.reserve(count); }
+  Reserve(const Reserve&) = delete;
+  Reserve& operator=(const Reserve&) = delete;
+  ~Reserve() {
+    for (auto& d : held) d.release();
+    held.clear();
+    ::close(fd);
+  }
+};
+
+void make_batch(std::shared_ptr<Reserve> r) {
+  asio::post(r->io, [r] {
+    for (std::size_t n = 0; n < kRecordBatch && r->held.size() < r->count; ++n) {
+      asio::posix::stream_descriptor d(r->io);
+      boost::system::error_code ec;
+      d.assign(r->fd, ec);  // the reactor makes the record here
+      if (ec) {
+        r->count = r->held.size();  // best effort: keep what was made
+        break;
+      }
+      r->held.push_back(std::move(d));
+    }
+    if (r->held.size() < r->count) make_batch(r);
+    // else the last reference goes with this handler: ~Reserve releases them all
+  });
+}
+
+}  // namespace
+
+void reserve_descriptor_records(asio::io_context& io, std::size_t count) {
+  if (count == 0) return;
+  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;  // best effort: records are then made as connections come
+  make_batch(std::make_shared<Reserve>(io, fd, count));
+}
+
+}  // namespace awf::proxy
