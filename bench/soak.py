@@ -688,11 +688,11 @@ async def warm_up(client, rec, peak):
     design after a first use is in the baseline, not counted as growth: the
     relay's pooled splice pipes, the idle upstream connections it parks for
     reuse (16 per origin and thread, closed after 60 s idle), the resolver's
-    cache, OpenSSL's tables; and, from `peak` bare CONNECTs open at once, the
-    one descriptor record (about 200 bytes) Asio's reactor keeps for reuse per
-    socket that was ever open at the same time, with the heap pages those
-    records pin between the freed connections' memory. Returns what the peak
-    warm-up saw."""
+    cache, OpenSSL's tables. With `peak` (--peak-warm-up), also that many bare
+    CONNECTs open at once: Asio's reactor keeps one record (about 200 bytes)
+    per socket ever open at the same time, for reuse; awf-proxy makes them
+    ahead in batches, up to 32768, and records made beyond those during a load
+    pin the heap pages they lie in. Returns what the peak warm-up saw."""
     tunnels = Phase("warm-up tunnels", 64)
     opened, release = [], asyncio.Event()
     release.set()
@@ -705,6 +705,8 @@ async def warm_up(client, rec, peak):
                 for p in (tunnels, sse, ws) if p.ok != p.wanted]
     if problems:
         raise RuntimeError("warm-up through awf-proxy failed: " + "; ".join(problems))
+    if not peak:
+        return None
     opened, failures, release = [], collections.Counter(), asyncio.Event()
     tasks = [asyncio.create_task(client.bare_tunnel(opened, release, failures)) for _ in range(peak)]
     deadline = time.monotonic() + 60 + peak / 100
@@ -743,7 +745,7 @@ async def soak(opts, tb, proxy, origin, ca_file, results):
         await asyncio.sleep(1.2)
         results["start_up"] = settled(rec.samples, 1)
         rec.begin("warm-up")
-        peak = max(opts.tunnels, opts.streams, opts.ws_sessions)
+        peak = max(opts.tunnels, opts.streams, opts.ws_sessions) if opts.peak_warm_up else 0
         results["warm_up"] = await warm_up(client, rec, peak)
         rec.end()
         # The baseline: three samples once two of awf-proxy's 5 s housekeeping
@@ -762,9 +764,11 @@ async def soak(opts, tb, proxy, origin, ca_file, results):
         baseline = settled(rec.samples)
         results["baseline"] = baseline
         results["origin_at_baseline"] = await origin.stats()
+        wu = results["warm_up"]
         print(f"  start-up: RSS {results['start_up']['rss_kib']:.0f} KiB, {results['start_up']['fds']:.0f} fds; "
-              f"peak warm-up ({peak} CONNECTs): RSS {results['warm_up']['rss_kib']} KiB; baseline after it: "
-              f"RSS {baseline['rss_kib']:.0f} KiB, {baseline['fds']:.0f} fds", file=sys.stderr, flush=True)
+              + (f"peak warm-up ({peak} CONNECTs): RSS {wu['rss_kib']} KiB; " if wu else "")
+              + f"baseline after the warm-up: RSS {baseline['rss_kib']:.0f} KiB, {baseline['fds']:.0f} fds",
+              file=sys.stderr, flush=True)
         phases = {}
         tol = opts.tolerance_pct / 100
 
@@ -889,9 +893,10 @@ def print_report(opts, results, verdicts):
     for note in results.get("notes", []):
         print(f"  note: {note}")
     if base:
-        su, wu = results["start_up"], results["warm_up"]
-        print(f"  start-up: RSS {su['rss_kib']:.0f} KiB, {su['fds']:.0f} fds; peak warm-up ({wu['connects']} "
-              f"CONNECTs at once): RSS {wu['rss_kib']} KiB, {wu['fds']} fds")
+        su, wu = results["start_up"], results.get("warm_up")
+        print(f"  start-up: RSS {su['rss_kib']:.0f} KiB, {su['fds']:.0f} fds"
+              + (f"; peak warm-up ({wu['connects']} CONNECTs at once): RSS {wu['rss_kib']} KiB, {wu['fds']} fds"
+                 if wu else ""))
         print(f"  baseline (after the warm-up): RSS {base['rss_kib']:.0f} KiB, {base['fds']:.0f} fds")
     for name, ph in results.get("phases", {}).items():
         extra = ""
@@ -947,6 +952,9 @@ def main():
                     help="how far above the baseline RSS and fds may end (default 10)")
     ap.add_argument("--settle-s", type=float, default=15,
                     help="after a load, seconds allowed for RSS and fds to come back (default 15)")
+    ap.add_argument("--peak-warm-up", action="store_true",
+                    help="before the baseline, also open as many bare CONNECTs at once as the largest load "
+                         "holds, so what the proxy keeps per peak socket is in the baseline")
     ap.add_argument("--proxy-threads", type=int, default=None, help="awf-proxy --threads (default: its own)")
     ap.add_argument("--proxy-arg", action="append", default=[], help="one more awf-proxy flag, repeatable")
     ap.add_argument("--out", default=None,
