@@ -1,6 +1,8 @@
 // --upstream-proxy and no_proxy parsing; see upstream_proxy.h.
 #include "awf/upstream_proxy.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -25,6 +27,11 @@ bool name_chars_only(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '-' || c == '.' || c == '_';
   });
+}
+
+bool is_ipv6_address(const std::string& s) {
+  in6_addr address{};
+  return ::inet_pton(AF_INET6, s.c_str(), &address) == 1;
 }
 
 bool looks_like_ip_or_cidr(std::string_view s) {
@@ -76,6 +83,12 @@ Result<UpstreamProxy> parse_upstream_proxy(std::string_view text, std::string_vi
   if (!split.bracketed && !name_chars_only(out.host)) {
     return Error{quoted + ": \"" + out.host + "\" is not a host name or address"};
   }
+  // Brackets hold an IPv6 address and nothing else: `[proxy.example]` or
+  // `[junk]` would be written back without them (url(), the child's
+  // environment) as a different, or no, URL.
+  if (split.bracketed && !is_ipv6_address(out.host)) {
+    return Error{quoted + ": \"[" + out.host + "]\" is not an IPv6 address"};
+  }
   if (rest.size() > split.host_as_written.size()) {  // a ':' follows the host
     const auto port = parse_port(split.port_text);
     if (!port || *port == 0) return Error{quoted + ": the port must be a number from 1 to 65535"};
@@ -119,6 +132,12 @@ BypassList parse_no_proxy(std::string_view list) {
     }
     std::string domain = lower(entry);
     while (!domain.empty() && domain.back() == '.') domain.pop_back();
+    // `*..` is all pattern and dots: nothing of a name is left, and an empty
+    // suffix would bypass every host that ends in a dot.
+    if (domain.empty()) {
+      out.skipped.push_back({text, "not a domain name (nothing is left of it but dots and a \"*.\")"});
+      continue;
+    }
     if (std::find(out.domains.begin(), out.domains.end(), domain) == out.domains.end()) {
       out.domains.push_back(std::move(domain));
     }

@@ -111,5 +111,36 @@ TEST(NoProxy, ASuffixCoversTheNameAndNamesUnderItOnly) {
   EXPECT_FALSE(bypasses({}, "corp.example"));
 }
 
+// Found by the authority fuzz target (seed
+// tests/proxy/corpus/authority/upstream-proxy-bracketed-junk.txt): brackets
+// were taken around anything, and the host came back from url() without
+// them, as another URL or none.
+TEST(UpstreamProxy, BracketsHoldOnlyAnIpv6Address) {
+  for (const char* text : {"http://[proxy.example]:3128", "http://[\xf0\xf0%]:40", "http://[1.2.3.4]"}) {
+    const auto p = parse_upstream_proxy(text);
+    ASSERT_FALSE(p.ok()) << text;
+    EXPECT_NE(p.message().find("is not an IPv6 address"), std::string::npos) << p.message();
+  }
+  const auto v6 = parse_upstream_proxy("http://[::1]:3128");
+  ASSERT_TRUE(v6.ok()) << v6.message();
+  EXPECT_EQ(v6->url(), "http://[::1]:3128");
+  EXPECT_EQ(*parse_upstream_proxy(v6->url()), *v6);
+}
+
+// Found by the authority fuzz target (seed
+// tests/proxy/corpus/authority/no-proxy-star-dot-dot.txt): `*..` left an
+// empty suffix in the list, which bypassed the upstream proxy (and SSL bump)
+// for every host ending in a dot. Entries with nothing of a name left are
+// skipped, with the reason.
+TEST(NoProxy, AnEntryOfOnlyPatternAndDotsIsSkipped) {
+  for (const char* list : {"*..", "*.", "*...,corp.example"}) {
+    const BypassList b = parse_no_proxy(list);
+    for (const std::string& d : b.domains) EXPECT_FALSE(d.empty()) << list;
+    EXPECT_FALSE(bypasses(b.domains, "anything.")) << list;
+    ASSERT_FALSE(b.skipped.empty()) << list;
+    EXPECT_NE(b.skipped[0].reason.find("not a domain name"), std::string::npos) << list;
+  }
+}
+
 }  // namespace
 }  // namespace awf

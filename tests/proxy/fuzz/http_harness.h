@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "awf/host_port.h"
+#include "awf/upstream_proxy.h"
 #include "awf/policy/host.h"
 #include "awf/policy/ruleset.h"
 #include "awf/proxy/chunked_decoder.h"
@@ -369,6 +370,20 @@ inline std::string check_authority(std::string_view text) {
     if (!again || !same_target(*again, *t)) return "parse_absolute_http does not round-trip";
     targets.push_back(*t);
   }
+  // --upstream-proxy and no_proxy, the other host:port text a user gives.
+  if (auto parent = parse_upstream_proxy(text)) {
+    if (parent->host.empty() || parent->port == 0) return "parse_upstream_proxy: empty host or port 0";
+    auto again = parse_upstream_proxy(parent->url());
+    if (!again || !(*again == *parent)) return "parse_upstream_proxy does not round-trip " + parent->url();
+  }
+  const BypassList bypass = parse_no_proxy(text);
+  for (const std::string& d : bypass.domains) {
+    if (d.empty() || d.front() == '.' || d.back() == '.') return "no_proxy domain empty or with an edge dot: '" + d + "'";
+    if (policy::normalise_host(d) != d) return "no_proxy domain not canonical: '" + d + "'";
+    if (!bypasses(bypass.domains, d) || !bypasses(bypass.domains, "x." + d)) return "no_proxy domain does not bypass";
+  }
+  if (bypasses(bypass.domains, "") || bypasses(bypass.domains, ".")) return "no_proxy bypasses an empty host";
+
   // The raw text as a host too (SNI, SOCKS names and Host headers reach
   // policy without an authority around them).
   targets.push_back(Target{std::string(text), 443, "/"});
