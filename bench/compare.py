@@ -11,6 +11,7 @@ hosts file given to both proxies. Everything started here is stopped at the end.
 import argparse
 import json
 import os
+import resource
 import select
 import socket
 import ssl
@@ -242,7 +243,9 @@ def start_floor(tb, binary):
 
 def start_proxy(tb, kind, opts, policy):
     if kind == "squid":
-        return tb.start_squid(policy)
+        # Squid's own cap on descriptors (the harness sets 20000): as many as
+        # this run's limit, so it can hold the same idle tunnels.
+        return tb.start_squid(policy, extra=[f"max_filedescriptors {opts.fd_limit}"])
     if kind == "floor":
         return start_floor(tb, opts.floor)
     if kind == "awf-bump":
@@ -254,6 +257,31 @@ def start_proxy(tb, kind, opts, policy):
     extra = ["--threads", str(opts.awf_threads), "--log-level", "warn",
              "--max-connections", str(opts.idle_tunnels + 100)] + opts.awf_arg
     return tb.start_awf_proxy(opts.awf_proxy, policy, extra=extra)
+
+
+FD_HEADROOM = 1024  # listeners, logs, DNS, the generator's own files
+
+
+def raise_fd_limit(tunnels):
+    """Lifts this process's RLIMIT_NOFILE (the proxies, the generator and the
+    echo origin inherit it) so `tunnels` idle tunnels fit: each costs a proxy
+    two descriptors and the generator and the origin one each. Root may raise
+    the hard limit, up to fs.nr_open; anyone may raise the soft one to the hard
+    one. Returns (limit, tunnels that fit)."""
+    need = 2 * tunnels + FD_HEADROOM
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < need:
+        try:
+            with open("/proc/sys/fs/nr_open") as f:
+                ceiling = int(f.read())
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, ceiling), min(need, ceiling)))
+        except (OSError, ValueError):
+            pass  # not root: the hard limit stays
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return limit, max(1, min(tunnels, (limit - FD_HEADROOM) // 2))
 
 
 def best_round(rounds):
@@ -438,9 +466,9 @@ def main():
                     help="rounds of every load per proxy; the least CPU per unit is kept (default 3)")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--bulk-count", type=int, default=6, help="100 MiB downloads per round in the bulk load (default 6)")
-    ap.add_argument("--idle-tunnels", type=int, default=9000,
-                    help="idle tunnels to hold (default 9000: each costs the proxy two fds and the "
-                         "hard RLIMIT_NOFILE here is 20000, too few for 10k)")
+    ap.add_argument("--idle-tunnels", type=int, default=25000,
+                    help="idle tunnels to hold (default 25000; the open-file limit is raised to fit them "
+                         "where root may, else the count is capped to what the limit allows, and said)")
     ap.add_argument("--awf-threads", type=int, default=1)
     ap.add_argument("--awf-arg", action="append", default=[], metavar="FLAG",
                     help="one more awf-proxy flag, repeatable (e.g. --awf-arg=--tunnel-sni-check=off to measure "
@@ -453,6 +481,11 @@ def main():
     ap.add_argument("--keep-temp", action="store_true", help="keep the temp dir (configs, logs)")
     opts = ap.parse_args()
     opts.loads = [x.strip() for x in opts.loads.split(",") if x.strip()]
+    asked = opts.idle_tunnels
+    opts.fd_limit, opts.idle_tunnels = raise_fd_limit(asked)
+    if "idle" in opts.loads and opts.idle_tunnels < asked:
+        print(f"compare.py: idle tunnels capped at {opts.idle_tunnels} of {asked}: the open-file limit is "
+              f"{opts.fd_limit} and could not be raised (a tunnel costs a proxy two descriptors)", file=sys.stderr)
     unknown = [x for x in opts.loads if x not in all_loads]
     if unknown:
         sys.exit(f"compare.py: --loads: unknown load {unknown[0]!r}; known: {', '.join(all_loads)}")

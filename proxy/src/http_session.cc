@@ -712,6 +712,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     tx_.phase = Phase::hello;
     // One deadline for the whole hello: reads do not extend it.
     set_deadline(ctx_.config.client_hello_timeout, "ClientHello timeout");
+    // The CONNECT head was read into a large buffer; a client that has sent
+    // nothing past it must not keep that while it waits (idle tunnels are
+    // the case to hold by the ten thousand).
+    if (in_.empty()) std::string().swap(in_);
     on_tunnel_hello_bytes(error_code{});
   }
 
