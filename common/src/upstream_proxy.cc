@@ -125,6 +125,7 @@ BypassList parse_no_proxy(std::string_view list) {
     }
     while (!entry.empty() && entry.front() == '.') entry.remove_prefix(1);
     if (entry.rfind("*.", 0) == 0) entry.remove_prefix(2);
+    while (!entry.empty() && entry.front() == '.') entry.remove_prefix(1);  // `*..x` is `x`
     if (!name_chars_only(entry)) {
       out.skipped.push_back({text, "not a domain name (patterns other than a leading \"*.\" or \".\" are not "
                                    "supported)"});

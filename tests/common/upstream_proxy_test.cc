@@ -140,6 +140,8 @@ TEST(NoProxy, AnEntryOfOnlyPatternAndDotsIsSkipped) {
     ASSERT_FALSE(b.skipped.empty()) << list;
     EXPECT_NE(b.skipped[0].reason.find("not a domain name"), std::string::npos) << list;
   }
+  // Dots after the `*.` go too: `*..x.test` is x.test, not `.x.test`.
+  EXPECT_EQ(parse_no_proxy("*..x.test").domains, std::vector<std::string>{"x.test"});
 }
 
 }  // namespace
