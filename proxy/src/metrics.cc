@@ -162,6 +162,13 @@ std::string render_metrics(const Metrics& m, const LiveValues& live) {
                 "Tunnels relaying now (CONNECT, SOCKS5 and intercepted TLS).");
   append_sample(out, "awf_proxy_active_tunnels", "", live.active_tunnels);
 
+  append_family(out, "awf_proxy_connections_refused_total", "counter",
+                "Client connections closed at accept, by cause: out of file descriptors, or a connection limit.");
+  append_sample(out, "awf_proxy_connections_refused_total", "cause=\"out_of_fds\"", live.refused_out_of_fds);
+  append_sample(out, "awf_proxy_connections_refused_total", "cause=\"max_connections\"", live.refused_max_connections);
+  append_sample(out, "awf_proxy_connections_refused_total", "cause=\"dns_tcp_max_connections\"",
+                live.refused_dns_tcp_max_connections);
+
   append_family(out, "awf_proxy_dns_queries_total", "counter",
                 "Queries the DNS front end forwarded upstream or refused.");
   append_sample(out, "awf_proxy_dns_queries_total", "answer=\"forwarded\"", live.dns_forwarded);

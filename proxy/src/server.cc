@@ -170,6 +170,7 @@ struct Server::Impl {
   std::mutex reserve_mutex;
   int reserve_fd = -1;
   std::atomic<std::uint64_t> refused_for_fds{0};
+  std::atomic<std::uint64_t> refused_for_limit{0}, refused_for_dns_limit{0};
   std::size_t refuse_waiting(tcp::acceptor& a);
 
 
@@ -340,6 +341,7 @@ void Server::Impl::accept(Worker& w, std::size_t i) {
       if (accept_warning_due()) {
         spdlog::warn("--max-connections {} reached: refusing new connections", context.config.max_connections);
       }
+      refused_for_limit.fetch_add(1, std::memory_order_relaxed);
       error_code ignored;
       socket.close(ignored);
     } else if (kind == intercept::ListenerKind::dns_tcp &&
@@ -349,6 +351,7 @@ void Server::Impl::accept(Worker& w, std::size_t i) {
         spdlog::warn("--dns-tcp-max-connections {} reached: refusing new DNS-over-TCP clients",
                      context.config.dns_tcp_max_connections);
       }
+      refused_for_dns_limit.fetch_add(1, std::memory_order_relaxed);
       error_code ignored;
       socket.close(ignored);
     } else {
@@ -573,6 +576,9 @@ LiveValues Server::Impl::live_values() const {
     v.dns_refused += w->dns_refused.load(std::memory_order_relaxed);
   }
   v.policy_generation = context.policy_generation.load(std::memory_order_relaxed);
+  v.refused_out_of_fds = refused_for_fds.load(std::memory_order_relaxed);
+  v.refused_max_connections = refused_for_limit.load(std::memory_order_relaxed);
+  v.refused_dns_tcp_max_connections = refused_for_dns_limit.load(std::memory_order_relaxed);
   v.start_time_seconds = std::chrono::duration<double>(started.time_since_epoch()).count();
   v.version = proxy_version();
   return v;

@@ -192,6 +192,14 @@ double cpu_seconds(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// The value of one series in a /metrics text; all ones when it is missing.
+std::uint64_t metric_value(const std::string& text, const std::string& series) {
+  for (const auto& line : split(text, '\n')) {
+    if (line.rfind(series + " ", 0) == 0) return std::stoull(line.substr(series.size() + 1));
+  }
+  return ~0ull;
+}
+
 // The URL field of each logged line (awf's format), counted.
 std::map<std::string, int> logged_urls(const std::vector<std::string>& lines) {
   std::map<std::string, int> urls;
@@ -257,7 +265,8 @@ TEST_F(FaultsTest, OutOfDescriptorsNewClientsAreRefusedExistingOnesServedAndAcce
   if (kSanitized) GTEST_SKIP() << "the sanitizer runtimes need fds of their own; run in the normal build";
   AWF_REQUIRE_FACILITY(awf::testing::run({"prlimit", "--version"}, 10s).exit_code == 0, "prlimit(1)");
   std::vector<std::string> args = {"prlimit", "--nofile=64:64"};
-  for (const auto& a : args_with({"--allow-domains", "allowed.test", "--max-connections", "100000", "--threads", "1"})) {
+  for (const auto& a : args_with({"--allow-domains", "allowed.test", "--max-connections", "100000", "--threads", "1",
+                                  "--admin-listen", "127.0.0.1:0"})) {
     args.push_back(a);
   }
   proxy_ = Process::spawn(args);
@@ -294,6 +303,12 @@ TEST_F(FaultsTest, OutOfDescriptorsNewClientsAreRefusedExistingOnesServedAndAcce
   // The existing client is served, and its denied request refused.
   EXPECT_EQ(ask(*existing, web_url("web.allowed.test", "/during")).status, 200);
   EXPECT_EQ(ask(*existing, web_url("other.test", "/denied-during")).status, 403);
+  // The refusal dropped that client's upstream connection, a descriptor
+  // free again: more clients take it, so the proxy is out of them again.
+  for (int i = 0; i < 10; ++i) {
+    auto c = TcpClient::connect("127.0.0.1", port_);
+    if (c) hogs.push_back(std::move(*c));
+  }
 
   // Clients knocking all the time: the accept loop must neither spin nor
   // flood the log (one warning a second at most).
@@ -321,6 +336,17 @@ TEST_F(FaultsTest, OutOfDescriptorsNewClientsAreRefusedExistingOnesServedAndAcce
   }
   EXPECT_TRUE(served) << proxy_->stderr_text();
   EXPECT_EQ(outcome_of(one_request(web_url("other.test", "/denied-after"))).status, 403);
+  // The refusals are counted.
+  auto admin = proxy_->wait_for_stderr("(admin)", 1s);
+  ASSERT_TRUE(admin);
+  const std::string admin_addr =
+      admin->substr(admin->find("127.0.0.1:"), admin->find(" (admin)") - admin->find("127.0.0.1:"));
+  const std::string text =
+      awf::testing::run({"curl", "-sS", "--noproxy", "*", "http://" + admin_addr + "/metrics"}, 10s).out;
+  const std::uint64_t refused_count =
+      metric_value(text, "awf_proxy_connections_refused_total{cause=\"out_of_fds\"}");
+  EXPECT_GE(refused_count, static_cast<std::uint64_t>(knocks)) << text;
+  EXPECT_LT(refused_count, 400u) << text;
   EXPECT_EQ(ask(*existing, web_url("web.allowed.test", "/still")).status, 200);
   expect_origin_never_saw("/denied-");
 
@@ -446,13 +472,6 @@ std::string fill_disk(const std::string& dir) {
   }
   ::close(fd);
   return path;
-}
-
-std::uint64_t metric_value(const std::string& text, const std::string& series) {
-  for (const auto& line : split(text, '\n')) {
-    if (line.rfind(series + " ", 0) == 0) return std::stoull(line.substr(series.size() + 1));
-  }
-  return ~0ull;
 }
 
 TEST_F(FaultsTest, AFullLogDiskLosesOnlyCountedLinesWhilePolicyHoldsAndWritingResumes) {

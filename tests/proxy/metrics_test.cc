@@ -91,6 +91,8 @@ TEST(Metrics, TheTextIsPrometheusExpositionWithCumulativeBuckets) {
   live.dns_forwarded = 5;
   live.dns_refused = 2;
   live.policy_generation = 2;
+  live.refused_out_of_fds = 9;
+  live.refused_max_connections = 4;
   live.start_time_seconds = 1700000000.5;
   live.version = "1.2\"3";
   const std::string text = render_metrics(m, live);
@@ -115,6 +117,9 @@ TEST(Metrics, TheTextIsPrometheusExpositionWithCumulativeBuckets) {
            "awf_proxy_reloads_total{result=\"ok\"} 1",
            "awf_proxy_reloads_total{result=\"failed\"} 2",
            "awf_proxy_log_lines_lost_total{file=\"access.log\"} 7",
+           "awf_proxy_connections_refused_total{cause=\"out_of_fds\"} 9",
+           "awf_proxy_connections_refused_total{cause=\"max_connections\"} 4",
+           "awf_proxy_connections_refused_total{cause=\"dns_tcp_max_connections\"} 0",
            "awf_proxy_log_lines_lost_total{file=\"audit.jsonl\"} 2",
            "awf_proxy_build_info{version=\"1.2\\\"3\"} 1",
            "process_start_time_seconds 1700000000.500",

@@ -80,6 +80,11 @@ struct LiveValues {
   std::uint64_t dns_forwarded = 0;
   std::uint64_t dns_refused = 0;
   std::uint64_t policy_generation = 0;
+  // Clients closed at accept: out of file descriptors, over --max-connections,
+  // over --dns-tcp-max-connections.
+  std::uint64_t refused_out_of_fds = 0;
+  std::uint64_t refused_max_connections = 0;
+  std::uint64_t refused_dns_tcp_max_connections = 0;
   double start_time_seconds = 0;  // since the Unix epoch
   std::string version;
 };
