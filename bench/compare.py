@@ -33,19 +33,42 @@ MIB = 1024 * 1024
 
 
 class Load:
-    def __init__(self, key, title, args, target, unit="request", unit_bytes=None):
+    def __init__(self, key, title, args, target, unit="request", unit_bytes=None, concurrency=None):
         self.key, self.title, self.args, self.target = key, title, args, target
         self.unit, self.unit_bytes = unit, unit_bytes
+        self.concurrency = concurrency  # None: a fixed one (bulk), measured at the first level only
+        # Results are kept per load and concurrency: "forward_ka@16".
+        self.id = f"{key}@{concurrency}" if concurrency else key
 
 
-def loads(opts):
+# The loads measured again at the higher concurrency levels; the others (bulk,
+# the bumped ones) only at the first.
+HIGH_CONCURRENCY_LOADS = {"forward_ka", "forward_new", "tunnel_tls", "denied"}
+# What awf-proxy may spend per unit over awf-floor, on every load and level.
+FLOOR_TARGET = 1.10
+
+
+def loads(opts, concurrency=None):
     d = str(opts.duration)
-    c = str(opts.concurrency)
+    level = concurrency or opts.concurrency[0]
+    c = str(level)
+    return [load for load in _loads(d, c, opts) if concurrency is None or load.concurrency == level]
+
+
+def _loads(d, c, opts):
+    n = int(c)
     return [
         Load("forward_ka", "forward keep-alive 1 KiB",
-             ["--mode", "forward", "-k", "--target", f"{ORIGIN}:80", "--path", "/1k", "-c", c, "-d", d], 1 / 8),
+             ["--mode", "forward", "-k", "--target", f"{ORIGIN}:80", "--path", "/1k", "-c", c, "-d", d], 1 / 8,
+             concurrency=n),
+        # A new client connection per request: accept, parse, decide, log and
+        # a new connection to the origin each time (no upstream reuse).
+        Load("forward_new", "forward, new connection each, 1 KiB",
+             ["--mode", "forward", "--target", f"{ORIGIN}:80", "--path", "/1k", "-c", c, "-d", d], 1 / 4,
+             concurrency=n),
         Load("tunnel_tls", "new CONNECT + TLS + 1 KiB",
-             ["--mode", "tunnel-tls", "--target", f"{ORIGIN}:443", "--path", "/1k", "-c", c, "-d", d], 1 / 4),
+             ["--mode", "tunnel-tls", "--target", f"{ORIGIN}:443", "--path", "/1k", "-c", c, "-d", d], 1 / 4,
+             concurrency=n),
         # The same load through a bumping proxy: TLS to the proxy with a minted
         # certificate, the request read and decided, a second TLS connection to
         # the origin, verified. Measured on awf-proxy with --ssl-bump-cert
@@ -57,7 +80,7 @@ def loads(opts):
              ["--mode", "tunnel-tls", "-k", "--target", f"{ORIGIN}:443", "--path", "/1k", "-c", c, "-d", d], 1 / 4),
         Load("denied", "denied CONNECT (403)",
              ["--mode", "connect-only", "--target", f"{DENIED}:443", "--expect-status", "403", "-c", c, "-d", d],
-             1 / 8),
+             1 / 8, concurrency=n),
         # Per 100 MiB transfer; a few downloads in a row through kept-alive tunnels.
         Load("bulk", "bulk 100 MiB in a tunnel",
              ["--mode", "tunnel-http", "-k", "--target", f"{ORIGIN}:80", "--path", "/100m", "-c", "1",
@@ -74,7 +97,12 @@ SQUID_CERTGEN = "/usr/lib/squid/security_file_certgen"
 
 
 def selected_loads(opts, kind=None):
+    """Every load to run, level by level: all of them at the first concurrency,
+    HIGH_CONCURRENCY_LOADS again at each further one."""
     wanted = [load for load in loads(opts) if load.key in opts.loads]
+    for level in opts.concurrency[1:]:
+        wanted += [load for load in loads(opts, level)
+                   if load.key in opts.loads and load.key in HIGH_CONCURRENCY_LOADS]
     if kind is None:
         return wanted
     if kind in BUMP_KINDS:
@@ -320,10 +348,12 @@ def measure_all(tb, kinds, opts, policy):
                 order.reverse()
             for load in selected_loads(opts):
                 for kind, proxy in order:
-                    if load.key not in {l.key for l in selected_loads(opts, kind)}:
+                    if load.id not in {l.id for l in selected_loads(opts, kind)}:
                         continue
-                    print(f"  round {rnd + 1}/{opts.rounds} {kind}: {load.title}", file=sys.stderr, flush=True)
-                    rounds[kind].setdefault(load.key, []).append(measure_load(proxy, opts.loadgen, load))
+                    level = f", c={load.concurrency}" if load.concurrency else ""
+                    print(f"  round {rnd + 1}/{opts.rounds} {kind}: {load.title}{level}", file=sys.stderr,
+                          flush=True)
+                    rounds[kind].setdefault(load.id, []).append(measure_load(proxy, opts.loadgen, load))
         for kind, per_load in rounds.items():
             results[kind]["loads"] = {key: best_round(rs) for key, rs in per_load.items()}
         for kind, proxy in proxies.items():
@@ -350,56 +380,55 @@ def fmt(v, spec="{:.1f}"):
     return "-" if v is None else spec.format(v)
 
 
+def _print_rows(hdr, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
+    print(" | ".join(str(c).ljust(w) for c, w in zip(hdr, widths)))
+    print("-+-".join("-" * w for w in widths))
+    for row in rows:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+def _latency(m):
+    lat = (m or {}).get("latency_us", {})
+    return f"{fmt(lat.get('p50'), '{:.0f}')}/{fmt(lat.get('p99'), '{:.0f}')}"
+
+
 def print_table(results, opts):
     sq, aw, fl = results.get("squid"), results.get("awf-proxy"), results.get("floor")
-    rows = []
-    hdr = ("load", "unit", "squid CPU us", "awf CPU us", "awf/squid", "target", "result", "squid req/s",
-           "awf req/s", "errors s/a")
     bumped, sq_bumped = results.get("awf-bump"), results.get("squid-bump")
+    hdr = ("load", "c", "squid CPU us", "awf CPU us", "floor CPU us", "awf/squid", "target", "result",
+           "awf/floor", f"<= {FLOOR_TARGET:.2f}", "p50/p99 us squid", "awf", "floor", "awf req/s", "errors s/a/f")
+    rows = []
     for load in selected_loads(opts):
         if load.key in BUMP_LOADS:
-            # Squid bumping needs its OpenSSL build (squid-openssl); with the
-            # GnuTLS one the reference is Squid's spliced tunnel, the ratio only
-            # indicative. No target either way.
-            if sq_bumped:
-                s, title = sq_bumped["loads"].get(load.key, {}), load.title
-            else:
-                s = sq["loads"].get("tunnel_tls", {}) if sq else {}
-                title = load.title + " (vs Squid splicing)"
-            a = bumped["loads"].get(load.key, {}) if bumped else {}
-            r = ratio(a.get("cpu_per_unit_us"), s.get("cpu_per_unit_us"))
-            rows.append((title, load.unit, fmt(s.get("cpu_per_unit_us")),
-                         fmt(a.get("cpu_per_unit_us")), fmt(r, "{:.3f}"), "none", "-", fmt(s.get("rps")),
-                         fmt(a.get("rps")), f"{s.get('errors', '-')}/{a.get('errors', '-')}"))
-            continue
-        s = sq["loads"][load.key] if sq else {}
-        a = aw["loads"][load.key] if aw else {}
+            continue  # in their own table below
+        s = (sq or {}).get("loads", {}).get(load.id, {})
+        a = (aw or {}).get("loads", {}).get(load.id, {})
+        f = (fl or {}).get("loads", {}).get(load.id, {})
         r = ratio(a.get("cpu_per_unit_us"), s.get("cpu_per_unit_us"))
+        rf = ratio(a.get("cpu_per_unit_us"), f.get("cpu_per_unit_us"))
         verdict = "-" if r is None else ("ok" if r <= load.target else "MISS")
-        rows.append((load.title, load.unit, fmt(s.get("cpu_per_unit_us")), fmt(a.get("cpu_per_unit_us")),
-                     fmt(r, "{:.3f}"), f"<= 1/{round(1 / load.target)}", verdict, fmt(s.get("rps")),
-                     fmt(a.get("rps")), f"{s.get('errors', '-')}/{a.get('errors', '-')}"))
-    floor_rows = []
-    if fl:
-        for load in selected_loads(opts, "floor"):
-            f = fl["loads"].get(load.key, {})
-            s = sq["loads"][load.key] if sq else {}
-            a = aw["loads"][load.key] if aw else {}
-            floor_rows.append((load.title, load.unit, fmt(f.get("cpu_per_unit_us")),
-                               fmt(ratio(f.get("cpu_per_unit_us"), s.get("cpu_per_unit_us")), "{:.3f}"),
-                               f"<= 1/{round(1 / load.target)}",
-                               fmt(ratio(a.get("cpu_per_unit_us"), f.get("cpu_per_unit_us")), "{:.2f}"),
-                               fmt(f.get("rps")), str(f.get("errors", "-"))))
+        floor_verdict = "-" if rf is None else ("ok" if rf <= FLOOR_TARGET else "MISS")
+        rows.append((load.title, load.concurrency or 1, fmt(s.get("cpu_per_unit_us")), fmt(a.get("cpu_per_unit_us")),
+                     fmt(f.get("cpu_per_unit_us")), fmt(r, "{:.3f}"), f"<= 1/{round(1 / load.target)}", verdict,
+                     fmt(rf, "{:.2f}"), floor_verdict, _latency(s), _latency(a), _latency(f), fmt(a.get("rps")),
+                     f"{s.get('errors', '-')}/{a.get('errors', '-')}/{f.get('errors', '-')}"))
+    if rows:
+        print("CPU per unit, best round; awf/floor: what awf-proxy spends over awf-floor (bench/floor: relaying "
+              "only, no parsing, policy, DNS or logging); latency from the loadgen, of the best round.\n")
+        _print_rows(hdr, rows)
+
+    mem_rows = []
     s_idle, a_idle = (sq or {}).get("idle", {}), (aw or {}).get("idle", {})
     s_held, a_held = s_idle.get("tunnels_held"), a_idle.get("tunnels_held")
     same_count = s_held is not None and s_held == a_held
     s, a = s_idle.get("rss_held_kib"), a_idle.get("rss_held_kib")
     r = ratio(a, s)
     verdict = "-" if r is None else ("ok" if r <= 0.2 else "MISS") if same_count else "n/a: counts differ"
-    rows.append(("RSS, idle tunnels held", "KiB", fmt(s, "{:.0f}"), fmt(a, "{:.0f}"), fmt(r, "{:.3f}"),
-                 "<= 1/5", verdict, f"held {s_held if s_held is not None else '-'}",
-                 f"held {a_held if a_held is not None else '-'}",
-                 f"{s_idle.get('errors', '-')}/{a_idle.get('errors', '-')}"))
+    mem_rows.append(("RSS, idle tunnels held", "KiB", fmt(s, "{:.0f}"), fmt(a, "{:.0f}"), fmt(r, "{:.3f}"),
+                     "<= 1/5", verdict, f"held {s_held if s_held is not None else '-'}",
+                     f"held {a_held if a_held is not None else '-'}",
+                     f"{s_idle.get('errors', '-')}/{a_idle.get('errors', '-')}"))
 
     def per_tunnel(side, idle):
         if not side or not idle.get("tunnels_held") or idle.get("rss_held_kib") is None:
@@ -408,49 +437,38 @@ def print_table(results, opts):
 
     s, a = per_tunnel(sq, s_idle), per_tunnel(aw, a_idle)
     r = ratio(a, s)
-    rows.append(("RSS per idle tunnel (held - start)", "KiB", fmt(s, "{:.2f}"), fmt(a, "{:.2f}"),
-                 fmt(r, "{:.3f}"), "<= 1/5", "-" if r is None else ("ok" if r <= 0.2 else "MISS"), "", "", ""))
+    mem_rows.append(("RSS per idle tunnel (held - start)", "KiB", fmt(s, "{:.2f}"), fmt(a, "{:.2f}"),
+                     fmt(r, "{:.3f}"), "<= 1/5; awf <= 4", "-" if r is None else
+                     ("ok" if r <= 0.2 and a <= 4 else "MISS"), "", "", ""))
     for key, title in (("rss_after_kib", "RSS after the loads"), ("hwm_kib", "peak RSS (VmHWM)"),
                        ("rss_start_kib", "RSS at start")):
         s, a = (sq or {}).get(key), (aw or {}).get(key)
         r = ratio(a, s)
         target = "<= 1/5" if key == "rss_after_kib" else ""
         verdict = "" if not target or r is None else ("ok" if r <= 0.2 else "MISS")
-        rows.append((title, "KiB", fmt(s, "{:.0f}"), fmt(a, "{:.0f}"), fmt(r, "{:.3f}"), target, verdict, "", "", ""))
-    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
-    line = lambda cells: " | ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
-    print(line(hdr))
-    print("-+-".join("-" * w for w in widths))
-    for row in rows:
-        print(line(row))
+        mem_rows.append((title, "KiB", fmt(s, "{:.0f}"), fmt(a, "{:.0f}"), fmt(r, "{:.3f}"), target, verdict, "",
+                         "", ""))
+    print(f"\nMemory ({opts.idle_tunnels} idle tunnels asked, open-file limit {opts.fd_limit}):\n")
+    _print_rows(("measure", "unit", "squid", "awf", "awf/squid", "target", "result", "squid", "awf", "errors s/a"),
+                mem_rows)
+
     tls_rows = []
-    if {"tunnel_tls"} | BUMP_LOADS <= set(opts.loads):
-        for kind, key, how in (("squid", "tunnel_tls", "spliced"), ("squid-bump", "tunnel_tls_bumped", "bumped"),
-                               ("awf-proxy", "tunnel_tls", "spliced"), ("awf-bump", "tunnel_tls_bumped", "bumped")):
-            name = "squid" if kind.startswith("squid") else "awf-proxy"
-            m = (results.get(kind) or {}).get("loads", {}).get(key)
-            if not m:
-                continue
-            lat = m.get("latency_us", {})
-            tls_rows.append((name, how, fmt(m.get("cpu_per_unit_us")), fmt(m.get("rps")),
-                             fmt(lat.get("p50"), "{:.0f}"), fmt(lat.get("p99"), "{:.0f}"), str(m.get("errors", "-"))))
-    if floor_rows:
-        fhdr = ("load", "unit", "floor CPU us", "floor/squid", "target", "awf/floor", "floor req/s", "errors")
-        widths = [max(len(str(x)) for x in col) for col in zip(fhdr, *floor_rows)]
-        print("\nawf-floor (bench/floor: relaying only, no parsing, policy, DNS or logging): the least CPU any "
-              "proxy spends per unit here; floor/squid above a target means no proxy can meet it on this host.\n")
-        print(line(fhdr))
-        print("-+-".join("-" * w for w in widths))
-        for row in floor_rows:
-            print(line(row))
-    if tls_rows:
-        thdr = ("proxy", "TLS", "CPU us/req", "req/s", "p50 us", "p99 us", "errors")
-        widths = [max(len(str(x)) for x in col) for col in zip(thdr, *tls_rows)]
-        print("\nnew CONNECT + TLS + 1 KiB, spliced and bumped (latency of the best-CPU round, from the loadgen):\n")
-        print(line(thdr))
-        print("-+-".join("-" * w for w in widths))
-        for row in tls_rows:
-            print(line(row))
+    for kind, key, how in (("squid", f"tunnel_tls@{opts.concurrency[0]}", "spliced"),
+                           ("squid-bump", "tunnel_tls_bumped", "bumped"),
+                           ("squid-bump", "tunnel_tls_bumped_ka", "bumped, keep-alive"),
+                           ("awf-proxy", f"tunnel_tls@{opts.concurrency[0]}", "spliced"),
+                           ("awf-bump", "tunnel_tls_bumped", "bumped"),
+                           ("awf-bump", "tunnel_tls_bumped_ka", "bumped, keep-alive")):
+        name = "squid" if kind.startswith("squid") else "awf-proxy"
+        m = (results.get(kind) or {}).get("loads", {}).get(key)
+        if not m:
+            continue
+        tls_rows.append((name, how, fmt(m.get("cpu_per_unit_us")), fmt(m.get("rps")), _latency(m),
+                         str(m.get("errors", "-"))))
+    if tls_rows and (bumped or sq_bumped):
+        print(f"\nCONNECT + TLS + 1 KiB at c={opts.concurrency[0]}, spliced and bumped (no target; Squid bumps "
+              "only in its OpenSSL build):\n")
+        _print_rows(("proxy", "TLS", "CPU us/req", "req/s", "p50/p99 us", "errors"), tls_rows)
 
 
 def main():
@@ -464,7 +482,9 @@ def main():
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per load and round (default 2)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds of every load per proxy; the least CPU per unit is kept (default 3)")
-    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--concurrency", default="16,256",
+                    help="comma list of concurrency levels (default 16,256): every load at the first, "
+                         + ", ".join(sorted(HIGH_CONCURRENCY_LOADS)) + " again at the others")
     ap.add_argument("--bulk-count", type=int, default=6, help="100 MiB downloads per round in the bulk load (default 6)")
     ap.add_argument("--idle-tunnels", type=int, default=25000,
                     help="idle tunnels to hold (default 25000; the open-file limit is raised to fit them "
@@ -473,7 +493,7 @@ def main():
     ap.add_argument("--awf-arg", action="append", default=[], metavar="FLAG",
                     help="one more awf-proxy flag, repeatable (e.g. --awf-arg=--tunnel-sni-check=off to measure "
                          "what a feature costs)")
-    all_loads = [load.key for load in loads(argparse.Namespace(duration=1, concurrency=1, bulk_count=1))] + ["idle"]
+    all_loads = [load.key for load in loads(argparse.Namespace(duration=1, concurrency=[1], bulk_count=1))] + ["idle"]
     ap.add_argument("--loads", default=",".join(all_loads),
                     help=f"comma list of loads to run (default all: {','.join(all_loads)})")
     ap.add_argument("--only", choices=["squid", "awf-proxy"], help="measure one proxy only (plus awf-floor)")
@@ -481,6 +501,12 @@ def main():
     ap.add_argument("--keep-temp", action="store_true", help="keep the temp dir (configs, logs)")
     opts = ap.parse_args()
     opts.loads = [x.strip() for x in opts.loads.split(",") if x.strip()]
+    try:
+        opts.concurrency = [int(x) for x in opts.concurrency.split(",") if x.strip()]
+    except ValueError:
+        sys.exit(f"compare.py: --concurrency {opts.concurrency!r}: expected a comma list of integers")
+    if not opts.concurrency or min(opts.concurrency) < 1:
+        sys.exit(f"compare.py: --concurrency {opts.concurrency!r}: levels must be 1 or more")
     asked = opts.idle_tunnels
     opts.fd_limit, opts.idle_tunnels = raise_fd_limit(asked)
     if "idle" in opts.loads and opts.idle_tunnels < asked:
@@ -530,7 +556,7 @@ def main():
         if opts.keep_temp:
             print(f"temp dir kept: {tb.root}", file=sys.stderr)
     print(f"\nawf-proxy vs Squid: {opts.rounds} rounds of {opts.duration:g} s per load, concurrency "
-          f"{opts.concurrency}; CPU = proxy CPU time (all threads) per unit, best round; load average "
+          f"{','.join(map(str, opts.concurrency))}; CPU = proxy CPU time (all threads) per unit, best round; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; total run {time.monotonic() - started:.0f} s\n")
     print_table(results, opts)
     if opts.json:

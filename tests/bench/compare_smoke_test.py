@@ -27,6 +27,9 @@ sys.path.insert(0, os.path.join(REPO, "tests", "differential"))
 import proxy_harness as harness  # noqa: E402
 
 
+# Two concurrency levels, as compare.py's own default runs, kept small.
+LEVELS = (4, 32)
+
 def skip_or_fail(reason):
     return harness.skip_or_fail(reason, "benchmark smoke test")
 
@@ -49,6 +52,7 @@ def main():
         argv = [sys.executable, os.path.join(REPO, "bench", "compare.py"),
                 "--awf-proxy", opts.awf_proxy, "--loadgen", opts.loadgen, "--floor", opts.floor,
                 "--rounds", "1", "--duration", "0.5", "--bulk-count", "1", "--idle-tunnels", str(tunnels),
+                "--concurrency", ",".join(map(str, LEVELS)),
                 "--json", out]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=240)
         print(r.stdout)
@@ -59,7 +63,9 @@ def main():
             results = json.load(f)
 
     problems = []
-    loads = ("forward_ka", "tunnel_tls", "denied", "bulk")
+    # Every load at each level (results keyed "load@concurrency"), bulk once.
+    loads = [f"{key}@{c}" for c in LEVELS for key in ("forward_ka", "forward_new", "tunnel_tls", "denied")]
+    loads.append("bulk")
     for kind in ("squid", "awf-proxy", "floor"):
         side = results.get(kind)
         if not side:
