@@ -8,6 +8,7 @@
 #include "awf/entrypoint/launch.h"
 #include "awf/entrypoint/log.h"
 #include "awf/entrypoint/run.h"
+#include "awf/startup_trace.h"
 
 extern char** environ;
 
@@ -46,6 +47,7 @@ A missing working directory is not an error:
 }  // namespace
 
 int main(int argc, char** argv) {
+  awf::startup_trace::mark("main");
   using awf::entrypoint::RawOptions;
   RawOptions raw;
   CLI::App app{kDescription, "awf-entrypoint"};
@@ -124,11 +126,15 @@ int main(int argc, char** argv) {
   }
   if (option_count == argc) raw.command = app.remaining();
 
-  const auto env = awf::entrypoint::environ_to_map(environ);
+  auto env = awf::entrypoint::environ_to_map(environ);
+  env.erase(awf::startup_trace::kVariable);  // the trace is ours, not the command's
   auto cfg = awf::entrypoint::make_config(raw, env);
   if (!cfg) {
     awf::entrypoint::log_error(cfg.message());
     return awf::entrypoint::kExitSetupFailed;
   }
-  return awf::entrypoint::run(*cfg, env);
+  awf::startup_trace::mark("options parsed");
+  const int code = awf::entrypoint::run(*cfg, env);
+  awf::startup_trace::mark("exit");
+  return code;
 }

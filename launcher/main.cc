@@ -13,6 +13,7 @@
 #include "awf/cli/options.h"
 #include "awf/cli/unknown_option.h"
 #include "awf/logs/commands.h"
+#include "awf/startup_trace.h"
 #include "attach_command.h"
 #include "policy_check.h"
 #include "run_command.h"
@@ -37,6 +38,7 @@ class UsageFormatter : public CLI::Formatter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  awf::startup_trace::mark("main");
   CLI::App app{"awf: run a command with its network egress limited to a domain allowlist"};
   app.name("awf");
   app.formatter(std::make_shared<UsageFormatter>());  // before the subcommands, which copy it
@@ -93,5 +95,8 @@ int main(int argc, char** argv) {
   if (attach->parsed()) {
     return awf::launcher::run_attach_command(*attach, std::move(attach_options), attach_pid, host_env);
   }
-  return awf::launcher::run_command(app, std::move(options), host_env);
+  awf::startup_trace::mark("options parsed");
+  const int code = awf::launcher::run_command(app, std::move(options), host_env);
+  awf::startup_trace::mark("exit");
+  return code;
 }

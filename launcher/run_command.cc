@@ -25,6 +25,7 @@
 #include "awf/logs/manifest.h"
 #include "awf/logs/run_records.h"
 #include "awf/runtime/runtime.h"
+#include "awf/startup_trace.h"
 
 namespace awf::launcher {
 namespace {
@@ -119,6 +120,7 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
   }
   const cli::LaunchConfig& cfg = *finalized;
   print_notices(cfg);
+  startup_trace::mark("config finalized");
 
   runtime::RuntimeConfig rc;
   const auto [uid, gid] = invoking_ids(host_env);
@@ -211,8 +213,10 @@ int run_command(const CLI::App& app, cli::Options options, const cli::Environmen
     const auto entries = logs::parse_log_text(read_access_log(log_dir), logs::LogFormat::access_log_any_client);
     std::cerr << cli::post_run_blocked_report(entries, cfg.policy.allow);
     std::cerr << cli::completion_message(exit_code) << "\n";
+    startup_trace::mark("report printed");
   };
 
+  startup_trace::mark("run config ready");
   auto result = runtime::run_native(rc);
   if (!result) {
     std::cerr << "[ERROR] " << result.message() << "\n";

@@ -10,8 +10,10 @@
 #include "awf/proxy/config.h"
 #include "awf/proxy/health_check.h"
 #include "awf/proxy/server.h"
+#include "awf/startup_trace.h"
 
 int main(int argc, char** argv) {
+  awf::startup_trace::mark("main");
   auto cl = awf::proxy::parse_command_line(argc, argv);
   if (!cl) {
     std::fprintf(stderr, "awf-proxy: error: %s\n", cl.message().c_str());
@@ -36,11 +38,15 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(cl->config.log_level));
   spdlog::flush_on(spdlog::level::trace);
 
+  awf::startup_trace::mark("options parsed");
   std::vector<std::string> args(argv, argv + argc);
   auto server = awf::proxy::Server::create(std::move(cl->config), std::move(args));
   if (!server) {
     std::fprintf(stderr, "awf-proxy: error: %s\n", server.message().c_str());
     return 1;
   }
-  return (*server)->run();
+  awf::startup_trace::mark("server created");
+  const int code = (*server)->run();
+  awf::startup_trace::mark("stopped");
+  return code;
 }

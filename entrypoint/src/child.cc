@@ -17,6 +17,7 @@
 #include "awf/entrypoint/log.h"
 #include "awf/entrypoint/overlay.h"
 #include "awf/entrypoint/seccomp.h"
+#include "awf/startup_trace.h"
 
 namespace awf::entrypoint {
 namespace {
@@ -80,6 +81,7 @@ void exec_command(const LaunchPlan& plan, int report_fd, const sigset_t& origina
   if (chdir("/") != 0) fail(report_fd, kExitSetupFailed, fmt::format("chdir(\"/\") failed: {}", errno_text(errno)));
 
   // Privileges: bounding/ambient need CAP_SETPCAP, so before the user switch.
+  startup_trace::mark("child: forked");
   check(report_fd, drop_bounding_and_ambient());
   check(report_fd, switch_user(plan.identity));
   check(report_fd, set_no_new_privs());
@@ -124,6 +126,7 @@ void exec_command(const LaunchPlan& plan, int report_fd, const sigset_t& origina
   }
   check(report_fd, check_confinement(*status, expected));
 
+  startup_trace::mark("child: confined, exec");
   execve(program.c_str(), argv.data(), envp.data());
   int err = errno;
   fail(report_fd, err == ENOENT ? kExitCommandNotFound : kExitCannotExecute,

@@ -19,6 +19,7 @@
 #include "awf/entrypoint/procfs.h"
 #include "awf/entrypoint/resolv_conf.h"
 #include "awf/entrypoint/view.h"
+#include "awf/startup_trace.h"
 
 namespace awf::entrypoint {
 namespace {
@@ -75,7 +76,9 @@ Result<int> launch(LaunchPlan plan, const sigset_t& original) {
     exec_command(plan, write_end.get(), original);
   }
   write_end.reset();
-  return supervise(child, std::move(read_end));
+  auto code = supervise(child, std::move(read_end));
+  startup_trace::mark("command reaped");
+  return code;
 }
 
 // Blocks what the supervisor waits for, from the start: a SIGTERM during
@@ -145,10 +148,13 @@ Result<int> run_steps(const Config& cfg, const EnvMap& env) {
   AWF_TRY(enter_private_mount_namespace());                         // 2
   auto work = create_work_dir();
   if (!work) return work.error();
+  startup_trace::mark("mount namespace");
   const std::string root = build ? work->path() + "/root" : cfg.chroot_dir;
   AWF_TRY(prepare_root(cfg, root));                                 // 2
+  startup_trace::mark("view built");
   AWF_TRY(mount_procfs(root));                                      // 3
   AWF_TRY(mount_cgroup_readonly(root));                             // 3
+  startup_trace::mark("procfs and cgroup");
   const std::string scratch = work->path() + "/files";
   if (mkdir(scratch.c_str(), 0700) != 0) return Error{fmt::format("mkdir {}: {}", scratch, errno_text(errno))};
   FileOverlay overlay(scratch, /*remove_created=*/!build);
@@ -156,8 +162,10 @@ Result<int> run_steps(const Config& cfg, const EnvMap& env) {
   auto identity = prepare_identity(root, cfg.uid, cfg.gid, cfg.home, overlay);  // 5
   if (!identity) return identity.error();
   if (build) AWF_TRY(seal_view(root));
+  startup_trace::mark("resolv.conf, identity, view sealed");
   auto plan = plan_launch(cfg, env, root, *identity);               // 6, 8
   if (!plan) return plan.error();
+  startup_trace::mark("launch planned");
   log_info(fmt::format("Switching to {} (UID: {}, GID: {})", identity->name, identity->uid, identity->gid));
   log_info(fmt::format("Executing command: {}", fmt::join(cfg.command, " ")));
   return launch(std::move(*plan), original);                        // 7, 8, 9

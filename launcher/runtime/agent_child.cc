@@ -19,6 +19,7 @@
 #include "awf/runtime/nft_ruleset.h"
 #include "awf/runtime/runtime.h"
 #include "awf/errno_text.h"
+#include "awf/startup_trace.h"
 
 namespace awf::runtime {
 
@@ -30,6 +31,7 @@ Result<Agent> start_agent(Plan& plan, const SignalWatch& signals, Clock::time_po
     return Error{"socketpair: " + errno_text(errno)};
   }
   UniqueFd control(control_pair[0]), child_control(control_pair[1]);
+  startup_trace::mark("clone");
   auto cloned = clone_into_namespaces(namespace_clone_flags(plan.user_namespace));
   if (!cloned) return cloned.error();
   if (*cloned == 0) {
@@ -79,9 +81,11 @@ void run_agent_child(int control, Plan& plan, const sigset_t& original_mask) {
     if (!go || go->tag != kMapsWritten) ::_exit(kExitFailure);
     if (auto status = keep_capabilities_across_exec(); !status) fail(status.message());
   }
+  startup_trace::mark("agent: in namespaces");
   if (auto status = make_mounts_private(); !status) fail(status.message());
   if (auto status = bring_up_loopback(); !status) fail(status.message());
   if (auto status = add_default_routes_via_loopback(); !status) fail(status.message());
+  startup_trace::mark("agent: lo and routes");
   {
     auto listeners = open_agent_listeners(plan.ruleset.ports);
     if (!listeners) fail(listeners.message());
@@ -92,6 +96,7 @@ void run_agent_child(int control, Plan& plan, const sigset_t& original_mask) {
       fds.push_back(l.fd.get());
     }
     if (auto status = send_message(control, kListeners, kinds, fds); !status) fail(status.message());
+    startup_trace::mark("agent: listeners sent");
     // Our copies close here: the command must never hold the proxy's
     // listeners (it could accept the connections meant for the proxy).
   }
@@ -99,9 +104,15 @@ void run_agent_child(int control, Plan& plan, const sigset_t& original_mask) {
   // ms, closing its netlink socket as many again): nothing of the agent runs
   // before it is in place, since exec waits for it and for 'G'. A failure
   // reaches awf as the answer to 'G'.
-  if (auto status = apply_ruleset(render_ruleset(plan.ruleset)); !status) fail(status.message());
+  // The namespace is new: no table to replace (Existing::none spares the
+  // wait a deleted table costs).
+  if (auto status = apply_ruleset(render_ruleset(plan.ruleset, Ipv6::served, Existing::none)); !status) {
+    fail(status.message());
+  }
+  startup_trace::mark("agent: ruleset applied");
   auto go = receive_message(control);
   if (!go || go->tag != kGo) ::_exit(kExitFailure);
+  startup_trace::mark("agent: go received");
   ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
   // Descriptors awf inherited without close-on-exec (a CI runner's, a
   // caller's) must not reach the command: an fd of a host directory is a way

@@ -207,7 +207,7 @@ Status remove_default_routes_via_loopback(const AddedRoutes& added) {
 Status setup_agent_network(const RulesetSpec& spec) {
   if (auto status = bring_up_loopback(); !status) return status;
   if (auto status = add_default_routes_via_loopback(); !status) return status;
-  return apply_ruleset(render_ruleset(spec));
+  return apply_ruleset(render_ruleset(spec, Ipv6::served, Existing::none));
 }
 
 Result<std::vector<intercept::OpenedListener>> open_agent_listeners(const ListenerPorts& ports) {

@@ -85,7 +85,7 @@ Result<std::vector<PortRange>> parse_port_specs(std::string_view specs) {
   return merged;
 }
 
-std::string render_ruleset(const RulesetSpec& spec, Ipv6 ipv6) {
+std::string render_ruleset(const RulesetSpec& spec, Ipv6 ipv6, Existing existing) {
   const ListenerPorts& p = spec.ports;
   const std::string http = std::to_string(p.http_intercept);
   const std::string tls = std::to_string(p.tls_intercept);
@@ -95,8 +95,10 @@ std::string render_ruleset(const RulesetSpec& spec, Ipv6 ipv6) {
   // "table" then "delete table": creating an empty table first makes the
   // delete succeed whether or not one existed, so the transaction is
   // re-runnable (nft 1.0.6 has no "destroy").
-  r += "table inet awf\n";
-  r += "delete table inet awf\n";
+  if (existing == Existing::replace) {
+    r += "table inet awf\n";
+    r += "delete table inet awf\n";
+  }
   r += "table inet awf {\n";
   // Locally generated packets pass the nat output hook before the filter one
   // (priority -100 < 0), so the filter chain sees the redirected port.

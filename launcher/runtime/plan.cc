@@ -10,6 +10,7 @@
 
 #include "awf/runtime/namespaces.h"
 #include "awf/errno_text.h"
+#include "awf/startup_trace.h"
 
 extern char** environ;
 
@@ -44,6 +45,10 @@ void set_env(std::vector<std::string>& env, const std::string& key, const std::s
 bool has_env(const std::vector<std::string>& env, const std::string& key) {
   const std::string prefix = key + "=";
   return std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+}
+
+bool is_trace_variable(const std::string& entry) {
+  return entry.rfind(std::string(startup_trace::kVariable) + "=", 0) == 0;
 }
 
 }  // namespace
@@ -104,6 +109,9 @@ Status plan_proxy(const RuntimeConfig& config, const fs::path& log_dir, Plan& pl
     if (eq == std::string::npos || eq == 0) return Error{"awf-proxy environment: \"" + entry + "\" is not KEY=VALUE"};
     set_env(plan.proxy_env, entry.substr(0, eq), entry.substr(eq + 1));
   }
+  // The start-up trace counts from awf's origin in every program.
+  std::erase_if(plan.proxy_env, is_trace_variable);
+  if (startup_trace::enabled()) plan.proxy_env.push_back(startup_trace::origin_variable());
   return ok_status();
 }
 
@@ -159,6 +167,9 @@ Result<Plan> make_plan(const RuntimeConfig& config, const fs::path& log_dir, con
   // do, the ruleset redirects port 53, but resolv.conf should not promise
   // others.)
   set_default("AWF_DNS_SERVERS", "127.0.0.1");
+  // The entrypoint's trace (it keeps the variable from the command).
+  std::erase_if(env, is_trace_variable);
+  if (startup_trace::enabled()) env.push_back(startup_trace::origin_variable());
   // --ssl-bump: the command trusts the run's CA through a bundle of the
   // system's CAs plus it, in every variable common TLS stacks read (awf's
   // entrypoint sets these too); set over any inherited value, which would

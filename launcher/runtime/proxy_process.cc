@@ -13,6 +13,7 @@
 
 #include "awf/intercept/socket_activation.h"
 #include "awf/errno_text.h"
+#include "awf/startup_trace.h"
 
 namespace awf::runtime {
 namespace {
@@ -50,6 +51,12 @@ std::string ProxyOutput::tail() const {
 }
 
 void ProxyOutput::line(const std::string& text) {
+  // The proxy's start-up trace goes where awf's own goes.
+  if (startup_trace::enabled() && text.rfind("awf-trace: ", 0) == 0) {
+    const std::string out = text + "\n";
+    (void)!::write(STDERR_FILENO, out.data(), out.size());
+    return;
+  }
   if (text.find(kReadyLine) != std::string::npos) ready_ = true;
   diag_.debug("[awf-proxy] " + text);
   tail_.push_back(text);
@@ -122,6 +129,7 @@ Status wait_for_proxy_ready(Proxy& proxy, const SignalWatch& signals, Clock::tim
 
 void stop_proxy(Proxy& proxy, std::chrono::milliseconds grace, const Diagnostics& diag) {
   if (proxy.child.running()) {
+    startup_trace::mark("proxy stop");
     const int status = proxy.child.stop(grace);
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
       diag.warn("awf-proxy did not stop within " + std::to_string(grace.count()) +

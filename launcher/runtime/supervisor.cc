@@ -25,6 +25,7 @@
 #include "deadline.h"
 #include "diagnostics.h"
 #include "awf/errno_text.h"
+#include "awf/startup_trace.h"
 #include "plan.h"
 #include "proxy_process.h"
 #include "run_logs.h"
@@ -203,8 +204,10 @@ Result<int> run_native(const RuntimeConfig& config) {
     if (!made) return made.error();
     with_ca = std::move(*made);
   }
+  startup_trace::mark("run directories made");
   auto plan = make_plan(with_ca ? *with_ca : config, dirs->log_dir, dirs->private_tmp);
   if (!plan) return plan.error();
+  startup_trace::mark("plan made");
   auto signals = SignalWatch::start();
   if (!signals) return signals.error();
   int signal_seen = 0;
@@ -214,12 +217,14 @@ Result<int> run_native(const RuntimeConfig& config) {
   auto agent = start_agent(*plan, *signals, startup_deadline, signal_seen);
   if (!agent) return agent.error();
   if (signal_seen != 0) return stop_during_setup(agent->child, signal_seen, diag);
+  startup_trace::mark("listeners received");
   diag.debug("agent namespaces ready (pid " + std::to_string(agent->child.pid()) + ", " +
              (plan->user_namespace ? "with" : "without") + " user namespace) after " + elapsed_ms(started) + " ms");
 
   // 3. awf-proxy in the host namespace, with the listeners; wait for ready.
   auto proxy = start_proxy(*plan, agent->listeners.fds, agent->listeners.payload, signals->previous_mask(), diag);
   if (!proxy) return proxy.error();
+  startup_trace::mark("proxy started");
   if (auto status = wait_for_proxy_ready(*proxy, *signals, startup_deadline, config, signal_seen); !status) {
     return status.error();
   }
@@ -228,14 +233,17 @@ Result<int> run_native(const RuntimeConfig& config) {
   const bool command_started = signal_seen == 0;
   PidFile proxy_pid_file;
   if (command_started) {
+    startup_trace::mark("proxy ready");
     proxy_pid_file = announce_live_proxy(config, plan->log_dir, proxy->child.pid(), diag);
     diag.debug("awf-proxy ready after " + elapsed_ms(started) + " ms");
     if (auto status = start_command(*agent, *signals, signal_seen); !status) return status.error();
+    startup_trace::mark("entrypoint started");
   }
   agent->control.reset();
 
   // 5. Supervise until the command ends, then stop what is left of it.
   const Outcome outcome = supervise(agent->child, *proxy, *signals, config.agent_timeout, signal_seen, diag);
+  startup_trace::mark("command ended");
   int code = finish_command(outcome, agent->child, *proxy, config, command_started, diag);
 
   // 6. Clean up: the proxy flushes its logs on SIGTERM; the namespaces went
@@ -243,9 +251,11 @@ Result<int> run_native(const RuntimeConfig& config) {
   //    file goes: its logs are complete (a follower that sees the file go has
   //    read everything), and the file must not be preserved with them.
   stop_proxy(*proxy, config.proxy_stop_grace, diag);
+  startup_trace::mark("proxy stopped");
   proxy_pid_file.remove();
   if (config.on_finished) config.on_finished(code, plan->log_dir.string());
   if (!keep_proxy_logs(config, *plan, *work, tmp, diag) && code == 0) code = kExitFailure;
+  startup_trace::mark("logs kept");
   if (config.keep_work_dir) diag.info("Work directory kept at: " + work->path().string());
   print_exit_line(code);
   return code;

@@ -77,6 +77,14 @@ TEST(RenderRuleset, DefaultPortsRedirectWebAndDnsAndRejectTheRest) {
   EXPECT_EQ(to_http, 1u) << "only port 80 without --allow-host-ports: " << r;
 }
 
+TEST(RenderRuleset, ANewNamespaceGetsTheSameRulesWithoutTheDelete) {
+  const std::string replace = render_ruleset(RulesetSpec{});
+  const std::string fresh = render_ruleset(RulesetSpec{}, Ipv6::served, Existing::none);
+  EXPECT_TRUE(fresh.starts_with("table inet awf {\n")) << fresh;
+  EXPECT_FALSE(contains(fresh, "delete")) << fresh;
+  EXPECT_EQ("table inet awf\ndelete table inet awf\n" + fresh, replace);
+}
+
 TEST(RenderRuleset, CustomListenerPortsAppearInEveryRule) {
   RulesetSpec spec;
   spec.ports = ListenerPorts{8000, 8001, 8002, 5353, {}};

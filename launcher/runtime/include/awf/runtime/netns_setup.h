@@ -33,7 +33,8 @@ Result<AddedRoutes> add_missing_default_routes_via_loopback();
 // Removes the routes `added` names (one that is gone already is fine).
 Status remove_default_routes_via_loopback(const AddedRoutes& added);
 
-// bring_up_loopback, add_default_routes_via_loopback, then the ruleset.
+// bring_up_loopback, add_default_routes_via_loopback, then the ruleset, in a
+// namespace just created (one with no table "inet awf" yet).
 Status setup_agent_network(const RulesetSpec& spec);
 
 // The proxy's listeners, on 127.0.0.1 and (when IPv6 exists) ::1, in

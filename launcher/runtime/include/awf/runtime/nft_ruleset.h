@@ -36,9 +36,16 @@ inline constexpr const char* kRulesetTable = "awf";
 // so that IPv6 switched on later is still no way out.
 enum class Ipv6 { served, refused };
 
-// The ruleset text, table "inet awf" (one table for IPv4 and IPv6). Starts by
-// deleting any table of that name so applying it twice is harmless.
-std::string render_ruleset(const RulesetSpec& spec, Ipv6 ipv6 = Ipv6::served);
+// What the namespace may hold already: `replace` starts the ruleset by
+// deleting any table "inet awf", so applying it twice is harmless; `none`,
+// for a namespace known to have no such table (one just created), leaves the
+// delete out. A table deleted in a transaction makes the kernel wait for an
+// RCU grace period when the nftables socket closes (several ms, more on a
+// busy machine), which a new namespace has no reason to pay.
+enum class Existing { replace, none };
+
+// The ruleset text, table "inet awf" (one table for IPv4 and IPv6).
+std::string render_ruleset(const RulesetSpec& spec, Ipv6 ipv6 = Ipv6::served, Existing existing = Existing::replace);
 
 // Applies `ruleset` in the calling thread's network namespace in one
 // transaction (nft_run_cmd_from_buffer): all of it or none of it. The error
