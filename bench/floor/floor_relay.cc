@@ -9,7 +9,9 @@
 // connection is a byte pipe (keep-alive requests flow without being looked
 // at). Bytes move with splice(2) through pooled 1 MiB pipes; every socket is
 // edge-triggered in one epoll set and a system call is made only when epoll
-// said it can make progress. One thread.
+// said it can make progress. One thread, or --threads N event loops, each
+// with its own SO_REUSEPORT listener on the same port and its own
+// connections (bench/scale.py).
 //
 // Its CPU time per request, next to Squid's and awf-proxy's in the same run,
 // shows how much of a proxy's cost is the kernel's loopback TCP work that no
@@ -31,6 +33,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -60,7 +63,7 @@ struct Pipe {
   std::size_t bytes = 0;  // spliced in, not yet spliced out
 };
 
-std::vector<Pipe> pipe_pool;
+thread_local std::vector<Pipe> pipe_pool;
 
 Pipe take_pipe() {
   if (!pipe_pool.empty()) {
@@ -121,11 +124,11 @@ struct Options {
   std::string deny;
 };
 
-int epoll_fd = -1;
+thread_local int epoll_fd = -1;  // each thread: its own epoll, listener and connections
 Options opts;
 // Finished connections, deleted after the current batch of events (a later
 // event of the batch may point at one).
-std::vector<Connection*> to_delete;
+thread_local std::vector<Connection*> to_delete;
 
 void watch(Endpoint& e) {
   epoll_event ev{};
@@ -313,54 +316,8 @@ bool parse_address(const std::string& text, sockaddr_in& out) {
   return ::inet_pton(AF_INET, text.substr(0, colon).c_str(), &out.sin_addr) == 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string listen = "127.0.0.1:0", upstream;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "awf-floor: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--listen") listen = value();
-    else if (a == "--upstream") upstream = value();
-    else if (a == "--deny") opts.deny = value();
-    else {
-      std::fprintf(stderr,
-                   "usage: awf-floor --upstream IPV4 [--listen IP:PORT] [--deny TEXT]\n"
-                   "unknown argument \"%s\"\n",
-                   a.c_str());
-      return 2;
-    }
-  }
-  if (!parse_address(listen, opts.listen)) {
-    std::fprintf(stderr, "awf-floor: --listen \"%s\" is not IPV4:PORT\n", listen.c_str());
-    return 2;
-  }
-  if (::inet_pton(AF_INET, upstream.c_str(), &opts.upstream) != 1) {
-    std::fprintf(stderr, "awf-floor: --upstream \"%s\" is not an IPv4 address\n", upstream.c_str());
-    return 2;
-  }
-  std::signal(SIGPIPE, SIG_IGN);
-
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  ::setsockopt(listener, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (::bind(listener, reinterpret_cast<sockaddr*>(&opts.listen), sizeof opts.listen) != 0) die("bind", listen);
-  if (::listen(listener, 4096) != 0) die("listen", listen);
-  sockaddr_in bound{};
-  socklen_t len = sizeof bound;
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &len);
-  char ip[INET_ADDRSTRLEN];
-  ::inet_ntop(AF_INET, &bound.sin_addr, ip, sizeof ip);
-  std::printf("awf-floor: listening on %s:%u\n", ip, ntohs(bound.sin_port));
-  std::fflush(stdout);
-
+// One event loop: accepts on `listener` and serves what it accepted, forever.
+void serve(int listener, const std::string& listen) {
   epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   Endpoint listen_endpoint;
   listen_endpoint.fd = listener;
@@ -384,4 +341,76 @@ int main(int argc, char** argv) {
     for (Connection* c : to_delete) delete c;
     to_delete.clear();
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string listen = "127.0.0.1:0", upstream;
+  int threads = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "awf-floor: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--listen") listen = value();
+    else if (a == "--upstream") upstream = value();
+    else if (a == "--deny") opts.deny = value();
+    else if (a == "--threads") {
+      const std::string v = value();
+      auto n = parse_port(v);  // 1-65535, digits only
+      if (!n || *n < 1 || *n > 64) {
+        std::fprintf(stderr, "awf-floor: --threads \"%s\" is not a number from 1 to 64\n", v.c_str());
+        return 2;
+      }
+      threads = *n;
+    }
+    else {
+      std::fprintf(stderr,
+                   "usage: awf-floor --upstream IPV4 [--listen IP:PORT] [--deny TEXT] [--threads N]\n"
+                   "unknown argument \"%s\"\n",
+                   a.c_str());
+      return 2;
+    }
+  }
+  if (!parse_address(listen, opts.listen)) {
+    std::fprintf(stderr, "awf-floor: --listen \"%s\" is not IPV4:PORT\n", listen.c_str());
+    return 2;
+  }
+  if (::inet_pton(AF_INET, upstream.c_str(), &opts.upstream) != 1) {
+    std::fprintf(stderr, "awf-floor: --upstream \"%s\" is not an IPv4 address\n", upstream.c_str());
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+
+  // --threads N: N event loops, each with its own SO_REUSEPORT listener on the
+  // same port (the kernel spreads new connections over them) and its own
+  // connections; nothing is shared but the read-only options.
+  std::vector<int> listeners;
+  for (int t = 0; t < threads; ++t) {
+    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(listener, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    ::setsockopt(listener, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::bind(listener, reinterpret_cast<sockaddr*>(&opts.listen), sizeof opts.listen) != 0) die("bind", listen);
+    if (::listen(listener, 4096) != 0) die("listen", listen);
+    if (t == 0) {  // port 0: the others take the port the first was given
+      socklen_t len = sizeof opts.listen;
+      ::getsockname(listener, reinterpret_cast<sockaddr*>(&opts.listen), &len);
+    }
+    listeners.push_back(listener);
+  }
+  char ip[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &opts.listen.sin_addr, ip, sizeof ip);
+  std::printf("awf-floor: listening on %s:%u\n", ip, ntohs(opts.listen.sin_port));
+  std::fflush(stdout);
+
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t) workers.emplace_back(serve, listeners[static_cast<std::size_t>(t)], listen);
+  serve(listeners[0], listen);
 }

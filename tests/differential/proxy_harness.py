@@ -369,9 +369,10 @@ class Testbed:
         os.chmod(self.hosts_file, 0o644)
         return self.hosts_file
 
-    def start_origin(self, files):
+    def start_origin(self, files, workers=1):
         """nginx on origin_ip:80 and :443 (throwaway self-signed EC cert) serving
-        files {url path: size in bytes}."""
+        files {url path: size in bytes}; one process, or a master and `workers`
+        worker processes (bench/scale.py, so the origin is not what limits)."""
         d = os.path.join(self.root, "origin")
         www = os.path.join(d, "www")
         os.makedirs(www)
@@ -395,8 +396,8 @@ class Testbed:
         with open(conf, "w") as f:
             f.write(f"""# throwaway origin for proxy tests and benchmarks
 daemon off;
-master_process off;
-worker_processes 1;
+master_process {"on" if workers > 1 else "off"};
+worker_processes {workers};
 worker_rlimit_nofile 19000;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
@@ -433,7 +434,10 @@ http {{
 
     # -- proxies --
 
-    def start_squid(self, policy, name="squid", port_options="", extra=()):
+    def start_squid(self, policy, name="squid", port_options="", extra=(), workers=1):
+        """Squid on a free loopback port. workers > 1: its SMP mode (a master,
+        `workers` kids and a coordinator), which -N would forbid, so it runs
+        with --foreground instead."""
         if not os.path.exists(SQUID_BIN):
             raise FileNotFoundError("squid is not installed")
         run_dir = os.path.join(self.root, name)
@@ -447,8 +451,10 @@ http {{
         conf = os.path.join(run_dir, "squid.conf")
         with open(conf, "w") as f:
             f.write(squid_conf(policy, port, run_dir, self.hosts_file, self.dns_ip,
-                               user.pw_name if user else None, port_options, extra))
-        proc = self.spawn([SQUID_BIN, "-N", "-f", conf], name)
+                               user.pw_name if user else None, port_options,
+                               [*extra, f"workers {workers}"] if workers > 1 else extra))
+        mode = ["--foreground"] if workers > 1 else ["-N"]
+        proc = self.spawn([SQUID_BIN, *mode, "-f", conf], name)
         try:
             wait_for_port("127.0.0.1", port, timeout=20, proc=proc)
         except RuntimeError as e:
