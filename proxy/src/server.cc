@@ -592,7 +592,20 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
   impl->as_parsed = config;
   std::size_t fds = raise_fd_limit();
   // A tunnel holds up to six fds (two sockets, two pipes); keep some for logs and DNS.
-  if (config.max_connections == 0) config.max_connections = fds > 256 ? (fds - 128) / 4 : std::max<std::size_t>(8, fds / 6);
+  if (config.max_connections == 0) {
+    config.max_connections = fds > 256 ? (fds - 128) / 4 : std::max<std::size_t>(8, fds / 6);
+  } else if (const std::size_t room = fds > 128 ? (fds - 128) / 2 : 0; config.max_connections > room) {
+    // Asked for more than the descriptors allow even when every connection
+    // is an idle tunnel (two each): say where the limit is, rather than have
+    // accept() start failing later with no word of why.
+    rlimit r{};
+    ::getrlimit(RLIMIT_NOFILE, &r);
+    std::fprintf(stderr,
+                 "awf-proxy: warning: --max-connections %zu is more than the open-file limit allows: %zu descriptors "
+                 "(the hard limit, %llu, caps it) hold about %zu idle tunnels at two each; past that new clients "
+                 "are refused until descriptors free up (raise it with ulimit -Hn / LimitNOFILE)\n",
+                 config.max_connections, fds, static_cast<unsigned long long>(r.rlim_max), room);
+  }
   // DNS over TCP gets a share of the slots, never all of them: a client
   // holding DNS connections open must not lock HTTP and TLS clients out.
   if (config.dns_tcp_max_connections == 0) {

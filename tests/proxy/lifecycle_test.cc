@@ -438,3 +438,28 @@ TEST_F(ProxyTest, OversizedResponseHeadGets502) {
 
 }  // namespace
 }  // namespace awf::proxy_test
+
+namespace awf::proxy_test {
+namespace {
+
+// The open-file limit is raised to the hard one at start; a --max-connections
+// that even idle tunnels (two descriptors each) could not reach within it is
+// said at start, with the numbers, and the proxy still serves.
+TEST_F(ProxyTest, MaxConnectionsBeyondWhatTheFdLimitHoldsIsSaidAtStart) {
+  start_proxy({"--allow-domains", "allowed.test", "--max-connections", "100000000"});
+  const std::string err = proxy_->stderr_text();
+  EXPECT_NE(err.find("warning: --max-connections 100000000 is more than the open-file limit allows"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("idle tunnels at two each"), std::string::npos) << err;
+  EXPECT_EQ(status_of(web_url("web.allowed.test")), 200);
+}
+
+TEST_F(ProxyTest, MaxConnectionsWithinTheFdLimitStartsWithoutAWarning) {
+  start_proxy({"--allow-domains", "allowed.test", "--max-connections", "100"});
+  EXPECT_EQ(proxy_->stderr_text().find("open-file limit"), std::string::npos) << proxy_->stderr_text();
+  EXPECT_EQ(status_of(web_url("web.allowed.test")), 200);
+}
+
+}  // namespace
+}  // namespace awf::proxy_test
