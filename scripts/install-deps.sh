@@ -12,6 +12,7 @@ packages=(
   libboost1.81-dev libssl-dev libre2-dev libyaml-cpp-dev
   libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcap-dev libseccomp-dev libnftables-dev libc-ares-dev libldns-dev
+  liburing-dev  # bench/floor: awf-floor-uring, the floor on io_uring
   # programs the tests and benchmarks run for real
   nftables iproute2 curl openssl dnsutils nginx-light wrk dnsmasq-base
   # Squid built with OpenSSL: the same Squid 5.7 as Debian's squid (GnuTLS),
