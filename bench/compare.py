@@ -254,19 +254,23 @@ def measure_idle(proxy, loadgen, tunnels):
     return result
 
 
-def start_floor(tb, binary):
+def start_floor(tb, binary, name="floor", extra=()):
     """awf-floor (bench/floor): no parsing, policy, DNS or logging, only the
-    relaying every proxy must do; CONNECTs to DENIED get a canned 403."""
-    out_path = os.path.join(tb.root, "floor.out")
-    proc = tb.spawn([binary, "--listen", "127.0.0.1:0", "--upstream", tb.origin_ip, "--deny", DENIED], "floor")
+    relaying every proxy must do; CONNECTs to DENIED get a canned 403. The
+    same for awf-floor-uring (name "floor-uring"), which exits with a message
+    where io_uring is unavailable: raised here, so that column is skipped."""
+    out_path = os.path.join(tb.root, f"{name}.out")
+    proc = tb.spawn([binary, "--listen", "127.0.0.1:0", "--upstream", tb.origin_ip, "--deny", DENIED, *extra], name)
     end = time.monotonic() + 10
     while time.monotonic() < end and proc.poll() is None:
-        text = tb.output_of("floor")
+        text = tb.output_of(name)
         if "listening on 127.0.0.1:" in text:
             port = int(text.split("listening on 127.0.0.1:", 1)[1].split()[0])
-            return harness.Proxy("floor", proc, port, tb.root)
+            return harness.Proxy(name, proc, port, tb.root)
         time.sleep(0.02)
-    raise RuntimeError(f"awf-floor did not start (exit {proc.poll()}): {tb.output_of('floor')} ({out_path})")
+    time.sleep(0.1)  # the last words of one that exited
+    raise RuntimeError(f"{os.path.basename(binary)} did not start (exit {proc.poll()}): {tb.output_of(name).strip()} "
+                       f"({out_path})")
 
 
 def start_proxy(tb, kind, opts, policy):
@@ -276,6 +280,8 @@ def start_proxy(tb, kind, opts, policy):
         return tb.start_squid(policy, extra=[f"max_filedescriptors {opts.fd_limit}"])
     if kind == "floor":
         return start_floor(tb, opts.floor)
+    if kind == "floor-uring":
+        return start_floor(tb, opts.floor_uring, "floor-uring", opts.floor_uring_arg)
     if kind == "awf-bump":
         return start_bumping_awf(tb, opts, policy)
     if kind == "squid-bump":
@@ -357,7 +363,7 @@ def measure_all(tb, kinds, opts, policy):
         for kind, per_load in rounds.items():
             results[kind]["loads"] = {key: best_round(rs) for key, rs in per_load.items()}
         for kind, proxy in proxies.items():
-            if kind in ("floor",) or kind in BUMP_KINDS:
+            if kind in ("floor", "floor-uring") or kind in BUMP_KINDS:
                 continue  # holds no per-tunnel state worth comparing, or measures one load only
             if "idle" in opts.loads:
                 print(f"  {kind}: {opts.idle_tunnels} idle tunnels", file=sys.stderr, flush=True)
@@ -395,8 +401,9 @@ def _latency(m):
 
 def print_table(results, opts):
     sq, aw, fl = results.get("squid"), results.get("awf-proxy"), results.get("floor")
+    fu = results.get("floor-uring")  # bench/floor/floor_uring.cc; not in the verdicts
     bumped, sq_bumped = results.get("awf-bump"), results.get("squid-bump")
-    hdr = ("load", "c", "squid CPU us", "awf CPU us", "floor CPU us", "awf/squid", "target", "result",
+    hdr = ("load", "c", "squid CPU us", "awf CPU us", "floor CPU us", "floor-uring", "awf/squid", "target", "result",
            "awf/floor", f"<= {FLOOR_TARGET:.2f}", "p50/p99 us squid", "awf", "floor", "awf req/s", "errors s/a/f")
     rows = []
     for load in selected_loads(opts):
@@ -410,7 +417,9 @@ def print_table(results, opts):
         verdict = "-" if r is None else ("ok" if r <= load.target else "MISS")
         floor_verdict = "-" if rf is None else ("ok" if rf <= FLOOR_TARGET else "MISS")
         rows.append((load.title, load.concurrency or 1, fmt(s.get("cpu_per_unit_us")), fmt(a.get("cpu_per_unit_us")),
-                     fmt(f.get("cpu_per_unit_us")), fmt(r, "{:.3f}"), f"<= 1/{round(1 / load.target)}", verdict,
+                     fmt(f.get("cpu_per_unit_us")),
+                     fmt((fu or {}).get("loads", {}).get(load.id, {}).get("cpu_per_unit_us")),
+                     fmt(r, "{:.3f}"), f"<= 1/{round(1 / load.target)}", verdict,
                      fmt(rf, "{:.2f}"), floor_verdict, _latency(s), _latency(a), _latency(f), fmt(a.get("rps")),
                      f"{s.get('errors', '-')}/{a.get('errors', '-')}/{f.get('errors', '-')}"))
     if rows:
@@ -479,6 +488,13 @@ def main():
     ap.add_argument("--floor", default=os.path.join(default_build, "awf-floor"),
                     help="awf-floor binary, measured as a third proxy (default build-bench/bin/awf-floor)")
     ap.add_argument("--no-floor", action="store_true", help="do not measure awf-floor")
+    ap.add_argument("--floor-uring", default=os.path.join(default_build, "awf-floor-uring"),
+                    help="awf-floor-uring binary (the floor on io_uring), its CPU shown in the floor-uring column "
+                         "(default build-bench/bin/awf-floor-uring; skipped with a note where missing or where "
+                         "io_uring is unavailable)")
+    ap.add_argument("--no-floor-uring", action="store_true", help="do not measure awf-floor-uring")
+    ap.add_argument("--floor-uring-arg", action="append", default=[], metavar="FLAG",
+                    help="one more awf-floor-uring flag, repeatable (e.g. --floor-uring-arg=--splice-after=0)")
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per load and round (default 2)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds of every load per proxy; the least CPU per unit is kept (default 3)")
@@ -526,6 +542,13 @@ def main():
             sys.exit(f"compare.py: awf-floor not found at {opts.floor}; build it with "
                      f"cmake --build build-bench --target awf-floor (or --no-floor)")
         kinds.append("floor")
+    if not opts.no_floor_uring and opts.only != "squid":
+        if os.access(opts.floor_uring, os.X_OK):
+            kinds.append("floor-uring")
+        else:
+            print(f"compare.py: awf-floor-uring not found at {opts.floor_uring} (built where liburing-dev is "
+                  f"installed: cmake --build build-bench --target awf-floor-uring); its column stays empty",
+                  file=sys.stderr)
     if BUMP_LOADS & set(opts.loads):
         if opts.only != "squid":
             kinds.append("awf-bump")

@@ -689,7 +689,13 @@ int main(int argc, char** argv) {
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    std::optional<std::string> inline_value;  // --name=value
+    if (auto eq = a.find('='); a.starts_with("--") && eq != std::string::npos) {
+      inline_value = a.substr(eq + 1);
+      a.resize(eq);
+    }
     auto value = [&]() -> std::string {
+      if (inline_value) return *inline_value;
       if (i + 1 >= argc) usage(a + " needs a value");
       return argv[++i];
     };
