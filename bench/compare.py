@@ -293,7 +293,7 @@ def start_proxy(tb, kind, opts, policy):
     return tb.start_awf_proxy(opts.awf_proxy, policy, extra=extra)
 
 
-FD_HEADROOM = 1024  # listeners, logs, DNS, the generator's own files
+FD_HEADROOM = 2048  # listeners, logs, DNS, pooled pipes, upstream connections kept from the loads before
 
 
 def raise_fd_limit(tunnels):
