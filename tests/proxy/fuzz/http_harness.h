@@ -229,7 +229,8 @@ struct ChunkedOutcome {
   std::size_t used = 0;
   bool done = false;
   bool failed = false;
-  std::string data;  // the decoder's only
+  std::string data;    // the decoder's only
+  std::string broken;  // a feed() that broke its contract
 };
 
 inline ChunkedOutcome scan_chunked(std::string_view wire, std::size_t step) {
@@ -238,10 +239,10 @@ inline ChunkedOutcome scan_chunked(std::string_view wire, std::size_t step) {
   for (std::size_t at = 0; at < wire.size() && !s.done() && !s.failed();) {
     const std::size_t n = std::min(step, wire.size() - at);
     const std::size_t used = s.feed(wire.data() + at, n);
-    if (used > n) return {0, false, true, "scanner used more than it was given"};
+    if (used > n) return {0, false, true, "", "scanner used more than it was given"};
     out.used += used;
     at += used;
-    if (used < n && !s.done() && !s.failed()) return {0, false, true, "scanner stopped short without a verdict"};
+    if (used < n && !s.done() && !s.failed()) return {0, false, true, "", "scanner stopped short without a verdict"};
   }
   out.done = s.done();
   out.failed = s.failed();
@@ -254,10 +255,10 @@ inline ChunkedOutcome decode_chunked(std::string_view wire, std::size_t step, st
   for (std::size_t at = 0; at < wire.size() && !d.done() && !d.failed();) {
     const std::size_t n = std::min(step, wire.size() - at);
     const std::size_t used = d.feed(wire.substr(at, n), out.data, limit);
-    if (used > n) return {0, false, true, "decoder used more than it was given"};
+    if (used > n) return {0, false, true, "", "decoder used more than it was given"};
     out.used += used;
     at += used;
-    if (used < n && !d.done() && !d.failed()) return {0, false, true, "decoder stopped short without a verdict"};
+    if (used < n && !d.done() && !d.failed()) return {0, false, true, "", "decoder stopped short without a verdict"};
   }
   out.done = d.done();
   out.failed = d.failed();
@@ -282,7 +283,7 @@ inline std::string check_chunked(std::string_view wire) {
   const std::size_t step = 1 + wire.size() % 7;
   const ChunkedOutcome scanned = scan_chunked(wire, wire.size() + 1);
   const ChunkedOutcome scanned_split = scan_chunked(wire, step);
-  if (!scanned.data.empty() || !scanned_split.data.empty()) return scanned.data + scanned_split.data;
+  if (!scanned.broken.empty() || !scanned_split.broken.empty()) return scanned.broken + scanned_split.broken;
   if (scanned.used != scanned_split.used || scanned.done != scanned_split.done ||
       scanned.failed != scanned_split.failed) {
     return "scanner: split input gives another verdict";
@@ -290,6 +291,7 @@ inline std::string check_chunked(std::string_view wire) {
   constexpr std::size_t kLimit = 1 << 20;
   const ChunkedOutcome decoded = decode_chunked(wire, wire.size() + 1, kLimit);
   const ChunkedOutcome decoded_split = decode_chunked(wire, step, kLimit);
+  if (!decoded.broken.empty() || !decoded_split.broken.empty()) return decoded.broken + decoded_split.broken;
   if (decoded.used != decoded_split.used || decoded.done != decoded_split.done ||
       decoded.failed != decoded_split.failed || decoded.data != decoded_split.data) {
     return "decoder: split input gives another verdict or other data";
