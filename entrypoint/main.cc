@@ -100,6 +100,9 @@ int main(int argc, char** argv) {
   app.add_flag("--stdout-only", raw.stdout_only,
                "Accepted for awf compatibility (AWF_COMMAND_STDOUT_ONLY): our messages always go to stderr.");
   app.add_flag("-q,--quiet", raw.quiet, "Only warnings and errors.");
+  str("--start-gate", raw.start_gate,
+      "Descriptor FD (a socket or pipe from the launcher): build the view, then wait on FD and start the "
+      "command only when 'G' arrives there; EOF ends the run with 1 before the command exists.");
   // No positional option: with prefix_command() CLI11 leaves the first
   // non-option word and everything after it, in order, in remaining(). A
   // positional vector would take `/bin/bash` and `x` but leave `-c` behind.

@@ -152,6 +152,13 @@ Result<std::vector<std::string>> parse_dns_servers(std::string_view list) {
 Result<Config> make_config(const RawOptions& raw, const EnvMap& env) {
   Config cfg;
   cfg.quiet = raw.quiet;
+  if (raw.start_gate) {
+    auto fd = parse_id(*raw.start_gate, "--start-gate");
+    if (!fd || *fd < 3 || *fd > 65535) {
+      return Error{fmt::format("Invalid --start-gate: \"{}\" is not a descriptor number above 2", *raw.start_gate)};
+    }
+    cfg.start_gate = static_cast<int>(*fd);
+  }
   cfg.stdout_only = raw.stdout_only || is_truthy(env_value(env, "AWF_COMMAND_STDOUT_ONLY"));
 
   if (raw.command.empty()) {

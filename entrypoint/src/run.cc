@@ -81,6 +81,22 @@ Result<int> launch(LaunchPlan plan, const sigset_t& original) {
   return code;
 }
 
+// --start-gate: everything up to the command is ready; the launcher says
+// whether it may start (its proxy serves) with 'G', or closes the gate.
+Status pass_start_gate(int gate) {
+  if (gate < 0) return ok_status();
+  char answer[64];
+  ssize_t got;
+  do {
+    got = read(gate, answer, sizeof answer);
+  } while (got < 0 && errno == EINTR);
+  const int err = errno;
+  close(gate);  // never the command's
+  if (got < 0) return Error{fmt::format("Reading the start gate failed: {}", errno_text(err))};
+  if (got == 0 || answer[0] != 'G') return Error{"The launcher ended the run before the command started"};
+  return ok_status();
+}
+
 // Blocks what the supervisor waits for, from the start: a SIGTERM during
 // setup stays pending and reaches the command (ending the run through the
 // normal path, cleanup included) instead of killing us halfway with mounts
@@ -167,6 +183,8 @@ Result<int> run_steps(const Config& cfg, const EnvMap& env) {
   if (!plan) return plan.error();
   startup_trace::mark("launch planned");
   log_info(fmt::format("Switching to {} (UID: {}, GID: {})", identity->name, identity->uid, identity->gid));
+  AWF_TRY(pass_start_gate(cfg.start_gate));
+  startup_trace::mark("start gate passed");
   log_info(fmt::format("Executing command: {}", fmt::join(cfg.command, " ")));
   return launch(std::move(*plan), original);                        // 7, 8, 9
 }

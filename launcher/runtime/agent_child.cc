@@ -4,6 +4,7 @@
 // another user namespace.
 #include "agent_child.h"
 
+#include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -59,12 +60,35 @@ Result<Agent> start_agent(Plan& plan, const SignalWatch& signals, Clock::time_po
 }
 
 Status start_command(Agent& agent, const SignalWatch& signals, int& signal_seen) {
-  if (auto status = send_message(agent.control.get(), kGo, {}); !status) return status.error();
-  auto exec_result = await_message(agent.control.get(), signals, Clock::now() + milliseconds(10'000),
-                                   "the entrypoint to start", signal_seen);
-  if (!exec_result && signal_seen == 0) return exec_result.error();
-  if (exec_result && exec_result->tag == kError) return Error{exec_result->payload};
+  if (auto status = send_message(agent.control.get(), kGo, {}); !status) {
+    // The gate is closed: the agent's first process failed (its reason is
+    // still queued), or the entrypoint ended during its set-up, having said
+    // why on stderr; its exit status is then the run's.
+    auto reason = receive_message(agent.control.get());
+    if (reason && reason->tag == kError) return Error{reason->payload};
+    return ok_status();
+  }
+  // The entrypoint closes the gate when it passes it (or exits).
+  auto passed = await_message(agent.control.get(), signals, Clock::now() + kEntrypointReadyTimeout,
+                              "the entrypoint to start the command", signal_seen);
+  if (!passed && signal_seen == 0) return passed.error();
+  if (passed && passed->tag == kError) return Error{passed->payload};
   return ok_status();
+}
+
+void abort_agent(Agent& agent, milliseconds grace) {
+  // EOF at the start gate: the entrypoint stops before the command, removing
+  // what it made (its mounts go with its namespace, its directory does not).
+  agent.control.reset();
+  const auto deadline = Clock::now() + grace;
+  while (agent.child.running()) {
+    if (agent.child.try_reap() >= 0) return;
+    const int left = remaining_ms(deadline);
+    if (left == 0 || agent.child.pidfd() < 0) break;
+    pollfd p{agent.child.pidfd(), POLLIN, 0};
+    ::poll(&p, 1, left);
+  }
+  agent.child.kill_and_reap();
 }
 
 void run_agent_child(int control, Plan& plan, const sigset_t& original_mask) {
@@ -100,24 +124,29 @@ void run_agent_child(int control, Plan& plan, const sigset_t& original_mask) {
     // Our copies close here: the command must never hold the proxy's
     // listeners (it could accept the connections meant for the proxy).
   }
-  // The ruleset goes in while awf starts the proxy (libnftables takes a few
-  // ms, closing its netlink socket as many again): nothing of the agent runs
-  // before it is in place, since exec waits for it and for 'G'. A failure
-  // reaches awf as the answer to 'G'.
-  // The namespace is new: no table to replace (Existing::none spares the
-  // wait a deleted table costs).
+  // The ruleset goes in while awf starts the proxy: the entrypoint is
+  // exec'd only after it is in place, and the command starts only after
+  // that. A failure reaches awf as the answer to 'G'. The namespace is new:
+  // no table to replace (Existing::none spares the wait a deleted table
+  // costs).
   if (auto status = apply_ruleset(render_ruleset(plan.ruleset, Ipv6::served, Existing::none)); !status) {
     fail(status.message());
   }
   startup_trace::mark("agent: ruleset applied");
-  auto go = receive_message(control);
-  if (!go || go->tag != kGo) ::_exit(kExitFailure);
-  startup_trace::mark("agent: go received");
   ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
   // Descriptors awf inherited without close-on-exec (a CI runner's, a
   // caller's) must not reach the command: an fd of a host directory is a way
-  // around any chroot. Only stdin, stdout and stderr cross.
+  // around any chroot. Only stdin, stdout and stderr cross, and the control
+  // channel as the entrypoint's start gate: it builds the command's view
+  // while awf starts the proxy, and starts the command only on 'G' (EOF:
+  // never). The entrypoint closes it before the command exists.
   if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail("close_range: " + errno_text(errno));
+  // Descriptor 3 (what it replaces is close-on-exec, so nothing lost).
+  constexpr int kGate = 3;
+  if (control != kGate && ::dup2(control, kGate) != kGate) fail("dup2 of the control channel: " + errno_text(errno));
+  if (::fcntl(kGate, F_SETFD, 0) != 0) fail("fcntl(F_SETFD) on the control channel: " + errno_text(errno));
+  const auto separator = std::find(plan.agent_argv.begin(), plan.agent_argv.end(), std::string("--"));
+  plan.agent_argv.insert(separator, {"--start-gate", std::to_string(kGate)});
   auto argv = c_strings(plan.agent_argv);
   auto envp = c_strings(plan.agent_env);
   ::execve(plan.entrypoint_path.c_str(), argv.data(), envp.data());

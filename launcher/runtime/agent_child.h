@@ -32,14 +32,25 @@ struct Agent {
 // `signal_seen`, and `listeners` is empty.
 Result<Agent> start_agent(Plan& plan, const SignalWatch& signals, Clock::time_point deadline, int& signal_seen);
 
-// Tells the agent to exec awf-entrypoint and waits for the answer: EOF on the
-// close-on-exec channel is success, a kError message the failure. A signal
-// to awf ends the wait early without an error, in `signal_seen`.
+// How long the entrypoint may take, from awf's 'G', to pass its start gate
+// (it builds the view meanwhile, usually done by then).
+inline constexpr std::chrono::milliseconds kEntrypointReadyTimeout{60'000};
+
+// Tells the entrypoint the command may start ('G' at its start gate) and
+// waits for the answer: EOF (the entrypoint closed the gate: passed, or
+// ended with its own error on stderr) is success, a kError message from the
+// agent's first process (ruleset, exec) the failure. A signal to awf ends
+// the wait early without an error, in `signal_seen`.
 Status start_command(Agent& agent, const SignalWatch& signals, int& signal_seen);
 
+// Ends an agent whose command never started: closes the start gate, waits up
+// to `grace` for the entrypoint to clean up and exit, then SIGKILL.
+void abort_agent(Agent& agent, std::chrono::milliseconds grace);
+
 // The agent's first process, in the child of the clone: finish the
-// namespaces from inside, send the listeners out, exec the entrypoint when
-// awf says go. Never returns. Errors go to the parent as a kError message.
+// namespaces from inside, send the listeners out, apply the ruleset, exec the
+// entrypoint with the control channel as its start gate (--start-gate).
+// Never returns. Errors go to the parent as a kError message.
 [[noreturn]] void run_agent_child(int control, Plan& plan, const sigset_t& original_mask);
 
 // Stops the agent (the entrypoint) with `sig`, SIGKILL after `grace`; its

@@ -1,7 +1,8 @@
 // The control channel between awf and the agent's first process: a
 // SOCK_SEQPACKET socketpair, which keeps message boundaries. One message is a
 // tag byte and a payload, with descriptors attached (SCM_RIGHTS) for 'L'. The
-// child's end is close-on-exec, so EOF after 'G' means the exec succeeded.
+// child's end crosses into awf-entrypoint as its start gate: EOF after 'G'
+// means the entrypoint passed it (or ended).
 #pragma once
 
 #include <string>
@@ -17,7 +18,7 @@ namespace awf::runtime {
 // The tags, in the order they travel.
 inline constexpr char kMapsWritten = 'M';  // awf -> child: ID maps in place (user namespace only)
 inline constexpr char kListeners = 'L';    // child -> awf: payload = their kinds, one byte each; fds attached
-inline constexpr char kGo = 'G';           // awf -> child: exec the entrypoint
+inline constexpr char kGo = 'G';           // awf -> entrypoint: start the command (the proxy serves)
 inline constexpr char kError = 'E';        // child -> awf: payload = the error message
 
 struct Message {

@@ -36,10 +36,29 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Until the command may start, every way out of run_native ends the agent
+// through its start gate (abort_agent), so that the entrypoint, which
+// builds the command's view meanwhile, cleans up after itself.
+class AbortUnlessStarted {
+ public:
+  AbortUnlessStarted(Agent& agent, std::chrono::milliseconds grace) : agent_(agent), grace_(grace) {}
+  AbortUnlessStarted(const AbortUnlessStarted&) = delete;
+  AbortUnlessStarted& operator=(const AbortUnlessStarted&) = delete;
+  ~AbortUnlessStarted() {
+    if (!started_) abort_agent(agent_, grace_);
+  }
+  void started() { started_ = true; }
+
+ private:
+  Agent& agent_;
+  std::chrono::milliseconds grace_;
+  bool started_ = false;
+};
+
 // Ctrl-C during set-up still means 130 (143 for SIGTERM), as in awf. Nothing
-// of the command ran yet: the agent is killed, and the run ends here.
-int stop_during_setup(Child& agent, int sig, const Diagnostics& diag) {
-  agent.kill_and_reap();
+// of the command ran yet: the agent is stopped, and the run ends here.
+int stop_during_setup(Agent& agent, int sig, std::chrono::milliseconds grace, const Diagnostics& diag) {
+  abort_agent(agent, grace);
   const int code = exit_code_for_signal(sig);
   diag.warn(std::string("Received ") + signal_name(sig) + " during start-up");
   print_exit_line(code);
@@ -216,12 +235,15 @@ Result<int> run_native(const RuntimeConfig& config) {
   // 2. The agent's namespaces, which hand out the proxy's listeners.
   auto agent = start_agent(*plan, *signals, startup_deadline, signal_seen);
   if (!agent) return agent.error();
-  if (signal_seen != 0) return stop_during_setup(agent->child, signal_seen, diag);
+  AbortUnlessStarted agent_guard(*agent, config.stop_grace);
+  if (signal_seen != 0) return stop_during_setup(*agent, signal_seen, config.stop_grace, diag);
   startup_trace::mark("listeners received");
   diag.debug("agent namespaces ready (pid " + std::to_string(agent->child.pid()) + ", " +
              (plan->user_namespace ? "with" : "without") + " user namespace) after " + elapsed_ms(started) + " ms");
 
   // 3. awf-proxy in the host namespace, with the listeners; wait for ready.
+  //    Meanwhile the agent applies the ruleset and the entrypoint builds the
+  //    command's view, up to its start gate.
   auto proxy = start_proxy(*plan, agent->listeners.fds, agent->listeners.payload, signals->previous_mask(), diag);
   if (!proxy) return proxy.error();
   startup_trace::mark("proxy started");
@@ -229,7 +251,8 @@ Result<int> run_native(const RuntimeConfig& config) {
     return status.error();
   }
 
-  // 4. Go: the agent execs the entrypoint, unless awf was signalled already.
+  // 4. Go: the entrypoint starts the command, unless awf was signalled
+  //    already.
   const bool command_started = signal_seen == 0;
   PidFile proxy_pid_file;
   if (command_started) {
@@ -237,7 +260,10 @@ Result<int> run_native(const RuntimeConfig& config) {
     proxy_pid_file = announce_live_proxy(config, plan->log_dir, proxy->child.pid(), diag);
     diag.debug("awf-proxy ready after " + elapsed_ms(started) + " ms");
     if (auto status = start_command(*agent, *signals, signal_seen); !status) return status.error();
-    startup_trace::mark("entrypoint started");
+    startup_trace::mark("start gate passed");
+    agent_guard.started();
+  } else {
+    abort_agent(*agent, config.stop_grace);
   }
   agent->control.reset();
 

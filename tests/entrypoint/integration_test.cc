@@ -451,6 +451,38 @@ TEST_F(EntrypointTest, MissingProgramIs127) {
   EXPECT_NE(r.err.find("[entrypoint][ERROR] Command not found: awf-no-such-program"), std::string::npos) << r.err;
 }
 
+// --start-gate: the command starts only after 'G' arrives there, and the
+// gate is not the command's; EOF there ends the run with 1 and no command.
+TEST_F(EntrypointTest, TheCommandStartsOnlyThroughTheStartGate) {
+  for (const bool go : {true, false}) {
+    int gate[2];
+    ASSERT_EQ(pipe2(gate, 0), 0);
+    ASSERT_EQ(fcntl(gate[1], F_SETFD, FD_CLOEXEC), 0);
+    if (go) {
+      ASSERT_EQ(write(gate[1], "G", 1), 1);
+    }
+    close(gate[1]);  // the entrypoint sees 'G' then EOF, or EOF alone
+    RunResult r = run_shell("echo ran; ls /proc/self/fd | wc -l", {"--start-gate", std::to_string(gate[0])});
+    close(gate[0]);
+    if (go) {
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      // stdin, stdout, stderr and the directory ls reads: no gate.
+      EXPECT_EQ(r.out, "ran\n4\n") << r.err;
+    } else {
+      EXPECT_EQ(r.exit_code, 1);
+      EXPECT_EQ(r.out, "");
+      EXPECT_NE(r.err.find("ended the run before the command started"), std::string::npos) << r.err;
+    }
+  }
+}
+
+TEST_F(EntrypointTest, AStartGateThatIsNoDescriptorIsRefused) {
+  RunResult r = run_shell("echo ran", {"--start-gate", "x"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("Invalid --start-gate: \"x\""), std::string::npos) << r.err;
+}
+
 TEST_F(EntrypointTest, NonExecutableProgramIs126) {
   write_file(workspace_ + "/script.sh", "#!/bin/sh\necho hi\n");
   RunOptions opt;

@@ -3,10 +3,12 @@
 // connection with its listener kind and original destination. Writes its
 // argv, its environment and an access.log line into --log-dir. FAKE_PROXY_MODE changes what it
 // does: "never-ready", "exit-early" (exit 3 before ready), "crash" (exit 4
-// 300 ms after ready).
+// 300 ms after ready), "slow-ready" (ready after 400 ms, the wall clock of
+// that moment in nanoseconds written to $FAKE_PROXY_READY_FILE).
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -61,6 +63,14 @@ int main(int argc, char** argv) {
   if (mode == "never-ready") {
     while (!g_stop) pause();
     return 0;
+  }
+  if (mode == "slow-ready") {
+    ::usleep(400'000);
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    if (const char* file = std::getenv("FAKE_PROXY_READY_FILE")) {
+      std::ofstream(file) << now.tv_sec << std::to_string(1'000'000'000 + now.tv_nsec).substr(1) << "\n";
+    }
   }
   std::fprintf(stderr, "fake-proxy: %zu listeners\nawf-proxy: ready\n", listeners->size());
   std::fflush(stderr);

@@ -27,8 +27,14 @@ using namespace std::chrono_literals;
 using namespace test;
 
 // awf-entrypoint's calling convention, minus everything it does: skip the
-// flags up to "--", then exec the command.
-constexpr const char* kStandInEntrypoint = "while [ \"$1\" != -- ]; do shift; done; shift; exec \"$@\"";
+// flags up to "--", then exec the command, but as awf-entrypoint only when
+// 'G' arrives at the start gate (closed before the command exists); EOF
+// there ends the run.
+constexpr const char* kStandInEntrypoint =
+    "gate=; while [ \"$1\" != -- ]; do if [ \"$1\" = --start-gate ]; then gate=$2; fi; shift; done; shift; "
+    "[ -n \"$gate\" ] || exit 1; "
+    "eval \"go=\\$(dd bs=64 count=1 status=none <&$gate); exec $gate<&-\"; [ \"$go\" = G ] || exit 1; "
+    "exec \"$@\"";
 
 struct Outcome {
   int exit_code = -1;
@@ -340,7 +346,7 @@ TEST_F(NativeRuntime, CommandGetsAPrivateTmpUnlessTheHostsIsShared) {
   Outcome o = run();
   ASSERT_EQ(o.exit_code, 0) << o.err;
   EXPECT_NE(o.err.find("--tmp " + tmp_.string() + "/awf-"), std::string::npos) << o.err;
-  EXPECT_NE(o.err.find("/tmp --mount /tmp/gh-aw:/tmp/gh-aw:rw --"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("/tmp --mount /tmp/gh-aw:/tmp/gh-aw:rw --start-gate 3 --"), std::string::npos) << o.err;
   config_.share_host_tmp = true;
   Outcome shared = run();
   EXPECT_EQ(shared.err.find("--tmp"), std::string::npos) << shared.err;
@@ -469,6 +475,35 @@ TEST_F(NativeRuntime, SigtermDuringStartUpGives143AndRunsNothing) {
   EXPECT_EQ(o.exit_code, 143) << o.err;
   EXPECT_EQ(o.out, "");
   EXPECT_EQ(o.last_err_line(), "Process exiting with code: 143");
+}
+
+// The entrypoint builds the command's view while the proxy starts (it is
+// exec'd once the ruleset is in), but the command starts only after the
+// proxy is ready.
+TEST_F(NativeRuntime, TheEntrypointPreparesWhileTheProxyStartsAndTheCommandWaitsForReady) {
+  const std::string prepared = (tmp_ / "prepared-at").string(), ready = (tmp_ / "ready-at").string(),
+                    started = (tmp_ / "started-at").string();
+  config_.entrypoint_args = {"-c", "date +%s%N > " + prepared + "; " + std::string(kStandInEntrypoint),
+                             "awf-entrypoint"};
+  shell("date +%s%N > " + started);
+  ::setenv("FAKE_PROXY_MODE", "slow-ready", 1);
+  ::setenv("FAKE_PROXY_READY_FILE", ready.c_str(), 1);
+  Outcome o = run();
+  ::unsetenv("FAKE_PROXY_MODE");
+  ::unsetenv("FAKE_PROXY_READY_FILE");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  auto read_ns = [](const std::string& path) {
+    std::ifstream in(path);
+    long long ns = 0;
+    in >> ns;
+    return ns;
+  };
+  const long long prepared_at = read_ns(prepared), ready_at = read_ns(ready), started_at = read_ns(started);
+  ASSERT_GT(prepared_at, 0);
+  ASSERT_GT(ready_at, 0);
+  ASSERT_GT(started_at, 0);
+  EXPECT_LT(prepared_at, ready_at) << "the entrypoint waited for the proxy before starting its set-up";
+  EXPECT_LT(ready_at, started_at) << "the command started before the proxy was ready";
 }
 
 TEST_F(NativeRuntime, MissingProgramsAreNamed) {

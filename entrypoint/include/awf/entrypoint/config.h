@@ -46,6 +46,7 @@ struct RawOptions {
   bool exact_ids = false;
   bool stdout_only = false;
   bool quiet = false;
+  std::optional<std::string> start_gate;
   std::vector<std::string> command;
 };
 
@@ -69,6 +70,9 @@ struct Config {
   std::set<std::string> exclude_env, keep_env;
   bool stdout_only = false;
   bool quiet = false;
+  // --start-gate: a descriptor the launcher answers with 'G' when the
+  // command may start (its proxy serves); EOF means it must not. -1: none.
+  int start_gate = -1;
   std::vector<std::string> command;
   std::vector<std::string> notes;  // informational lines for the log (e.g. UID mapping)
 };
