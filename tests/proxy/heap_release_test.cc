@@ -2,9 +2,13 @@
 // the decision from resident and allocated bytes, and a real trim.
 #include "awf/proxy/heap_release.h"
 
+#include <malloc.h>
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -66,17 +70,25 @@ TEST(HeapRelease, GivesFreedPagesBackToTheKernel) {
 #ifdef AWF_UNDER_ASAN
   GTEST_SKIP() << "AddressSanitizer's allocator replaces glibc's arenas, which this trims";
 #else
+  // Earlier tests in this process may have left freed pages resident; the
+  // blocks below would reuse them and free nothing new. Start from a heap
+  // with none, as a proxy does after its own trim.
+  ::malloc_trim(0);
   HeapRelease h;
   EXPECT_EQ(h.tick(), 0u);  // the floor, at rest
   // 48 MiB in 64 KiB blocks (below glibc's mmap threshold, so from the arena),
-  // touched, then freed while a small block allocated after them keeps glibc
-  // from returning the space on its own at the top of the heap.
+  // touched, then freed all but the one at the highest address: it keeps
+  // glibc from returning the space below it on its own at the top of the heap
+  // (a small block allocated afterwards could land in a hole earlier tests left).
   std::vector<std::unique_ptr<char[]>> blocks;
   for (int i = 0; i < 768; ++i) {
     blocks.emplace_back(new char[64 * 1024]);
     std::memset(blocks.back().get(), 1, 64 * 1024);
   }
-  auto pin = std::make_unique<char[]>(64);
+  auto highest = std::max_element(blocks.begin(), blocks.end(), [](const auto& a, const auto& b) {
+    return std::less<const char*>()(a.get(), b.get());
+  });
+  std::unique_ptr<char[]> pin = std::move(*highest);
   blocks.clear();
   const std::size_t released = h.tick();
   EXPECT_GE(released, 24 * MiB);
