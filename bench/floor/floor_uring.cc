@@ -56,7 +56,6 @@
 namespace {
 
 constexpr std::size_t kHeadLimit = 16 * 1024;
-constexpr unsigned kBufferSize = 64 * 1024;
 constexpr std::size_t kQueueLimit = 512 * 1024;
 constexpr unsigned kPipeBytes = 1 << 20;
 constexpr unsigned kRingEntries = 1024;
@@ -73,7 +72,11 @@ struct Options {
   std::string deny;
   int threads = 1;
   unsigned buffers = 512;
-  std::uint64_t splice_after = 0;  // 0: never splice
+  unsigned buffer_size = 64 * 1024;
+  // A direction that has carried this much and still fills whole buffers is
+  // a bulk stream: splice beats copying it through user space several times
+  // over here (bench/README.md). 0: never splice.
+  std::uint64_t splice_after = 1 << 20;
   std::uint32_t send_zc_min = 0;   // 0: never send_zc
 };
 Options opts;
@@ -158,7 +161,7 @@ class Worker {
   void arm_recv(Connection* c, int d);
   void cancel(Connection* c, std::uint64_t kind);
   void give_buffer(int bid);
-  char* buffer(int bid) { return buffers_ + static_cast<std::size_t>(bid) * kBufferSize; }
+  char* buffer(int bid) { return buffers_ + static_cast<std::size_t>(bid) * opts.buffer_size; }
 
   void on_accept(const io_uring_cqe* cqe);
   void on_recv(Connection* c, int d, const io_uring_cqe* cqe);
@@ -213,14 +216,14 @@ std::string Worker::set_up() {
   reg.bgid = kBufferGroup;
   rc = io_uring_register_buf_ring(&ring_, &reg, 0);
   if (rc < 0) return errno_text("io_uring_register_buf_ring (provided buffer rings need Linux 5.19)", -rc);
-  void* data = ::mmap(nullptr, std::size_t{opts.buffers} * kBufferSize, PROT_READ | PROT_WRITE,
+  void* data = ::mmap(nullptr, std::size_t{opts.buffers} * opts.buffer_size, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (data == MAP_FAILED) return errno_text("mmap of the buffers", errno);
   buffers_ = static_cast<char*>(data);
   io_uring_buf_ring_init(buf_ring_);
   buf_mask_ = io_uring_buf_ring_mask(opts.buffers);
   for (unsigned i = 0; i < opts.buffers; ++i)
-    io_uring_buf_ring_add(buf_ring_, buffer(static_cast<int>(i)), kBufferSize, static_cast<unsigned short>(i),
+    io_uring_buf_ring_add(buf_ring_, buffer(static_cast<int>(i)), opts.buffer_size, static_cast<unsigned short>(i),
                           buf_mask_, static_cast<int>(i));
   io_uring_buf_ring_advance(buf_ring_, static_cast<int>(opts.buffers));
   io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
@@ -272,7 +275,7 @@ void Worker::cancel(Connection* c, std::uint64_t kind) {
 }
 
 void Worker::give_buffer(int bid) {
-  io_uring_buf_ring_add(buf_ring_, buffer(bid), kBufferSize, static_cast<unsigned short>(bid), buf_mask_, 0);
+  io_uring_buf_ring_add(buf_ring_, buffer(bid), opts.buffer_size, static_cast<unsigned short>(bid), buf_mask_, 0);
   io_uring_buf_ring_advance(buf_ring_, 1);
   --buffers_out_;
 }
@@ -339,7 +342,7 @@ void Worker::on_recv(Connection* c, int d, const io_uring_cqe* cqe) {
       pump(c, d);
       if (!c->closing && dir.recv_armed && !dir.cancel_sent &&
           (dir.queued > kQueueLimit ||
-           (opts.splice_after && c->state == State::relaying && n == kBufferSize &&
+           (opts.splice_after && c->state == State::relaying && n == opts.buffer_size &&
             dir.moved >= opts.splice_after))) {
         if (dir.queued <= kQueueLimit) dir.splice_wanted = true;
         cancel(c, kRecv + static_cast<unsigned>(d));
@@ -469,7 +472,8 @@ void Worker::on_send(Connection* c, int d, const io_uring_cqe* cqe) {
     if (--dir.zc_pending == 0) {
       for (int bid : dir.zc_buffers) give_buffer(bid);
       dir.zc_buffers.clear();
-      pump(c, d);  // an end of stream may have waited for this
+      pump(c, d);  // an end of stream or the switch to splice may have waited for this
+      maybe_arm(c, d);
     }
     return release(c);
   }
@@ -676,7 +680,7 @@ int open_listener(const sockaddr_in& at, const std::string& text) {
 [[noreturn]] void usage(const std::string& bad) {
   std::fprintf(stderr,
                "usage: awf-floor-uring --upstream IPV4 [--listen IP:PORT] [--deny TEXT] [--threads N]\n"
-               "                       [--buffers N] [--splice-after BYTES] [--send-zc-min BYTES] [--check]\n"
+               "                       [--buffers N] [--buffer-size BYTES] [--splice-after BYTES] [--send-zc-min BYTES] [--check]\n"
                "%s\n",
                bad.c_str());
   std::exit(2);
@@ -713,8 +717,10 @@ int main(int argc, char** argv) {
     else if (a == "--buffers") {
       opts.buffers = static_cast<unsigned>(number(16, 32768));
       if (opts.buffers & (opts.buffers - 1)) usage("--buffers \"" + std::to_string(opts.buffers) + "\" is not a power of two");
+    } else if (a == "--buffer-size") {
+      opts.buffer_size = static_cast<unsigned>(number(1024, 1 << 20));
     } else if (a == "--splice-after") opts.splice_after = number(0, UINT64_MAX);
-    else if (a == "--send-zc-min") opts.send_zc_min = static_cast<std::uint32_t>(number(0, kBufferSize));
+    else if (a == "--send-zc-min") opts.send_zc_min = static_cast<std::uint32_t>(number(0, UINT32_MAX));
     else if (a == "--check") check_only = true;
     else usage("unknown argument \"" + a + "\"");
   }

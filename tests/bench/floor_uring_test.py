@@ -7,8 +7,8 @@ origins: what bench/compare.py relies on it to do, checked byte for byte.
   small buffer ring (--buffers 16) so the recv runs dry (ENOBUFS) and the
   per-direction queue limit pauses reading; then a half-close: the client's
   end of stream reaches the origin, whose last bytes and end reach the client;
-- the same through the splice path (--splice-after) and the send_zc path
-  (--send-zc-min), with two threads;
+- the same through the splice path (--splice-after), the send_zc path
+  (--send-zc-min) and both, with two threads;
 - a CONNECT to the --deny name gets the canned 403; a head over 16 KiB and a
   CONNECT to a closed port are closed without an answer;
 - under a seccomp filter that refuses io_uring_setup, the program says
@@ -218,9 +218,10 @@ def main():
     origin_ip = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
     origin = Origin(origin_ip)
     modes = [
-        ("multishot recv + send", ["--buffers", "16"]),
+        ("multishot recv + send", ["--buffers", "16", "--splice-after", "0"]),
         ("splice after 256 KiB", ["--buffers", "16", "--splice-after", str(256 * 1024)]),
-        ("send_zc, two threads", ["--buffers", "64", "--send-zc-min", "4096", "--threads", "2"]),
+        ("send_zc only", ["--buffers", "32", "--send-zc-min", "4096", "--splice-after", "0"]),
+        ("send_zc, then splice, two threads", ["--buffers", "64", "--send-zc-min", "4096", "--threads", "2"]),
     ]
     failures = 0
     try:
