@@ -76,9 +76,9 @@ def main():
                                     "soak smoke test")
     with tempfile.TemporaryDirectory(prefix="awf-soak-smoke-") as d:
         argv = [sys.executable, os.path.join(REPO, "bench", "soak.py"), "--awf-proxy", opts.awf_proxy,
-                "--tunnels", str(TUNNELS), "--tunnel-hold-s", "3",
+                "--tunnels", str(TUNNELS), "--tunnel-hold-s", "2",
                 "--streams", str(STREAMS), "--sse-duration-s", str(SSE_SECONDS),
-                "--ws-sessions", str(WS_SESSIONS), "--ws-messages", str(WS_MESSAGES), "--ws-interval-ms", "20",
+                "--ws-sessions", str(WS_SESSIONS), "--ws-messages", str(WS_MESSAGES), "--ws-interval-ms", "0",
                 "--settle-s", "12", "--out", d]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=240)
         print(r.stdout)
