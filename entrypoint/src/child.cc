@@ -85,6 +85,7 @@ void exec_command(const LaunchPlan& plan, int report_fd, const sigset_t& origina
   check(report_fd, drop_bounding_and_ambient());
   check(report_fd, switch_user(plan.identity));
   check(report_fd, set_no_new_privs());
+  startup_trace::mark("child: privileges dropped");
 
   // As the user, so a directory the user cannot enter is noticed (awf: `cd wd || cd /`).
   if (chdir(plan.workdir.c_str()) != 0) {
@@ -110,7 +111,7 @@ void exec_command(const LaunchPlan& plan, int report_fd, const sigset_t& origina
   }
 
   // Seccomp last: it denies calls the steps above make.
-  check(report_fd, load_seccomp_filter());
+  check(report_fd, load_seccomp_program(plan.seccomp));
 
   auto status = read_file("/proc/self/status", false);
   if (!status) fail(report_fd, kExitSetupFailed, status.message());

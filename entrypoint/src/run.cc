@@ -18,6 +18,7 @@
 #include "awf/entrypoint/path.h"
 #include "awf/entrypoint/procfs.h"
 #include "awf/entrypoint/resolv_conf.h"
+#include "awf/entrypoint/seccomp.h"
 #include "awf/entrypoint/view.h"
 #include "awf/startup_trace.h"
 
@@ -140,6 +141,11 @@ Result<LaunchPlan> plan_launch(const Config& cfg, const EnvMap& env, const std::
   const PathResult path = build_path(path_in);
 
   LaunchPlan plan;
+  // Compiled here, before the start gate, where it costs nothing; the
+  // child loads it last.
+  auto seccomp = compile_seccomp_filter();
+  if (!seccomp) return seccomp.error();
+  plan.seccomp = std::move(*seccomp);
   plan.root = root;
   plan.workdir = resolve_workdir(cfg, id, root);
   plan.identity = id;

@@ -5,6 +5,7 @@
 // message and exits if a step fails; EOF without a message means exec worked.
 #pragma once
 
+#include <linux/filter.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -28,6 +29,7 @@ struct LaunchPlan {
   std::vector<std::string> argv;
   std::vector<std::string> envp;
   std::string search_path;  // the command's PATH, to resolve argv[0]
+  std::vector<sock_filter> seccomp;  // compile_seccomp_filter(), loaded last in the child
 };
 
 // One shell string is awf's contract (`/bin/bash -c <string>`); several
