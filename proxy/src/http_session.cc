@@ -1102,15 +1102,25 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       return;
     }
     if (tx_.head_pending) return flush_head(&HttpSession::pump_response_body);
-    read_upstream([self = shared_from_this()](const error_code& ec, std::size_t) {
+    // A body that trickles in (the events of a stream, a slow origin) is read
+    // into a small buffer, so a session waiting for its next event holds 8 KiB
+    // instead of the 64 KiB a bulk transfer reads at once; a small read that
+    // comes back full returns to the large one.
+    std::size_t chunk = kReadChunk;
+    if (up_trickles_) {
+      chunk = kHeadChunk;
+      if (up_in_.empty() && up_in_.capacity() > 2 * kHeadChunk) std::string().swap(up_in_);
+    }
+    read_upstream([self = shared_from_this(), chunk](const error_code& ec, std::size_t n) {
       if (self->tx_.phase != Phase::exchange) return;
+      self->up_trickles_ = chunk == kReadChunk ? n < kHeadChunk / 2 : n < chunk;
       if (ec == asio::error::eof && self->tx_.resp_kind == BodyKind::until_close) {
         self->tx_.upstream_reusable = false;
         return self->response_complete();
       }
       if (ec) return self->fail({.kind = FailureKind::abort, .why = "response truncated by the origin"});
       self->pump_response_body();
-    });
+    }, chunk);
   }
 
   void response_complete() {
@@ -1284,6 +1294,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // the only state in which it may carry another request or be pooled.
   bool up_in_step_ = false;
   std::string up_in_;  // upstream bytes not consumed yet
+  bool up_trickles_ = false;  // the last response body read was small (see pump_response_body)
   std::string parent_leftover_;  // a tunnel through the parent: what it sent past its 200, for the client
   UpstreamDial dial_;  // while resolving and connecting
 
