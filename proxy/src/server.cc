@@ -536,7 +536,9 @@ void Server::Impl::drain(asio::io_context& control) {
   poll_drained(control);
 }
 
-// Polls until every worker ran out of work, then ends the control loop.
+// Ends the control loop once every worker ran out of work. Each worker
+// thread calls it (through `control`) as its io_context stops, so the last
+// one ends the drain at once; the timer is only a safety net.
 void Server::Impl::poll_drained(asio::io_context& control) {
   bool all = true;
   for (auto& w : workers) all = all && w->io.stopped();
@@ -545,10 +547,7 @@ void Server::Impl::poll_drained(asio::io_context& control) {
     control.stop();
     return;
   }
-  // Short period: the launcher waits for this exit after every command, so
-  // the poll period is added to awf's run time; a few hundred wake-ups during
-  // a drain cost nothing.
-  poll_timer->expires_after(std::chrono::milliseconds(2));
+  poll_timer->expires_after(std::chrono::milliseconds(50));
   poll_timer->async_wait([this, &control](const error_code& ec) {
     if (!ec) poll_drained(control);
   });
@@ -734,21 +733,29 @@ int Server::run() {
   }
   std::vector<std::thread> threads;
   for (auto& w : m.workers) {
-    threads.emplace_back([wp = w.get()] {
+    threads.emplace_back([wp = w.get(), &m, &control] {
       // No exception escapes a handler by design; this is the last guard.
       for (;;) {
         try {
           wp->io.run();
-          return;
+          break;
         } catch (const std::exception& e) {
           spdlog::error("I/O thread: unexpected exception: {}", e.what());
         }
       }
+      // Out of work: only during a drain. The control loop checks whether
+      // this was the last worker (the launcher waits for this exit).
+      asio::post(control, [&m, &control] {
+        if (m.context.draining) m.poll_drained(control);
+      });
     });
   }
-  for (const auto& b : m.described) std::fprintf(stderr, "awf-proxy: listening on %s\n", b.c_str());
   if (m.admin) m.admin->start();
-  std::fprintf(stderr, "awf-proxy: ready\n");
+  // One write: the launcher wakes up once for the whole block.
+  std::string announce;
+  for (const auto& b : m.described) announce += "awf-proxy: listening on " + b + "\n";
+  announce += "awf-proxy: ready\n";
+  std::fwrite(announce.data(), 1, announce.size(), stderr);
   std::fflush(stderr);
   control.run();
   m.force_timer.reset();  // they belong to `control`, which ends here
