@@ -42,13 +42,13 @@ std::optional<std::string> refused_flag(const CLI::App& attach) {
 
 }  // namespace
 
-CLI::App* add_attach_command(CLI::App& app, cli::Options& options, long& pid) {
+CLI::App* add_attach_command(CLI::App& app, cli::Options& options, long& pid, bool with_flags) {
   CLI::App* attach = app.add_subcommand(
       "attach",
       "Firewall a process that already runs in a network namespace of its own (bubblewrap, firejail, podman, "
       "ip netns): the proxy's listeners, DNS and redirect rules go into that namespace until the process exits");
   attach->add_option("--pid", pid, "The process whose network namespace awf serves (not the host's)")->required();
-  cli::register_options(*attach, options);
+  if (with_flags) cli::register_options(*attach, options);
   attach->footer(
       "Takes awf's policy and log flags: --allow-domains(-file), --ruleset-file, --block-domains(-file), "
       "--dns-servers, --dns-policy, --hosts-file, --allow-private-ranges, --tunnel-sni-check, --policy-mode, --allowed-methods, --enable-dlp, "

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "awf/cli/options.h"
 #include "awf/cli/unknown_option.h"
@@ -67,7 +68,13 @@ int main(int argc, char** argv) {
 
   awf::cli::Options attach_options;
   long attach_pid = 0;
-  CLI::App* attach = awf::launcher::add_attach_command(app, attach_options, attach_pid);
+  // `attach` is chosen only by that word before "--": without it, its copy
+  // of every awf flag need not be registered.
+  bool attach_named = false;
+  for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) {
+    attach_named = attach_named || std::string_view(argv[i]) == "attach";
+  }
+  CLI::App* attach = awf::launcher::add_attach_command(app, attach_options, attach_pid, attach_named);
 
   try {
     app.parse(argc, argv);
