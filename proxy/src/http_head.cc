@@ -218,6 +218,16 @@ HeadError read_framing(const std::vector<HeaderField>& headers, bool strict, Fra
   bool& chunked = framing.chunked;
   for (const auto& h : headers) {
     if (iequals(h.name, "content-length")) {
+      // Content-Length = 1*DIGIT (RFC 9110 §8.6), at most a list of equal
+      // ones in a response: an empty element (`,,5`, `5,`) is no length. The
+      // header is passed on as written, and a next hop that reads `,,5` as
+      // 0 would take the body for the next request.
+      for (std::string_view rest = h.value;;) {
+        const auto comma = rest.find(',');
+        if (trim_ows(rest.substr(0, comma)).empty()) return HeadError::bad_length;
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
       int count = 0;
       bool bad_number = false, duplicate = false;
       for_each_token(h.value, [&](std::string_view item) {

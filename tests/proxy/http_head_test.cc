@@ -140,6 +140,14 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"ContentLengthList", "POST http://a/ HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n",
                 HeadError::duplicate_length},
         Refusal{"ContentLengthNotNumber", "POST http://a/ HTTP/1.1\r\nContent-Length: +5\r\n\r\n", HeadError::bad_length},
+        // Found by the http_head_beast fuzz target (seed
+        // tests/proxy/corpus/http_head_beast/content-length-empty-elements.bin):
+        // empty list elements were skipped, and `,,,1` forwarded as written.
+        Refusal{"ContentLengthEmptyElements", "POST http://a/ HTTP/1.1\r\nContent-Length: ,,,1\r\n\r\n",
+                HeadError::bad_length},
+        Refusal{"ContentLengthTrailingComma", "POST http://a/ HTTP/1.1\r\nContent-Length: 1,\r\n\r\n",
+                HeadError::bad_length},
+        Refusal{"ContentLengthEmpty", "POST http://a/ HTTP/1.1\r\nContent-Length:\r\n\r\n", HeadError::bad_length},
         Refusal{"ObsFold", "GET http://a/ HTTP/1.1\r\nX-A: b\r\n c\r\n\r\n", HeadError::obs_fold},
         Refusal{"BareLfInHeaders", "GET http://a/ HTTP/1.1\nHost: a\r\n\r\n", HeadError::bare_lf},
         Refusal{"BareLfEverywhere", "GET http://a/ HTTP/1.1\n\n", HeadError::bare_lf},
@@ -197,6 +205,19 @@ TEST(ResponseHead, BodyKinds) {
 // tests/proxy/corpus/http_head/bad_start_line__status-below-100.txt): a
 // status under 100 was taken, and the head relayed to the client said
 // `HTTP/1.1 50 ...`, a status line no client parses.
+TEST(ResponseHead, ContentLengthWithEmptyListElementsIsRefused) {
+  for (const char* head : {"HTTP/1.1 200 OK\r\nContent-Length: 5,,5\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: , 5\r\n\r\n"}) {
+    ResponseHead h;
+    const ParseResult r = parse_response_head(head, 65536, h);
+    EXPECT_EQ(r.status, ParseStatus::error) << head;
+    EXPECT_EQ(r.error, HeadError::bad_length) << head;
+  }
+  ResponseHead h;
+  ASSERT_EQ(parse_response_head("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", 65536, h).status,
+            ParseStatus::done);
+  EXPECT_EQ(h.content_length, 5u);
+}
+
 TEST(ResponseHead, StatusBelow100IsRefused) {
   for (const char* line : {"HTTP/1.1 050 Switching\r\n\r\n", "HTTP/1.1 000\r\n\r\n", "HTTP/1.0 099 x\r\n\r\n"}) {
     ResponseHead h;
