@@ -16,11 +16,13 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent_child.h"
 #include "awf/runtime/cleanup.h"
 #include "awf/runtime/runtime.h"
+#include "awf/runtime/safe_tree.h"
 #include "awf/runtime/session_ca.h"
 #include "deadline.h"
 #include "diagnostics.h"
@@ -271,6 +273,20 @@ Result<int> run_native(const RuntimeConfig& config) {
   const Outcome outcome = supervise(agent->child, *proxy, *signals, config.agent_timeout, signal_seen, diag);
   startup_trace::mark("command ended");
   int code = finish_command(outcome, agent->child, *proxy, config, command_started, diag);
+  // The command's private /tmp goes while the proxy stops: nothing writes
+  // there any more (every process of the agent's PID namespace died with
+  // its PID 1, reaped above), and on a disk that frees a directory
+  // synchronously (ext4 with discard: milliseconds each) the wait overlaps.
+  // Joined before run_native returns; the work directory's removal takes
+  // whatever it left.
+  std::jthread private_tmp_removal;
+  if (!dirs->private_tmp.empty() && !config.keep_work_dir) {
+    private_tmp_removal = std::jthread([&work, &dirs] {
+      if (auto parent = open_directory(work->path().string())) {
+        (void)remove_tree_at(parent->get(), dirs->private_tmp.filename().string(), dirs->private_tmp.string());
+      }
+    });
+  }
 
   // 6. Clean up: the proxy flushes its logs on SIGTERM; the namespaces went
   //    with the agent's PID 1. The proxy has stopped writing before its pid
@@ -283,6 +299,8 @@ Result<int> run_native(const RuntimeConfig& config) {
   if (!keep_proxy_logs(config, *plan, *work, tmp, diag) && code == 0) code = kExitFailure;
   startup_trace::mark("logs kept");
   if (config.keep_work_dir) diag.info("Work directory kept at: " + work->path().string());
+  if (private_tmp_removal.joinable()) private_tmp_removal.join();
+  startup_trace::mark("private /tmp removed");
   print_exit_line(code);
   return code;
 }
