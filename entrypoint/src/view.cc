@@ -288,11 +288,20 @@ void find_sockets(int dir_fd, const std::string& path, int depth, SocketWalk& wa
     const std::string name = entry->d_name;
     if (name == "." || name == "..") continue;
     if (++walk.entries > walk.limits.max_entries) break;
-    struct stat st;
-    if (fstatat(dirfd(dir), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISSOCK(st.st_mode)) {
+    // The entry's type as the directory lists it; a stat only where the
+    // file system leaves it out. (A workspace of thousands of files: the
+    // stat per entry was half of this walk's time.)
+    bool is_socket = entry->d_type == DT_SOCK;
+    bool is_dir = entry->d_type == DT_DIR;
+    if (entry->d_type == DT_UNKNOWN) {
+      struct stat st;
+      if (fstatat(dirfd(dir), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      is_socket = S_ISSOCK(st.st_mode);
+      is_dir = S_ISDIR(st.st_mode);
+    }
+    if (is_socket) {
       walk.found.push_back(path + "/" + name);
-    } else if (S_ISDIR(st.st_mode) && depth < walk.limits.max_depth) {
+    } else if (is_dir && depth < walk.limits.max_depth) {
       int child = openat(dirfd(dir), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (child >= 0) find_sockets(child, path + "/" + name, depth + 1, walk);
     }
