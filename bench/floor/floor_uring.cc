@@ -10,9 +10,10 @@
 // How it uses io_uring, per thread (one ring each, --threads N, a listener each
 // on the same port through SO_REUSEPORT):
 // - one multishot accept on the listener;
-// - one multishot recv per socket, taking buffers from a ring of provided
-//   buffers (--buffers N of 64 KiB); a buffer goes back to the ring when its
-//   bytes have been sent on;
+// - one multishot recv per socket once the first head is read (that one is
+//   read by single recvs), taking buffers from a ring of provided buffers
+//   (--buffers N of --buffer-size, 64 KiB); a buffer goes back to the ring
+//   when its bytes have been sent on;
 // - every operation a turn of the loop prepares leaves in one io_uring_enter,
 //   which also waits for the next completions (io_uring_submit_and_wait);
 // - a tunnel direction that has carried --splice-after bytes stops its recv
@@ -258,7 +259,10 @@ void Worker::arm_accept() {
 
 void Worker::arm_recv(Connection* c, int d) {
   io_uring_sqe* s = sqe();
-  io_uring_prep_recv_multishot(s, c->fd[d], nullptr, 0, 0);
+  // The first head is read one buffer at a time: a denied client is then
+  // answered and closed with no recv left to cancel.
+  if (c->state == State::head) io_uring_prep_recv(s, c->fd[d], nullptr, 0, 0);
+  else io_uring_prep_recv_multishot(s, c->fd[d], nullptr, 0, 0);
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(s, tag(c, kRecv + static_cast<unsigned>(d)));
@@ -381,7 +385,7 @@ void Worker::on_head(Connection* c) {
       c->state = State::denied;
       c->dir[1].queue.push_back(Chunk{kDenied.data(), static_cast<std::uint32_t>(kDenied.size()), -1});
       c->dir[1].queued = kDenied.size();
-      cancel(c, kRecv + 0);  // nothing more is read from this client
+      if (c->dir[0].recv_armed) cancel(c, kRecv + 0);  // nothing more is read from this client
       pump(c, 1);
       return;
     }
