@@ -34,14 +34,14 @@ DNS_IP = "127.0.92.53"
 TRACE = re.compile(r"^awf-trace: (-?\d+) (\S+) (.+)$")
 
 
-def run_once(argv, env=None, trace=False):
+def run_once(argv, env=None, trace=False, cwd=None):
     """Wall ms of one run; with `trace`, also {phase: µs since the spawn}."""
     if trace:
         env = dict(env or os.environ)
     t0 = time.perf_counter()
     if trace:
         env["AWF_TRACE_STARTUP"] = str(time.monotonic_ns() // 1000)  # CLOCK_MONOTONIC, as awf reads it
-    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
     wall = (time.perf_counter() - t0) * 1000
     if r.returncode != 0:
         sys.exit(f"startup.py: {' '.join(argv)} failed ({r.returncode}): {r.stderr.decode()[-500:]}")
@@ -80,6 +80,44 @@ def phase_table(traces):
     return rows
 
 
+# The start-up in stages: (what, from marks, to marks); the first mark of a
+# list that a run has counts (builds differ in their marks). None: the spawn.
+STAGES = [
+    ("spawn -> awf main (exec, dynamic linking)", None, ["awf: main"]),
+    ("awf: options, config, directories, plan", ["awf: main"], ["awf: clone"]),
+    ("clone -> listeners (netns, lo, routes)", ["awf: clone"], ["awf: listeners received"]),
+    ("agent: nftables ruleset", ["awf: agent: listeners sent"], ["awf: agent: ruleset applied"]),
+    ("proxy: fork, exec, dynamic linking", ["awf: proxy started"], ["awf-proxy: main"]),
+    ("proxy: main -> ready seen by awf", ["awf-proxy: main"], ["awf: proxy ready"]),
+    ("entrypoint: exec, dynamic linking", ["awf: agent: go received", "awf: agent: ruleset applied"],
+     ["awf-entrypoint: main"]),
+    ("entrypoint: main -> view and plan ready", ["awf-entrypoint: main"], ["awf-entrypoint: launch planned"]),
+    ("entrypoint: child forked -> exec", ["awf-entrypoint: child: forked"],
+     ["awf-entrypoint: child: confined, exec"]),
+    ("= spawn -> the command's exec", None, ["awf-entrypoint: child: confined, exec"]),
+    ("the command (bash -c true)", ["awf-entrypoint: child: confined, exec"], ["awf-entrypoint: command reaped"]),
+    ("command reaped -> awf sees it", ["awf-entrypoint: command reaped"], ["awf: command ended"]),
+    ("proxy stop (SIGTERM -> reaped)", ["awf: proxy stop"], ["awf: proxy stopped"]),
+    ("proxy stopped -> awf exit", ["awf: proxy stopped"], ["awf: exit"]),
+    ("awf exit -> process ended", ["awf: exit"], ["(process ended)"]),
+    ("= spawn -> process ended", None, ["(process ended)"]),
+]
+
+
+def stage_table(traces):
+    """[(stage, median ms, runs)]: per run the time between the stage's marks."""
+    rows = []
+    for name, start, end in STAGES:
+        values = []
+        for t in traces:
+            a = 0 if start is None else next((t[m] for m in start if m in t), None)
+            b = next((t[m] for m in end if m in t), None)
+            if a is not None and b is not None:
+                values.append((b - a) / 1000)
+        rows.append((name, statistics.median(values) if values else float("nan"), len(values)))
+    return rows
+
+
 def print_phases(title, rows):
     print(f"\n{title}")
     print(f"{'phase (program: mark)':52} {'at ms':>8} {'step ms':>8}")
@@ -93,7 +131,14 @@ def main():
     ap.add_argument("--compare-bin-dir", help="another build's bin directory, measured interleaved with --bin-dir")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--only-true", action="store_true", help="skip the curl rows")
+    ap.add_argument("--workspace", help="directory awf runs in, the command's workspace (default: a fresh empty "
+                                        "one under /var/tmp; the entrypoint searches the workspace for host "
+                                        "sockets, so its size is part of the start-up)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--fifo", action="store_true",
+                    help="run every measured command under SCHED_FIFO (chrt -f 10): on a machine others load, "
+                         "the figures come near an idle machine's (waits for the disk and the kernel's work "
+                         "queues remain)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("startup.py: run as root (network namespaces, ports 53/80 on loopback)")
@@ -116,36 +161,43 @@ def main():
         with open(hosts, "w") as f:
             f.write("")
 
+        prefix = ["chrt", "-f", "10"] if args.fifo else []
+
         def base(bin_dir, n):
-            return [os.path.join(bin_dir, "awf"), "--dns-servers", DNS_IP, "--hosts-file", hosts,
+            return prefix + [os.path.join(bin_dir, "awf"), "--dns-servers", DNS_IP, "--hosts-file", hosts,
                     "--allow-private-ranges", "127.0.92.0/24", "--proxy-logs-dir",
                     os.path.join(work, f"logs-{os.path.basename(bin_dir.rstrip('/'))}-{n}"),
                     "--allow-domains", "origin.bench.test", "--"]
 
+        # An empty workspace outside /tmp, as a CI checkout is: one under /tmp
+        # also gets its mount points made in the command's private /tmp.
+        workspace = args.workspace or tempfile.mkdtemp(prefix="awf-startup-ws-",
+                                                       dir="/var/tmp" if os.path.isdir("/var/tmp") else None)
         curl = ["curl", "-sf", "-o", "/dev/null", "http://origin.bench.test/"]
         results = {b: {"true": [], "awf -- true": [], "awf -- true (traced)": [], "traces": [],
                        "awf -- curl (via proxy)": []} for b, _ in builds}
         direct = []
         n = 0
         for _ in range(args.runs):
-            direct_true = run_once(["true"])[0]
+            direct_true = run_once(prefix + ["true"])[0]
             for b, bin_dir in builds:
                 results[b]["true"].append(direct_true)
                 n += 1
-                results[b]["awf -- true"].append(run_once(base(bin_dir, n) + ["true"])[0])
+                results[b]["awf -- true"].append(run_once(base(bin_dir, n) + ["true"], cwd=workspace)[0])
                 n += 1
-                wall, marks = run_once(base(bin_dir, n) + ["true"], trace=True)
+                wall, marks = run_once(base(bin_dir, n) + ["true"], trace=True, cwd=workspace)
                 results[b]["awf -- true (traced)"].append(wall)
                 results[b]["traces"].append(marks)
                 if not args.only_true:
                     n += 1
-                    results[b]["awf -- curl (via proxy)"].append(run_once(base(bin_dir, n) + curl)[0])
+                    results[b]["awf -- curl (via proxy)"].append(run_once(base(bin_dir, n) + curl, cwd=workspace)[0])
             if not args.only_true:
-                direct.append(run_once(curl[:-1] + ["--resolve", f"origin.bench.test:80:{ORIGIN_IP}", curl[-1]])[0])
+                direct.append(run_once(prefix + curl[:-1] + ["--resolve", f"origin.bench.test:80:{ORIGIN_IP}",
+                                                             curl[-1]])[0])
         load_after = os.getloadavg()
 
         out = {"runs": args.runs, "load_average_before": load_before, "load_average_after": load_after,
-               "builds": {}}
+               "workspace": args.workspace or "(empty)", "sched_fifo": args.fifo, "builds": {}}
         for b, bin_dir in builds:
             r = results[b]
             rows = [("true", r["true"]), ("awf -- true", r["awf -- true"]),
@@ -160,13 +212,19 @@ def main():
                 print(f"{name:28} {stats[name]['median']:10.1f} {stats[name]['p90']:8.1f} {stats[name]['min']:8.1f}")
             phases = phase_table(r["traces"])
             print_phases(f"[{b}] phases of `awf -- true`, medians over {len(r['traces'])} traced runs", phases)
+            stages = stage_table(r["traces"])
+            print(f"\n[{b}] stages (median of each run's time between the marks)")
+            for name, ms, n in stages:
+                print(f"{name:52} {ms:8.2f}")
             verdict = stats["awf -- true"]["median"]
             print(f"\n[{b}] awf -- true: {verdict:.1f} ms median; target <= 25 ms")
             out["builds"][b] = {"bin_dir": bin_dir, "commands": stats,
                                 "phases": [{"phase": p, "at_ms": a / 1000, "step_ms": s / 1000} for p, a, s in phases],
+                                "stages": [{"stage": n, "median_ms": ms, "runs": k} for n, ms, k in stages],
                                 "traces": r["traces"]}
         print(f"\nload average: {load_before[0]:.2f} before, {load_after[0]:.2f} after "
-              f"({os.cpu_count()} CPUs)")
+              f"({os.cpu_count()} CPUs); workspace: {args.workspace or '(empty)'}"
+              f"{'; SCHED_FIFO' if args.fifo else ''}")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(out, f, indent=1)
@@ -175,6 +233,8 @@ def main():
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=5)
         shutil.rmtree(work, ignore_errors=True)
+        if not args.workspace and "workspace" in locals():
+            shutil.rmtree(workspace, ignore_errors=True)
 
 
 if __name__ == "__main__":
