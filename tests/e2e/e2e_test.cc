@@ -352,6 +352,47 @@ TEST_F(AwfEndToEnd, ExitCodesPropagate) {
   EXPECT_EQ(awf(kAllowOne, {"no-such-command-anywhere"}).exit_code, 127);
 }
 
+// AWF_TRACE_STARTUP: awf, awf-proxy and awf-entrypoint each mark their
+// phases on stderr from one origin, in the order the start-up must take;
+// the command never sees the variable; without it nothing is printed.
+TEST_F(AwfEndToEnd, TheStartUpTraceTimesEveryProgramFromOneOriginAndStaysOutOfTheCommand) {
+  auto r = awf(kAllowOne, {"echo \"[${AWF_TRACE_STARTUP-unset}]\""}, {"AWF_TRACE_STARTUP=1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[unset]\n");
+  std::map<std::string, long> at;  // "program: mark" -> µs
+  std::istringstream lines(r.err);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("awf-trace: ", 0) != 0) continue;
+    std::istringstream fields(line.substr(11));
+    long us = -1;
+    std::string program, mark;
+    fields >> us >> program;
+    std::getline(fields >> std::ws, mark);
+    at.emplace(program + ": " + mark, us);
+  }
+  // Each phase after the one it depends on.
+  const std::vector<std::string> chain = {
+      "awf: main", "awf: clone", "awf: agent: listeners sent", "awf: agent: ruleset applied",
+      "awf-entrypoint: main", "awf-entrypoint: launch planned", "awf-entrypoint: start gate passed",
+      "awf-entrypoint: child: confined, exec", "awf-entrypoint: command reaped", "awf: command ended",
+      "awf: proxy stop", "awf-proxy: stopped", "awf: proxy stopped", "awf: exit"};
+  const std::vector<std::string> proxy_chain = {"awf: listeners received", "awf: proxy started", "awf-proxy: main",
+                                                "awf-proxy: server created", "awf: proxy ready",
+                                                "awf-entrypoint: start gate passed"};
+  for (const auto* list : {&chain, &proxy_chain}) {
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      ASSERT_EQ(at.count((*list)[i]), 1u) << (*list)[i] << " missing in:\n" << r.err;
+      EXPECT_GE(at[(*list)[i]], 0) << (*list)[i];
+      if (i > 0) {
+        EXPECT_LE(at[(*list)[i - 1]], at[(*list)[i]]) << (*list)[i - 1] << " after " << (*list)[i];
+      }
+    }
+  }
+  auto quiet = awf(kAllowOne, {"true"});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err.find("awf-trace:"), std::string::npos) << quiet.err;
+}
+
 TEST_F(AwfEndToEnd, SeveralArgumentsAreQuotedAndOneIsAShellString) {
   auto joined = awf(kAllowOne, {"printf", "%s|", "a b", "$HOME", "it's"});
   EXPECT_EQ(joined.out, "a b|$HOME|it's|");
