@@ -43,10 +43,13 @@ std::vector<std::string> glob_in_root(const std::string& root, const std::string
 }
 
 Result<WorkDir> create_work_dir() {
-  // /tmp normally; /dev/shm for images without a /tmp.
-  auto dir = WorkDir::create("/tmp");
+  // Only a mount point for our own tmpfs: /dev/shm first, a tmpfs, where
+  // making and removing a directory costs nothing (on a disk it can wait
+  // for the journal, or for a discard: milliseconds); /tmp where there is
+  // no /dev/shm.
+  auto dir = WorkDir::create("/dev/shm");
   if (dir) return dir;
-  auto fallback = WorkDir::create("/dev/shm");
+  auto fallback = WorkDir::create("/tmp");
   if (fallback) return fallback;
   return dir.error();
 }
