@@ -665,13 +665,6 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
   for (unsigned i = 0; i < impl->context.config.threads; ++i) {
     impl->workers.push_back(std::make_unique<Worker>(impl->context));
   }
-  // A connection watches two sockets (client and upstream); their reactor
-  // records, made in batches once the workers run, do not pin the heap pages
-  // of a finished load (descriptor_records.h). At most 32768 in all, about
-  // 7 MiB.
-  const std::size_t records =
-      std::min<std::size_t>(2 * impl->context.config.max_connections, 32768) / impl->workers.size();
-  for (auto& w : impl->workers) reserve_descriptor_records(w->io, records);
   auto upstreams = dns_upstreams(impl->context.config.dns_servers);
   if (!upstreams) return upstreams.error();
   impl->context.dns_upstreams = std::move(*upstreams);
@@ -725,6 +718,12 @@ int Server::run() {
     });
   };
   keep_house();
+  // A connection watches two sockets (client and upstream). Their reactor
+  // records, made here on the control thread 200 ms after start-up, lie in its
+  // heap and do not pin the workers' pages after a load (descriptor_records.h).
+  // At most 32768 in all, about 7 MiB; a command that ends at once never pays.
+  const std::size_t records = std::min<std::size_t>(2 * m.context.config.max_connections, 32768) / m.workers.size();
+  for (auto& w : m.workers) reserve_descriptor_records(w->io, records, control, std::chrono::milliseconds(200));
   m.reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   for (auto& w : m.workers) {
     w->accept_peers.resize(w->acceptors.size());
