@@ -17,8 +17,7 @@ namespace asio = boost::asio;
 
 // The records being made. Every object in `held` wraps the same descriptor,
 // so none may ever close it: they are released (record to the free list,
-// descriptor left alone), also when `maker` goes before the reserve is done,
-// and the descriptor is closed once.
+// descriptor left alone), also when `maker` goes before the reserve is done.
 struct Reserve {
   asio::io_context& io;
   asio::io_context& maker;
@@ -36,7 +35,6 @@ struct Reserve {
   ~Reserve() {
     for (auto& d : held) d.release();
     held.clear();
-    ::close(fd);
   }
 };
 
@@ -62,7 +60,9 @@ void make_batch(std::shared_ptr<Reserve> r) {
 void reserve_descriptor_records(asio::io_context& io, std::size_t count, asio::io_context& maker,
                                 std::chrono::milliseconds delay) {
   if (count == 0) return;
-  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  // Opened by the first call, at start-up, and kept: a descriptor taken and
+  // given back later would come and go under a proxy that has run out of them.
+  static const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;  // best effort: records are then made as connections come
   auto r = std::make_shared<Reserve>(io, maker, fd, count);
   r->start.expires_after(delay);

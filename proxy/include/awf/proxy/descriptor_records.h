@@ -16,8 +16,8 @@ namespace awf::proxy {
 
 // Has `io`'s reactor make `count` records and put them on its free list: that
 // many descriptor objects watch one open /dev/null at once (epoll refuses it,
-// Asio keeps the record anyway), then all are released, the descriptor left
-// open, closed once at the end; no descriptor is spent per record. The work
+// Asio keeps the record anyway), then all are released; that one descriptor,
+// opened by the first call, stays open for good, none is spent per record. The work
 // runs on `maker`'s thread, `delay` from now (a command that ends at once never
 // pays for it), in batches of kRecordBatch, each its own handler, so whatever
 // else `maker` does waits for one batch at most (about a ms).
