@@ -413,6 +413,7 @@ Result<int> run_attach(const RuntimeConfig& given, pid_t pid) {
   if (config.on_finished) config.on_finished(code, plan.log_dir.string());
   if (!keep_proxy_logs(config, plan, *work, tmp, diag) && code == 0) code = kExitFailure;
   if (config.keep_work_dir) diag.info("Work directory kept at: " + work->path().string());
+  reap_proxy(*proxy, config.proxy_stop_grace, diag);
   print_exit_line(code);
   return code;
 }

@@ -20,6 +20,7 @@ namespace {
 
 
 constexpr const char* kReadyLine = "awf-proxy: ready";
+constexpr const char* kLogsClosedLine = "awf-proxy: logs closed";
 constexpr std::size_t kProxyTailLines = 20;
 
 }  // namespace
@@ -58,6 +59,7 @@ void ProxyOutput::line(const std::string& text) {
     return;
   }
   if (text.find(kReadyLine) != std::string::npos) ready_ = true;
+  if (text.rfind(kLogsClosedLine, 0) == 0) logs_closed_ = true;
   diag_.debug("[awf-proxy] " + text);
   tail_.push_back(text);
   if (tail_.size() > kProxyTailLines) tail_.pop_front();
@@ -130,10 +132,45 @@ Status wait_for_proxy_ready(Proxy& proxy, const SignalWatch& signals, Clock::tim
 void stop_proxy(Proxy& proxy, std::chrono::milliseconds grace, const Diagnostics& diag) {
   if (proxy.child.running()) {
     startup_trace::mark("proxy stop");
-    const int status = proxy.child.stop(grace);
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
-      diag.warn("awf-proxy did not stop within " + std::to_string(grace.count()) +
-                " ms and was killed; its logs may be incomplete");
+    proxy.child.signal(SIGTERM);
+    const auto deadline = Clock::now() + grace;
+    // Its process's exit (threads, memory) need not be waited for here:
+    // the logs are complete once it says so.
+    while (!proxy.output.logs_closed() && proxy.child.try_reap() < 0) {
+      const int left = remaining_ms(deadline);
+      if (left == 0) {
+        proxy.child.kill_and_reap();
+        diag.warn("awf-proxy did not stop within " + std::to_string(grace.count()) +
+                  " ms and was killed; its logs may be incomplete");
+        break;
+      }
+      pollfd fds[2] = {{proxy.child.pidfd(), POLLIN, 0}, {proxy.output.fd(), POLLIN, 0}};
+      const nfds_t n = proxy.output.open() ? 2 : 1;
+      const bool have_pidfd = proxy.child.pidfd() >= 0;
+      ::poll(have_pidfd ? fds : fds + 1, have_pidfd ? n : n - 1, have_pidfd ? left : std::min(left, 10));
+      if (proxy.output.open()) proxy.output.drain_available();
+    }
+  }
+  proxy.output.drain_available();
+}
+
+void reap_proxy(Proxy& proxy, std::chrono::milliseconds grace, const Diagnostics& diag) {
+  if (proxy.child.running()) {
+    const auto deadline = Clock::now() + grace;
+    while (proxy.child.try_reap() < 0) {
+      const int left = remaining_ms(deadline);
+      if (left == 0) {
+        proxy.child.kill_and_reap();
+        diag.warn("awf-proxy did not exit within " + std::to_string(grace.count()) +
+                  " ms of closing its logs and was killed");
+        break;
+      }
+      pollfd p{proxy.child.pidfd(), POLLIN, 0};
+      if (p.fd >= 0) {
+        ::poll(&p, 1, left);
+      } else {
+        ::poll(nullptr, 0, std::min(left, 10));
+      }
     }
   }
   proxy.output.drain_available();

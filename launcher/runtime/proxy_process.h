@@ -29,6 +29,8 @@ class ProxyOutput {
   int fd() const { return fd_.get(); }
   bool open() const { return fd_.valid(); }
   bool ready() const { return ready_; }
+  // Its "logs closed" line came: every log line is written.
+  bool logs_closed() const { return logs_closed_; }
   // Reads what is available; true when it read something (false when there
   // is nothing right now, or at EOF, which also closes the pipe).
   bool drain();
@@ -47,6 +49,7 @@ class ProxyOutput {
   std::string partial_;
   std::deque<std::string> tail_;
   bool ready_ = false;
+  bool logs_closed_ = false;
 };
 
 struct Proxy {
@@ -67,8 +70,14 @@ Result<Proxy> start_proxy(Plan& plan, std::vector<UniqueFd>& listener_fds, const
 Status wait_for_proxy_ready(Proxy& proxy, const SignalWatch& signals, Clock::time_point deadline,
                             const RuntimeConfig& config, int& signal_seen);
 
-// SIGTERM (the proxy flushes its logs), SIGKILL after `grace` with a warning
-// that the logs may be incomplete, then its last output.
+// SIGTERM (the proxy drains and flushes its logs); returns once the proxy
+// says its logs are closed or has exited, SIGKILL after `grace` with a
+// warning that the logs may be incomplete. The logs are complete then; the
+// process may still be exiting (reap_proxy).
 void stop_proxy(Proxy& proxy, std::chrono::milliseconds grace, const Diagnostics& diag);
+
+// After stop_proxy: waits for the proxy's exit (SIGKILL after `grace`), then
+// reads its last output.
+void reap_proxy(Proxy& proxy, std::chrono::milliseconds grace, const Diagnostics& diag);
 
 }  // namespace awf::runtime

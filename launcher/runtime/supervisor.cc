@@ -291,7 +291,8 @@ Result<int> run_native(const RuntimeConfig& config) {
   // 6. Clean up: the proxy flushes its logs on SIGTERM; the namespaces went
   //    with the agent's PID 1. The proxy has stopped writing before its pid
   //    file goes: its logs are complete (a follower that sees the file go has
-  //    read everything), and the file must not be preserved with them.
+  //    read everything), and the file must not be preserved with them. Its
+  //    process is reaped at the end, its exit overlapping the report.
   stop_proxy(*proxy, config.proxy_stop_grace, diag);
   startup_trace::mark("proxy stopped");
   proxy_pid_file.remove();
@@ -301,6 +302,7 @@ Result<int> run_native(const RuntimeConfig& config) {
   if (config.keep_work_dir) diag.info("Work directory kept at: " + work->path().string());
   if (private_tmp_removal.joinable()) private_tmp_removal.join();
   startup_trace::mark("private /tmp removed");
+  reap_proxy(*proxy, config.proxy_stop_grace, diag);
   print_exit_line(code);
   return code;
 }

@@ -765,6 +765,10 @@ int Server::run() {
   if (m.reserve_fd >= 0) ::close(m.reserve_fd);
   m.resolver->stop();
   m.log->stop();
+  // Every log line is written: the launcher may read the logs while this
+  // process finishes exiting.
+  std::fputs("awf-proxy: logs closed\n", stderr);
+  std::fflush(stderr);
   spdlog::info("stopped");
   return 0;
 }
