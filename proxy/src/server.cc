@@ -601,8 +601,8 @@ Result<std::unique_ptr<Server>> Server::create(Config config, std::vector<std::s
     ::getrlimit(RLIMIT_NOFILE, &r);
     std::fprintf(stderr,
                  "awf-proxy: warning: --max-connections %zu is more than the open-file limit allows: %zu descriptors "
-                 "(the hard limit, %llu, caps it) hold about %zu idle tunnels at two each; past that new clients "
-                 "are refused until descriptors free up (raise it with ulimit -Hn / LimitNOFILE)\n",
+                 "(the hard limit, %llu, caps it) hold about %zu idle tunnels at two each; beyond that, accepting "
+                 "waits for descriptors to free up (raise it with ulimit -Hn / LimitNOFILE)\n",
                  config.max_connections, fds, static_cast<unsigned long long>(r.rlim_max), room);
   }
   // DNS over TCP gets a share of the slots, never all of them: a client
