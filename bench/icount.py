@@ -42,6 +42,8 @@ BODY = b"x" * 1024
 # client's delayed ACK and make every request wait 40 ms.
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n" + BODY
 
+SETTLE_S = 1.5  # seconds between "ready" and the load (see run_once)
+
 LOADS = {
     "denied": ["--mode", "connect-only", "--target", "denied.test:443", "--expect-status", "403"],
     "forward_ka": ["--mode", "forward", "-k", "--target", "allowed.test:80", "--path", "/1k"],
@@ -105,6 +107,11 @@ def run_once(opts, binary, load, n, work):
             time.sleep(0.1)
         if port is None:
             raise RuntimeError(f"{binary} did not start:\n{open(stderr_path).read()[-2000:]}")
+        # Let the work a proxy does once, shortly after start-up (records made
+        # ahead for descriptors, 200 ms in), happen before the load in every
+        # run: else a short run may end before it and a long one not, and the
+        # difference is no longer the requests'.
+        time.sleep(SETTLE_S)
         lg = subprocess.run([opts.loadgen, "--proxy", f"127.0.0.1:{port}", *LOADS[load], "-c", "2",
                              "-n", str(n), "-d", "300", "--json"], capture_output=True, text=True, timeout=600)
         result = json.loads(lg.stdout.strip().splitlines()[-1])

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Smoke test of bench/icount.py: every load on a few dozen requests through
+"""Smoke test of bench/icount.py: every load on a hundred requests through
 one awf-proxy build under callgrind, figures read back from --json.
 
 It fails when a request through the proxy under Valgrind fails, when a load
@@ -45,7 +45,7 @@ def main():
     try:
         out = os.path.join(work, "icount.json")
         r = subprocess.run([sys.executable, os.path.join(REPO, "bench", "icount.py"), opts.awf_proxy,
-                            "--loadgen", opts.loadgen, "--loads", ",".join(LOADS), "--n1", "20", "--n2", "60",
+                            "--loadgen", opts.loadgen, "--loads", ",".join(LOADS), "--n1", "50", "--n2", "150",
                             "--json", out], capture_output=True, text=True, timeout=280)
         print(r.stdout, end="")
         print(r.stderr, end="", file=sys.stderr)
