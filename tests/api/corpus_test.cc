@@ -3,11 +3,9 @@
 // without clang.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
+#include "awf/testing/corpus.h"
 #include "rewrite_harness.h"
 
 namespace awf::api {
@@ -16,17 +14,9 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(Corpus, EveryRewriteSeedKeepsTheInvariants) {
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(fs::path(AWF_API_CORPUS_DIR) / "api_rewrite")) {
-    if (entry.is_regular_file() && entry.path().extension() != ".md") files.push_back(entry.path());
-  }
-  std::sort(files.begin(), files.end());
-  ASSERT_GE(files.size(), 10u);
-  for (const auto& path : files) {
-    std::ifstream in(path, std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_EQ(fuzz::check_rewrite(bytes), "") << path.filename();
-  }
+  const auto seeds = awf::testing::corpus_seeds(fs::path(AWF_API_CORPUS_DIR) / "api_rewrite");
+  ASSERT_GE(seeds.size(), 10u);
+  for (const auto& s : seeds) EXPECT_EQ(fuzz::check_rewrite(s.bytes), "") << s.name;
 }
 
 TEST(Corpus, TheHarnessCatchesABrokenInvariant) {

@@ -3,28 +3,16 @@
 // fuzzing, kept) fails CI in the default and sanitizer builds too.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-
+#include "awf/testing/corpus.h"
 #include "fuzz/config_file_harness.h"
 
 namespace awf::cli::fuzz {
 namespace {
 
 TEST(FuzzCorpus, EveryConfigFileSeedKeepsTheInvariants) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(AWF_CLI_CORPUS_DIR) / "config_file")) {
-    if (entry.is_regular_file() && entry.path().extension() != ".md") files.push_back(entry.path());
-  }
-  std::sort(files.begin(), files.end());
-  ASSERT_GE(files.size(), 8u);
-  for (const auto& path : files) {
-    std::ifstream in(path, std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_EQ(check_config_file(bytes), "") << path.filename();
-  }
+  const auto seeds = awf::testing::corpus_seeds(std::filesystem::path(AWF_CLI_CORPUS_DIR) / "config_file");
+  ASSERT_GE(seeds.size(), 8u);
+  for (const auto& s : seeds) EXPECT_EQ(check_config_file(s.bytes), "") << s.name;
 }
 
 }  // namespace

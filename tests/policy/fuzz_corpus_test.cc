@@ -4,41 +4,29 @@
 // and sanitizer builds too.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
+#include "awf/testing/corpus.h"
 #include "fuzz/policy_files_harness.h"
 #include "fuzz/policy_harness.h"
 
 namespace awf::policy::fuzz {
 namespace {
 
-namespace stdfs = std::filesystem;
-
-std::vector<std::pair<std::string, std::string>> seeds(const std::string& corpus) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& entry : stdfs::directory_iterator(stdfs::path(AWF_POLICY_CORPUS_DIR) / corpus)) {
-    if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    out.emplace_back(entry.path().filename().string(),
-                     std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+std::vector<awf::testing::CorpusSeed> seeds(const std::string& corpus) {
+  return awf::testing::corpus_seeds(std::filesystem::path(AWF_POLICY_CORPUS_DIR) / corpus);
 }
 
 TEST(FuzzCorpus, EveryPolicySeedKeepsTheInvariants) {
   const auto all = seeds("policy");
   ASSERT_GE(all.size(), 8u);
-  for (const auto& [name, bytes] : all) EXPECT_EQ(check_policy(bytes), "") << name;
+  for (const auto& s : all) EXPECT_EQ(check_policy(s.bytes), "") << s.name;
 }
 
 TEST(FuzzCorpus, EveryPolicyFileSeedKeepsTheInvariants) {
   const auto all = seeds("policy_files");
   ASSERT_GE(all.size(), 8u);
-  for (const auto& [name, bytes] : all) EXPECT_EQ(check_policy_files(bytes), "") << name;
+  for (const auto& s : all) EXPECT_EQ(check_policy_files(s.bytes), "") << s.name;
 }
 
 TEST(FuzzCorpus, ThePolicyHarnessComparesWithTheReference) {

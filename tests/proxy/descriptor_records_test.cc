@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 #include <vector>
 
+#include "awf/testing/sanitizers.h"
+
 namespace awf::proxy {
 namespace {
 
@@ -28,14 +30,6 @@ std::size_t heap_growth_watching(asio::io_context& io, std::size_t n) {
   const std::size_t after = ::mallinfo2().uordblks;
   return after > before ? after - before : 0;
 }
-
-#if defined(__SANITIZE_ADDRESS__)
-#define AWF_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define AWF_UNDER_ASAN 1
-#endif
-#endif
 
 TEST(DescriptorRecords, LaterDescriptorsReuseTheRecordsMadeAhead) {
 #ifdef AWF_UNDER_ASAN

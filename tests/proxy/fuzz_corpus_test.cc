@@ -5,34 +5,17 @@
 // `<outcome>__what` must also give that outcome (tests/proxy/corpus/README.md).
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
+#include "awf/testing/corpus.h"
 #include "fuzz/beast_harness.h"
 #include "fuzz/http_harness.h"
 
 namespace awf::proxy::fuzz {
 namespace {
 
-namespace stdfs = std::filesystem;
-
-struct Seed {
-  std::string name;
-  std::string bytes;
-};
-
-std::vector<Seed> seeds(const std::string& corpus) {
-  std::vector<Seed> out;
-  for (const auto& entry : stdfs::directory_iterator(stdfs::path(AWF_PROXY_CORPUS_DIR) / corpus)) {
-    if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    out.push_back({entry.path().filename().string(),
-                   std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>())});
-  }
-  std::sort(out.begin(), out.end(), [](const Seed& a, const Seed& b) { return a.name < b.name; });
-  return out;
+std::vector<awf::testing::CorpusSeed> seeds(const std::string& corpus) {
+  return awf::testing::corpus_seeds(std::filesystem::path(AWF_PROXY_CORPUS_DIR) / corpus);
 }
 
 std::string named_outcome(const std::string& name) {

@@ -12,6 +12,8 @@
 #include <memory>
 #include <vector>
 
+#include "awf/testing/sanitizers.h"
+
 namespace awf::proxy {
 namespace {
 
@@ -57,14 +59,6 @@ TEST(HeapRelease, UnreadableFiguresNeverTrim) {
   EXPECT_FALSE(h.due({.resident = 0, .in_use = 4 * MiB}));
   EXPECT_FALSE(h.floor().has_value());
 }
-
-#if defined(__SANITIZE_ADDRESS__)
-#define AWF_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define AWF_UNDER_ASAN 1
-#endif
-#endif
 
 TEST(HeapRelease, GivesFreedPagesBackToTheKernel) {
 #ifdef AWF_UNDER_ASAN
