@@ -36,22 +36,14 @@
 #include <thread>
 #include <vector>
 
+#include "floor_common.h"
+
+using namespace awf::floor;  // the answers and parsers both floors share
+
 namespace {
 
-constexpr std::size_t kHeadLimit = 16 * 1024;
 constexpr int kPipeBytes = 1 << 20;
 constexpr std::size_t kPipePool = 64;
-constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
-constexpr std::string_view kDenied =
-    "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 7\r\nConnection: close\r\n\r\ndenied\n";
-
-// A decimal port, 0-65535, nothing else.
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || text.empty() || value > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(value);
-}
 
 [[noreturn]] void die(const char* what, const std::string& value) {
   std::fprintf(stderr, "awf-floor: %s \"%s\": %s\n", what, value.c_str(), std::strerror(errno));
@@ -243,14 +235,12 @@ void on_head(Connection* c) {
     }
     std::string_view head(c->head);
     if (head.starts_with("CONNECT ")) {
-      std::string_view target = head.substr(8, head.find(' ', 8) - 8);
+      std::string_view target = connect_target(head);
       if (!opts.deny.empty() && target.find(opts.deny) != std::string_view::npos) {
         ::send(c->client.fd, kDenied.data(), kDenied.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         return finish(c);
       }
-      std::size_t colon = target.rfind(':');
-      const std::optional<std::uint16_t> port =
-          colon == std::string_view::npos ? std::optional<std::uint16_t>(443) : parse_port(target.substr(colon + 1));
+      const std::optional<std::uint16_t> port = connect_port(target);
       if (!port) return finish(c);
       c->tunnel = true;
       c->up.pending = c->head.substr(end + 4);
@@ -304,16 +294,6 @@ void on_accept(int listener) {
     c->client.owner = c;
     watch(c->client);  // TCP_NODELAY is inherited from the listener
   }
-}
-
-bool parse_address(const std::string& text, sockaddr_in& out) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) return false;
-  auto port = parse_port(std::string_view(text).substr(colon + 1));
-  if (!port) return false;
-  out.sin_family = AF_INET;
-  out.sin_port = htons(*port);
-  return ::inet_pton(AF_INET, text.substr(0, colon).c_str(), &out.sin_addr) == 1;
 }
 
 // One event loop: accepts on `listener` and serves what it accepted, forever.

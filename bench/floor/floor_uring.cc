@@ -54,18 +54,18 @@
 #include <thread>
 #include <vector>
 
+#include "floor_common.h"
+
+using namespace awf::floor;  // the answers and parsers both floors share
+
 namespace {
 
-constexpr std::size_t kHeadLimit = 16 * 1024;
 constexpr std::size_t kQueueLimit = 512 * 1024;
 constexpr unsigned kPipeBytes = 1 << 20;
 constexpr unsigned kRingEntries = 1024;
 constexpr unsigned kCompletionEntries = 16384;
 constexpr int kBufferGroup = 0;
 constexpr int kUnavailable = 3;  // exit status: io_uring cannot be used here
-constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
-constexpr std::string_view kDenied =
-    "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 7\r\nConnection: close\r\n\r\ndenied\n";
 
 struct Options {
   sockaddr_in listen{};
@@ -82,18 +82,6 @@ struct Options {
 };
 Options opts;
 
-std::optional<std::uint64_t> parse_number(std::string_view text) {
-  std::uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
-}
-
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-  auto value = parse_number(text);
-  if (!value || *value > 65535) return std::nullopt;
-  return static_cast<std::uint16_t>(*value);
-}
 
 // What a completion is for: the low 4 bits of its user_data (a Connection is
 // 16-byte aligned). Per-direction kinds add the direction (0 or 1).
@@ -380,7 +368,7 @@ void Worker::on_head(Connection* c) {
   }
   std::string_view head(c->head);
   if (head.starts_with("CONNECT ")) {
-    std::string_view target = head.substr(8, head.find(' ', 8) - 8);
+    std::string_view target = connect_target(head);
     if (!opts.deny.empty() && target.find(opts.deny) != std::string_view::npos) {
       c->state = State::denied;
       c->dir[1].queue.push_back(Chunk{kDenied.data(), static_cast<std::uint32_t>(kDenied.size()), -1});
@@ -389,9 +377,7 @@ void Worker::on_head(Connection* c) {
       pump(c, 1);
       return;
     }
-    std::size_t colon = target.rfind(':');
-    const std::optional<std::uint16_t> port =
-        colon == std::string_view::npos ? std::optional<std::uint16_t>(443) : parse_port(target.substr(colon + 1));
+    const std::optional<std::uint16_t> port = connect_port(target);
     if (!port) return finish(c);
     c->head.erase(0, end + 4);  // what came after the CONNECT head goes on to the upstream
     c->dir[1].queue.push_back(Chunk{kEstablished.data(), static_cast<std::uint32_t>(kEstablished.size()), -1});
@@ -656,16 +642,6 @@ void Worker::run() {
       maybe_arm(c, d);
     }
   }
-}
-
-bool parse_address(const std::string& text, sockaddr_in& out) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) return false;
-  auto port = parse_port(std::string_view(text).substr(colon + 1));
-  if (!port) return false;
-  out.sin_family = AF_INET;
-  out.sin_port = htons(*port);
-  return ::inet_pton(AF_INET, text.substr(0, colon).c_str(), &out.sin_addr) == 1;
 }
 
 int open_listener(const sockaddr_in& at, const std::string& text) {
